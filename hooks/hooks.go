@@ -1,0 +1,39 @@
+// Package hooks wires Rounds into PocketBase: record hooks that keep the
+// business invariants on every write path, request hooks that shape what a
+// rep may send over REST, middleware and routes. Handlers stay small; the
+// rules themselves live in the crm package.
+package hooks
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/pocketbase/pocketbase/core"
+)
+
+// Deps are the things Rounds needs from the outside world, passed down
+// instead of read from globals so that tests can replace them.
+type Deps struct {
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Logger for Rounds' own messages; nil means the app's logger.
+	Logger *slog.Logger
+}
+
+func (d Deps) withDefaults(app core.App) Deps {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Logger == nil {
+		d.Logger = app.Logger()
+	}
+	return d
+}
+
+// Register binds every Rounds hook, middleware and route to app. The same
+// call wires production and the test app.
+func Register(app core.App, deps Deps) {
+	deps = deps.withDefaults(app)
+	registerInvariants(app, deps)
+	registerAccess(app)
+}

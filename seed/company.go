@@ -1,0 +1,363 @@
+package seed
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/pocketbase/dbx"
+	"golang.org/x/crypto/bcrypt"
+
+	"rounds/crm"
+)
+
+var (
+	firstNames = []string{"Anna", "Ben", "Carla", "David", "Elif", "Farid", "Greta", "Hiro", "Ines", "Jonas", "Kemal", "Lena",
+		"Mateo", "Nora", "Omar", "Priya", "Quinn", "Rosa", "Sven", "Tara", "Umar", "Vera", "Wei", "Yara", "Zoe", "Liam", "Maya", "Noah"}
+	lastNames = []string{"Keller", "Okafor", "Silva", "Tanaka", "Novak", "Haddad", "Larsen", "Moreau", "Rossi", "Schmidt",
+		"Nguyen", "Kowalski", "Patel", "Garcia", "Brown", "Yilmaz", "Costa", "Fischer", "Ito", "Dubois", "Walsh", "Kim"}
+	shopKinds = []string{"Bakery", "Pharmacy", "Hardware", "Cafe", "Grocery", "Clinic", "Salon", "Garage", "Florist",
+		"Books", "Deli", "Opticians", "Kiosk", "Bistro", "Pet Shop"}
+	titles      = []string{"Owner", "Store Manager", "Buyer", "Head of Purchasing", "Assistant Manager", "Accountant"}
+	purposes    = []string{"Quarterly review", "New range presentation", "Restock", "Complaint follow-up", "Introduce promotion", "Contract renewal"}
+	outcomes    = []string{"Ordered the usual", "Interested in the new range", "Wants a sample", "No order this time", "Asked for a better price", "Very happy with service"}
+	notesText   = []string{"Prefers morning visits.", "Parking behind the shop.", "Ask for the owner, not the clerk.", "Pays on time.", "Seasonal business, busy in summer.", ""}
+	followNote  = []string{"Send price list", "Bring samples of the new range", "Call about the delivery date", "Check the display stand", "Confirm the discount with the office"}
+	productKind = []string{"Coffee Beans", "Paper Cups", "Cleaning Spray", "Olive Oil", "Sparkling Water", "Chocolate Bar", "Hand Soap",
+		"Notebook", "Batteries", "Tea Selection", "Granola", "Dog Treats", "Light Bulbs", "Napkins", "Honey"}
+	productSize = []string{"Small", "Medium", "Large", "Family Pack", "Case of 12", "Case of 24"}
+)
+
+// users writes the managers and the reps; every demo user shares one
+// bcrypt hash so that large seeds do not spend minutes hashing.
+func (g *generator) users() error {
+	hash, err := bcrypt.GenerateFromPassword([]byte(g.opts.Password), bcrypt.DefaultCost)
+	if err != nil {
+		return err
+	}
+	b := g.newBatch()
+	created := ts(g.day(-365))
+	row := func(id, email, name, role, manager, tz string) dbx.Params {
+		return dbx.Params{
+			"id": id, "email": email, "emailVisibility": false, "verified": true, "password": string(hash),
+			"tokenKey": g.id() + g.id(), "name": name, "role": role, "manager": manager, "timezone": tz,
+			"active": true, "created": created, "updated": created,
+		}
+	}
+	for i := 1; i <= g.opts.Managers; i++ {
+		id := g.id()
+		g.managers = append(g.managers, id)
+		home := cities[(i-1)%len(cities)]
+		if err := b.add(crm.Users, row(id, ManagerEmail(i), g.personName(), crm.RoleManager, "", home.tz)); err != nil {
+			return err
+		}
+	}
+	for i := 1; i <= g.opts.Reps; i++ {
+		r := rep{id: g.id(), home: cities[(i-1)%len(cities)]}
+		g.reps = append(g.reps, r)
+		manager := g.managers[(i-1)%len(g.managers)]
+		if err := b.add(crm.Users, row(r.id, RepEmail(i), g.personName(), crm.RoleRep, manager, r.home.tz)); err != nil {
+			return err
+		}
+	}
+	// a couple of devices per rep, for the push outbox
+	for i, r := range g.reps {
+		for d := 0; d < 1+i%2; d++ {
+			err := b.add(crm.Devices, dbx.Params{
+				"id": g.id(), "user": r.id, "token": "demo-fcm-" + g.id() + g.id(), "platform": []string{"android", "ios"}[d%2],
+				"app_version": "1.4.2", "last_sync_at": ts(g.day(0).Add(-time.Duration(g.rng.IntN(72)) * time.Hour)),
+				"created": created, "updated": created,
+			})
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return b.flush()
+}
+
+func (g *generator) personName() string { return g.pick(firstNames) + " " + g.pick(lastNames) }
+
+func (g *generator) products() error {
+	b := g.newBatch()
+	created := ts(g.day(-400))
+	for i := 1; i <= g.opts.Products; i++ {
+		p := product{id: g.id(), cents: int64(150 + g.rng.IntN(49850))}
+		active := i%10 != 0 // every tenth product is discontinued
+		if active {
+			g.catalog = append(g.catalog, p)
+		}
+		name := fmt.Sprintf("%s %s", productKind[(i-1)%len(productKind)], productSize[(i-1)/len(productKind)%len(productSize)])
+		err := b.add(crm.Products, dbx.Params{
+			"id": p.id, "sku": fmt.Sprintf("SKU-%05d", i), "name": name, "unit_price": crm.Amount(p.cents),
+			"currency": "EUR", "active": active, "created": created, "updated": created,
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return b.flush()
+}
+
+func (g *generator) campaigns() error {
+	b := g.newBatch()
+	created := ts(g.day(-200))
+	list := []struct {
+		name, date, title, body, tiers string
+	}{
+		{"New Year", "01-01", "Happy New Year!", "Thank you for a great year together. All the best for the new one!", `[]`},
+		{"Midsummer", "06-21", "Happy midsummer", "Enjoy the longest day of the year.", `["A","B"]`},
+		{"Partner day", "09-15", "Thank you, partner", "Our best customers make our year. Thank you.", `["A"]`},
+		{"Christmas", "12-25", "Season's greetings", "Warm wishes for the holidays from your Rounds team.", `[]`},
+	}
+	for _, c := range list {
+		err := b.add(crm.CareCampaigns, dbx.Params{
+			"id": g.id(), "name": c.name, "date": c.date, "title": c.title, "body": c.body, "tiers": c.tiers,
+			"active": true, "created": created, "updated": created,
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return b.flush()
+}
+
+// local returns the time at hour:minute on day offset in tz.
+func (g *generator) local(offset, hour, minute int, loc *time.Location) time.Time {
+	d := g.day(offset)
+	return time.Date(d.Year(), d.Month(), d.Day(), hour, minute, 0, 0, loc)
+}
+
+// birthday draws a day of the year, 29 February at its natural rarity.
+func (g *generator) birthday() string {
+	doy := g.rng.IntN(366)
+	d := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, doy) // 2024 is a leap year
+	return d.Format("01-02")
+}
+
+// customers writes the customers and everything that hangs off them, one
+// customer at a time so that memory stays flat for any size.
+func (g *generator) customers() error {
+	b := g.newBatch()
+	locs := map[string]*time.Location{}
+	for _, c := range cities {
+		loc, err := time.LoadLocation(c.tz)
+		if err != nil {
+			return err
+		}
+		locs[c.tz] = loc
+	}
+	statusRoll := []string{"draft", "submitted", "submitted", "confirmed", "confirmed", "fulfilled", "fulfilled", "fulfilled", "fulfilled", "cancelled"}
+	tierRoll := []string{"A", "B", "B", "C", "C", "C"}
+
+	for ci := 0; ci < g.opts.Customers; ci++ {
+		r := g.reps[ci%len(g.reps)]
+		loc := locs[r.home.tz]
+		cust := dbx.Params{
+			"id": g.id(), "owner": r.id,
+			"name":     fmt.Sprintf("%s %s", g.pick(lastNames), g.pick(shopKinds)),
+			"phone":    fmt.Sprintf("+%d %03d %04d", 1+g.rng.IntN(98), g.rng.IntN(1000), g.rng.IntN(10000)),
+			"email":    "",
+			"address":  fmt.Sprintf("%d Market Street, %s", 1+g.rng.IntN(200), r.home.name),
+			"lat":      round6(r.home.lat + (g.rng.Float64()-0.5)*0.4),
+			"lng":      round6(r.home.lng + (g.rng.Float64()-0.5)*0.4),
+			"timezone": r.home.tz, "tier": g.pick(tierRoll), "notes": g.pick(notesText),
+		}
+		custID := cust["id"].(string)
+		cust["email"] = "orders@" + strings.ToLower(strings.ReplaceAll(cust["name"].(string), " ", "-")) + ".example"
+		since := g.day(-300 + g.rng.IntN(200))
+		cust["created"], cust["updated"] = ts(since), ts(since)
+		if err := b.add(crm.Customers, cust); err != nil {
+			return err
+		}
+		shop := crm.Point{Lat: cust["lat"].(float64), Lng: cust["lng"].(float64)}
+
+		// contacts
+		nContacts := max(1, g.around(g.opts.ContactsPerCustomer))
+		if g.opts.ContactsPerCustomer == 0 {
+			nContacts = 0
+		}
+		contacts := make([]string, 0, nContacts)
+		for k := 0; k < nContacts; k++ {
+			id := g.id()
+			contacts = append(contacts, id)
+			bday := g.birthday()
+			if k == 0 && ci < len(g.reps) {
+				bday = g.day(0).Format("01-02") // every rep has a customer's birthday today
+			}
+			birthYear := 0
+			if g.rng.IntN(3) > 0 {
+				birthYear = 1950 + g.rng.IntN(55)
+			}
+			tz := ""
+			if g.rng.IntN(10) == 0 {
+				tz = cities[g.rng.IntN(len(cities))].tz // travels or lives elsewhere
+			}
+			optIn := g.rng.IntN(2) == 0
+			first, last := g.pick(firstNames), g.pick(lastNames)
+			err := b.add(crm.Contacts, dbx.Params{
+				"id": id, "customer": custID, "name": first + " " + last, "title": g.pick(titles),
+				"phone":    fmt.Sprintf("+%d %03d %04d", 1+g.rng.IntN(98), g.rng.IntN(1000), g.rng.IntN(10000)),
+				"email":    strings.ToLower(first+"."+last) + "@example.com",
+				"birthday": bday, "birth_year": birthYear, "care_opt_in": optIn,
+				"preferred_channel": g.pick([]string{"push", "push", "email", "phone", "sms"}), "timezone": tz,
+				"created": ts(since), "updated": ts(since),
+			})
+			if err != nil {
+				return err
+			}
+			if optIn && g.rng.IntN(3) == 0 {
+				err := b.add(crm.ContactDevices, dbx.Params{
+					"id": g.id(), "contact": id, "token": "demo-fcm-" + g.id() + g.id(), "platform": g.pick([]string{"android", "ios"}),
+					"created": ts(since), "updated": ts(since),
+				})
+				if err != nil {
+					return err
+				}
+			}
+		}
+		contactOf := func() string {
+			if len(contacts) == 0 {
+				return ""
+			}
+			return contacts[g.rng.IntN(len(contacts))]
+		}
+
+		// visits
+		var pastVisits []string
+		var pastTimes []time.Time
+		for k, n := 0, g.around(g.opts.VisitsPerCustomer); k < n; k++ {
+			id := g.id()
+			offset := -90 + g.rng.IntN(105)
+			planned := g.local(offset, 8+g.rng.IntN(10), 15*g.rng.IntN(4), loc)
+			v := dbx.Params{
+				"id": id, "customer": custID, "contact": contactOf(), "rep": r.id, "planned_at": ts(planned),
+				"checked_in_at": "", "checked_out_at": "", "check_in_lat": 0.0, "check_in_lng": 0.0,
+				"purpose": g.pick(purposes), "outcome": "", "notes": "", "geo_status": crm.GeoUnknown,
+				"created": ts(planned.AddDate(0, 0, -7)), "updated": ts(planned.AddDate(0, 0, -7)),
+			}
+			if offset < 0 {
+				in := planned.Add(time.Duration(g.rng.IntN(20)) * time.Minute)
+				out := in.Add(time.Duration(20+g.rng.IntN(60)) * time.Minute)
+				v["checked_in_at"], v["checked_out_at"], v["outcome"], v["updated"] = ts(in), ts(out), g.pick(outcomes), ts(out)
+				if g.rng.IntN(5) == 0 {
+					v["notes"] = g.pick(notesText)
+				}
+				var at crm.Point
+				switch roll := g.rng.IntN(10); {
+				case roll < 8: // in the shop
+					at = crm.Point{Lat: shop.Lat + (g.rng.Float64()-0.5)*0.002, Lng: shop.Lng + (g.rng.Float64()-0.5)*0.002}
+				case roll < 9: // checked in from the car park down the road, or from home
+					at = crm.Point{Lat: shop.Lat + 0.01 + g.rng.Float64()*0.03, Lng: shop.Lng}
+				}
+				v["check_in_lat"], v["check_in_lng"] = round6(at.Lat), round6(at.Lng)
+				v["geo_status"] = crm.GeoStatus(crm.Point{Lat: v["check_in_lat"].(float64), Lng: v["check_in_lng"].(float64)}, shop)
+				pastVisits = append(pastVisits, id)
+				pastTimes = append(pastTimes, out)
+			}
+			if err := b.add(crm.Visits, v); err != nil {
+				return err
+			}
+		}
+
+		// follow-ups
+		for k, n := 0, g.around(g.opts.FollowUpsPerCustomer); k < n; k++ {
+			offset := -10 + g.rng.IntN(32)
+			due := g.local(offset, 9+g.rng.IntN(8), 0, loc)
+			status := "open"
+			if offset < 0 {
+				status = []string{"done", "done", "done", "done", "done", "done", "cancelled", "open", "open", "open"}[g.rng.IntN(10)]
+			}
+			visit := ""
+			if len(pastVisits) > 0 && g.rng.IntN(2) == 0 {
+				visit = pastVisits[g.rng.IntN(len(pastVisits))]
+			}
+			err := b.add(crm.FollowUps, dbx.Params{
+				"id": g.id(), "customer": custID, "contact": contactOf(), "visit": visit, "assignee": r.id,
+				"due_at": ts(due), "note": g.pick(followNote), "status": status,
+				"created": ts(due.AddDate(0, 0, -7)), "updated": ts(due.AddDate(0, 0, -7)),
+			})
+			if err != nil {
+				return err
+			}
+		}
+
+		// orders and their lines
+		for k, n := 0, g.around(g.opts.OrdersPerCustomer); k < n; k++ {
+			id := g.id()
+			status := g.pick(statusRoll)
+			visit, at := "", g.local(-g.rng.IntN(90), 10, 0, loc)
+			if len(pastVisits) > 0 && g.rng.IntN(10) < 7 {
+				j := g.rng.IntN(len(pastVisits))
+				visit, at = pastVisits[j], pastTimes[j]
+			}
+			var totalCents int64
+			nLines := max(1, g.around(g.opts.LinesPerOrder))
+			if g.opts.LinesPerOrder == 0 {
+				nLines = 0
+			}
+			for l := 0; l < nLines; l++ {
+				p := g.catalog[g.rng.IntN(len(g.catalog))]
+				qty := int64(1 + g.rng.IntN(24))
+				discount := []float64{0, 0, 0, 5, 10, 12.5}[g.rng.IntN(6)]
+				cents := crm.LineTotalCents(p.cents, qty, discount)
+				totalCents += cents
+				err := b.add(crm.OrderLines, dbx.Params{
+					"id": g.id(), "order": id, "product": p.id, "quantity": qty, "discount_pct": discount,
+					"unit_price": crm.Amount(p.cents), "line_total": crm.Amount(cents),
+					"created": ts(at), "updated": ts(at),
+				})
+				if err != nil {
+					return err
+				}
+			}
+			submitted := ""
+			if status != crm.StatusDraft && !(status == crm.StatusCancelled && k%2 == 0) {
+				submitted = ts(at.Add(5 * time.Minute))
+			}
+			err := b.add(crm.Orders, dbx.Params{
+				"id": id, "customer": custID, "rep": r.id, "visit": visit, "status": status, "currency": "EUR",
+				"total": crm.Amount(totalCents), "notes": "", "submitted_at": submitted,
+				"created": ts(at), "updated": ts(at.Add(time.Duration(g.rng.IntN(72)) * time.Hour)),
+			})
+			if err != nil {
+				return err
+			}
+		}
+
+		// a little history for the outbox and the conflict log
+		if ci < 3*len(g.reps) && len(contacts) > 0 {
+			day := g.day(-1 - g.rng.IntN(30))
+			err := b.add(crm.Notifications, dbx.Params{
+				"id": g.id(), "kind": "birthday_greeting", "audience": "customer", "user": "", "contact": contacts[0],
+				"dedup_key": fmt.Sprintf("birthday:%s:%s", contacts[0], day.Format(time.DateOnly)),
+				"title":     "Happy birthday!", "body": "All the best from your Rounds team.", "status": "sent",
+				"attempts": 1, "next_attempt_at": "", "sent_at": ts(day.Add(9 * time.Hour)), "error": "",
+				"created": ts(day.Add(9 * time.Hour)), "updated": ts(day.Add(9 * time.Hour)),
+			})
+			if err != nil {
+				return err
+			}
+		}
+		if ci < len(g.reps) {
+			day := g.day(-g.rng.IntN(20))
+			err := b.add(crm.SyncConflicts, dbx.Params{
+				"id": g.id(), "collection": crm.Customers, "record_id": custID, "field": "phone",
+				"server_value": `"+49 30 1234567"`, "client_value": `"+49 30 7654321"`, "resolution": "server",
+				"rule": "latest edit wins: the admin's edit was later than the device's", "user": r.id, "device": "demo-device",
+				"created": ts(day), "updated": ts(day),
+			})
+			if err != nil {
+				return err
+			}
+		}
+	}
+	if err := b.flush(); err != nil {
+		return err
+	}
+	g.progress(true)
+	return nil
+}
+
+func round6(f float64) float64 { return math.Round(f*1e6) / 1e6 }
