@@ -30,6 +30,12 @@ const (
 	SyncConflicts  = "sync_conflicts"
 )
 
+// Collections lists every collection Rounds defines or extends.
+var Collections = []string{
+	Users, Customers, Contacts, Visits, FollowUps, Products, Orders, OrderLines,
+	Devices, ContactDevices, CareCampaigns, Notifications, SyncConflicts,
+}
+
 // Roles of a user.
 const (
 	RoleRep     = "rep"

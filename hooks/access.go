@@ -2,6 +2,9 @@ package hooks
 
 import (
 	"fmt"
+	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/router"
@@ -51,7 +54,7 @@ func registerAccess(app core.App) {
 		}
 		for _, f := range []string{"role", "manager", "active"} {
 			if changed(e.Record, f) {
-				return router.NewForbiddenError(fmt.Sprintf("users.%s is managed by admins", f), nil)
+				return router.NewForbiddenError(fmt.Sprintf("The field users.%s is managed by admins", f), nil)
 			}
 		}
 		return e.Next()
@@ -60,6 +63,9 @@ func registerAccess(app core.App) {
 	// A token issued before an account was deactivated stops working at once.
 	app.OnServe().BindFunc(func(se *core.ServeEvent) error {
 		se.Router.BindFunc(func(e *core.RequestEvent) error {
+			if err := checkRecordWriteTypes(e); err != nil {
+				return err
+			}
 			if e.Auth != nil && e.Auth.Collection().Name == crm.Users && !e.Auth.GetBool("active") {
 				return router.NewUnauthorizedError("This account is deactivated; ask an admin to reactivate it.", nil)
 			}
@@ -81,7 +87,7 @@ func checkRepWrite(app core.App, auth, r *core.Record) error {
 		case r.IsNew() && (v == "" || v == auth.Id):
 			r.Set(f, auth.Id)
 		case r.IsNew() || changed(r, f):
-			return router.NewForbiddenError(fmt.Sprintf("%s.%s is set by the server to the signed-in user; a rep cannot set it to someone else", collection, f), nil)
+			return router.NewForbiddenError(fmt.Sprintf("The field %s.%s is set by the server to the signed-in user; it cannot name someone else", collection, f), nil)
 		}
 	}
 
@@ -95,12 +101,12 @@ func checkRepWrite(app core.App, auth, r *core.Record) error {
 			base = r.Original()
 		}
 		if fmt.Sprint(r.Get(f)) != fmt.Sprint(base.Get(f)) {
-			return router.NewForbiddenError(fmt.Sprintf("%s.%s is computed by the server and cannot be sent", collection, f), nil)
+			return router.NewForbiddenError(fmt.Sprintf("The field %s.%s is set by the server and cannot be sent by a rep", collection, f), nil)
 		}
 	}
 
 	if p, ok := parentOf[collection]; ok && !r.IsNew() && changed(r, p) {
-		return router.NewForbiddenError(fmt.Sprintf("%s.%s cannot be changed: a record stays with its %s", collection, p, p), nil)
+		return router.NewForbiddenError(fmt.Sprintf("The field %s.%s cannot be changed: a record stays with its %s", collection, p, p), nil)
 	}
 
 	switch collection {
@@ -109,7 +115,7 @@ func checkRepWrite(app core.App, auth, r *core.Record) error {
 		allowed := status == "" || status == crm.StatusDraft || status == crm.StatusSubmitted ||
 			(!r.IsNew() && status == crm.StatusCancelled)
 		if !allowed {
-			return router.NewForbiddenError(fmt.Sprintf("a rep cannot set an order to %q: reps submit or cancel drafts, the back office confirms and fulfils", status), nil)
+			return router.NewForbiddenError(fmt.Sprintf("A rep cannot set an order to %q: reps submit or cancel drafts, the back office confirms and fulfils", status), nil)
 		}
 	case crm.OrderLines:
 		if r.IsNew() || changed(r, "product") {
@@ -128,4 +134,25 @@ func checkRepWrite(app core.App, auth, r *core.Record) error {
 
 func changed(r *core.Record, field string) bool {
 	return fmt.Sprint(r.Get(field)) != fmt.Sprint(r.Original().Get(field))
+}
+
+// checkRecordWriteTypes type-checks the raw body of a record create or
+// update before PocketBase coerces it (the request hooks see coerced values).
+func checkRecordWriteTypes(e *core.RequestEvent) error {
+	if e.Request.Method != http.MethodPost && e.Request.Method != http.MethodPatch {
+		return nil
+	}
+	p := e.Request.Pattern
+	if !strings.HasSuffix(p, "/api/collections/{collection}/records") && !strings.HasSuffix(p, "/api/collections/{collection}/records/{id}") {
+		return nil
+	}
+	collection, err := e.App.FindCachedCollectionByNameOrId(e.Request.PathValue("collection"))
+	if err != nil || !slices.Contains(crm.Collections, collection.Name) {
+		return nil // PocketBase answers unknown collections itself
+	}
+	info, err := e.RequestInfo()
+	if err != nil {
+		return router.NewBadRequestError("The request body is not valid JSON or form data.", err)
+	}
+	return checkBodyTypes(collection, info.Body)
 }
