@@ -1,0 +1,253 @@
+package seed_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tests"
+
+	"rounds/crm"
+	"rounds/hooks"
+	"rounds/internal/testapp"
+	_ "rounds/pb_migrations"
+	"rounds/seed"
+)
+
+var today = time.Date(2026, 2, 28, 0, 0, 0, 0, time.UTC)
+
+func emptyApp(t testing.TB) *tests.TestApp {
+	t.Helper()
+	app, err := tests.NewTestApp(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(app.Cleanup)
+	hooks.Register(app, hooks.Deps{})
+	return app
+}
+
+func small(s uint64) seed.Options {
+	o := seed.DefaultOptions()
+	o.Seed, o.Today, o.Customers, o.Reps = s, today, 40, 4
+	return o
+}
+
+// dump renders every seeded table, ordered by id, without the bcrypt hash
+// (it is salted at random by design).
+func dump(t *testing.T, app core.App) string {
+	t.Helper()
+	var b strings.Builder
+	for _, table := range crm.Collections {
+		rows := []dbx.NullStringMap{}
+		if err := app.DB().NewQuery(fmt.Sprintf("SELECT * FROM {{%s}} ORDER BY id", table)).All(&rows); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rows {
+			delete(r, "password")
+			fmt.Fprintf(&b, "%s %v\n", table, r)
+		}
+	}
+	return b.String()
+}
+
+func TestSeedIsDeterministic(t *testing.T) {
+	t.Parallel()
+	a, b, c := emptyApp(t), emptyApp(t), emptyApp(t)
+	for _, x := range []struct {
+		app  core.App
+		seed uint64
+	}{{a, 7}, {b, 7}, {c, 8}} {
+		if _, err := seed.Run(context.Background(), x.app, small(x.seed), io.Discard); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if dump(t, a) != dump(t, b) {
+		t.Fatal("the same seed produced different data")
+	}
+	if dump(t, a) == dump(t, c) {
+		t.Fatal("different seeds produced the same data")
+	}
+}
+
+// TestSeedSatisfiesInvariants checks the bulk-written data against the
+// rules the record hooks enforce, then re-saves records through the hooks
+// and requires that nothing changes.
+func TestSeedSatisfiesInvariants(t *testing.T) {
+	t.Parallel()
+	app := emptyApp(t)
+	stats, err := seed.Run(context.Background(), app, small(3), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, table := range crm.Collections {
+		n, err := app.CountRecords(table)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			t.Errorf("%s is empty", table)
+		}
+		if table != crm.Users && int(n) != stats.Rows[table] {
+			t.Errorf("%s: %d rows in the database, stats say %d", table, n, stats.Rows[table])
+		}
+	}
+
+	// totals and prices
+	var bad []struct {
+		ID string `db:"id"`
+	}
+	err = app.DB().NewQuery(`
+		SELECT o.id FROM orders o
+		WHERE ROUND(o.total * 100) != (SELECT COALESCE(SUM(ROUND(l.line_total * 100)), 0) FROM order_lines l WHERE l."order" = o.id)`).All(&bad)
+	if err != nil || len(bad) > 0 {
+		t.Fatalf("orders whose total is not the sum of their lines: %v %v", bad, err)
+	}
+
+	// re-saving through the hooks changes nothing
+	for _, table := range []string{crm.Customers, crm.Contacts, crm.Visits, crm.FollowUps, crm.Orders, crm.OrderLines} {
+		records, err := app.FindRecordsByFilter(table, "", "id", 150, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range records {
+			fields := func() string {
+				data := r.FieldsData()
+				delete(data, "updated")
+				return fmt.Sprint(data)
+			}
+			before := fields()
+			if err := app.Save(r); err != nil {
+				t.Fatalf("%s %s does not pass the hooks: %v", table, r.Id, err)
+			}
+			if after := fields(); after != before {
+				t.Fatalf("%s %s changed when saved through the hooks:\nseeded %s\nhooks  %s", table, r.Id, before, after)
+			}
+		}
+	}
+
+	// spot checks of realism
+	var tzs []string
+	if err := app.DB().NewQuery("SELECT DISTINCT timezone FROM customers").Column(&tzs); err != nil || len(tzs) < 4 {
+		t.Errorf("customers span %d time zones, want at least 4 (%v)", len(tzs), err)
+	}
+	var months []string
+	if err := app.DB().NewQuery("SELECT DISTINCT substr(birthday, 1, 2) FROM contacts").Column(&months); err != nil || len(months) != 12 {
+		t.Errorf("birthdays fall in %d months, want 12 (%v)", len(months), err)
+	}
+	var geo []string
+	if err := app.DB().NewQuery("SELECT DISTINCT geo_status FROM visits").Column(&geo); err != nil || len(geo) != 3 {
+		t.Errorf("visits have geo statuses %v, want verified, far and unknown", geo)
+	}
+	var birthdaysToday int
+	if err := app.DB().NewQuery("SELECT COUNT(*) FROM contacts WHERE birthday = {:d}").Bind(dbx.Params{"d": today.Format("01-02")}).Row(&birthdaysToday); err != nil || birthdaysToday < 4 {
+		t.Errorf("%d contacts have their birthday on the seed day, want one per rep at least", birthdaysToday)
+	}
+}
+
+func TestSeededUsersCanSignIn(t *testing.T) {
+	t.Parallel()
+	app := emptyApp(t)
+	if _, err := seed.Run(context.Background(), app, small(1), io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	client := testapp.NewClient(t, app)
+	res := client.Do(testapp.Anon, http.MethodPost, "/api/collections/users/auth-with-password",
+		map[string]any{"identity": seed.RepEmail(1), "password": seed.DemoPassword})
+	if res.Status != 200 || !strings.Contains(res.Body, `"role":"rep"`) {
+		t.Fatalf("demo rep sign-in: %d %s", res.Status, res.Body)
+	}
+	rep, err := app.FindAuthRecordByEmail("users", seed.RepEmail(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	owned, _ := app.CountRecords("customers", dbx.HashExp{"owner": rep.Id})
+	if owned == 0 {
+		t.Fatal("the demo rep owns no customers")
+	}
+}
+
+func TestSeedRejectsBadSizes(t *testing.T) {
+	t.Parallel()
+	app := emptyApp(t)
+	for _, mutate := range []func(*seed.Options){
+		func(o *seed.Options) { o.Reps = 0 },
+		func(o *seed.Options) { o.Managers = 0 },
+		func(o *seed.Options) { o.Customers = -1 },
+		func(o *seed.Options) { o.Products = 0 },
+		func(o *seed.Options) { o.Password = "short" },
+	} {
+		o := small(1)
+		mutate(&o)
+		if _, err := seed.Run(context.Background(), app, o, io.Discard); err == nil {
+			t.Errorf("options %+v accepted", o)
+		}
+	}
+	if n, _ := app.CountRecords("users"); n != 0 {
+		t.Fatalf("rejected options wrote %d users", n)
+	}
+}
+
+// BenchmarkSeed measures the bulk seed against the baseline of writing the
+// same kind of rows one by one through PocketBase's record API (app.Save,
+// hooks and validation included). Compare the rows/s of the two.
+func BenchmarkSeed(b *testing.B) {
+	b.Run("bulk", func(b *testing.B) {
+		var rows, ns float64
+		for b.Loop() {
+			b.StopTimer()
+			app := emptyApp(b)
+			o := seed.DefaultOptions()
+			o.Today, o.Customers, o.Reps = today, 400, 20
+			b.StartTimer()
+			start := time.Now()
+			stats, err := seed.Run(context.Background(), app, o, io.Discard)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ns += float64(time.Since(start).Nanoseconds())
+			rows += float64(stats.Total)
+		}
+		b.ReportMetric(rows/(ns/1e9), "rows/s")
+	})
+	b.Run("record-api", func(b *testing.B) {
+		app := emptyApp(b)
+		o := small(1)
+		if _, err := seed.Run(context.Background(), app, o, io.Discard); err != nil {
+			b.Fatal(err)
+		}
+		customer, err := app.FindFirstRecordByFilter("customers", "")
+		if err != nil {
+			b.Fatal(err)
+		}
+		visits, _ := app.FindCollectionByNameOrId("visits")
+		const perOp = 500
+		var ns float64
+		var rows float64
+		for b.Loop() {
+			start := time.Now()
+			err := app.RunInTransaction(func(tx core.App) error {
+				for i := 0; i < perOp; i++ {
+					v := core.NewRecord(visits)
+					v.Load(map[string]any{"customer": customer.Id, "purpose": "benchmark", "check_in_lat": 52.5, "check_in_lng": 13.4})
+					if err := tx.Save(v); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ns += float64(time.Since(start).Nanoseconds())
+			rows += perOp
+		}
+		b.ReportMetric(rows/(ns/1e9), "rows/s")
+	})
+}
