@@ -36,18 +36,20 @@ care campaigns, devices, and some push and conflict history. The same --seed and
 				return fmt.Errorf("migrate: %w", err)
 			}
 			out := cmd.OutOrStdout()
-			if ifEmpty {
-				n, err := app.CountRecords(crm.Customers)
-				if err != nil {
-					return err
-				}
-				if n > 0 {
-					fmt.Fprintf(out, "The database already holds %d customers; not seeding.\n", n)
+			users, err := app.CountRecords(crm.Users)
+			if err != nil {
+				return err
+			}
+			customers, err := app.CountRecords(crm.Customers)
+			if err != nil {
+				return err
+			}
+			if users > 0 || customers > 0 {
+				if ifEmpty {
+					fmt.Fprintf(out, "The database already holds %d users and %d customers; not seeding.\n", users, customers)
 					return nil
 				}
-			}
-			if n, _ := app.CountRecords(crm.Users); n > 0 && !ifEmpty {
-				return fmt.Errorf("the database already has %d users; seed an empty data directory (or pass --if-empty to skip)", n)
+				return fmt.Errorf("the database already holds %d users and %d customers; seed an empty data directory (or pass --if-empty to skip)", users, customers)
 			}
 			fmt.Fprintf(out, "Seeding %d managers, %d reps, %d customers (seed %d)...\n", opts.Managers, opts.Reps, opts.Customers, opts.Seed)
 			stats, err := Run(cmd.Context(), app, opts, out)
@@ -75,6 +77,6 @@ care campaigns, devices, and some push and conflict history. The same --seed and
 	f.IntVar(&opts.Products, "products", opts.Products, "number of products")
 	f.StringVar(&opts.Password, "password", opts.Password, "password of every demo user")
 	f.IntVar(&opts.BatchSize, "batch", opts.BatchSize, "rows per transaction")
-	f.BoolVar(&ifEmpty, "if-empty", false, "do nothing when the database already has customers")
+	f.BoolVar(&ifEmpty, "if-empty", false, "do nothing (and succeed) when the database already has users or customers")
 	return cmd
 }

@@ -1,0 +1,166 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"rounds/crm"
+	"rounds/seed"
+)
+
+// The test binary doubles as the rounds binary: with ROUNDS_MAIN=1 it runs
+// main() with its arguments, so the CLI is tested without a second build.
+func TestMain(m *testing.M) {
+	if os.Getenv("ROUNDS_MAIN") == "1" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func rounds(ctx context.Context, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "ROUNDS_MAIN=1")
+	return cmd
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// TestCommandsAsANewUser walks the `make run` sequence with the real CLI:
+// migrate, superuser upsert, seed --if-empty (twice), serve; then checks the
+// dashboard, demo data in every collection, and a rep's scoped view.
+func TestCommandsAsANewUser(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	const adminEmail, adminPassword = "admin@rounds.test", "rounds-demo-admin"
+
+	for _, step := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"migrate", "up", "--dir", dir}, "Applied"},
+		{[]string{"superuser", "upsert", adminEmail, adminPassword, "--dir", dir}, "Successfully saved superuser"},
+		{[]string{"seed", "--if-empty", "--customers", "40", "--dir", dir}, "Demo logins"},
+		{[]string{"seed", "--if-empty", "--dir", dir}, "not seeding"},
+	} {
+		out, err := rounds(ctx, step.args...).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), step.want) {
+			t.Fatalf("rounds %v: %v\n%s", step.args, err, out)
+		}
+	}
+	if out, err := rounds(ctx, "seed", "--dir", dir).CombinedOutput(); err == nil || !strings.Contains(string(out), "already holds") {
+		t.Fatalf("seeding a full database should fail with a reason: %v\n%s", err, out)
+	}
+
+	addr := freeAddr(t)
+	serve := rounds(ctx, "serve", "--http", addr, "--dir", dir)
+	var logs bytes.Buffer
+	serve.Stdout, serve.Stderr = &logs, &logs
+	if err := serve.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = serve.Process.Signal(syscall.SIGTERM)
+		_ = serve.Wait()
+	}()
+	base := "http://" + addr
+	waitHealthy(t, base, &logs)
+
+	get := func(path, token string) (int, string) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
+		if token != "" {
+			req.Header.Set("Authorization", token)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(body)
+	}
+
+	if status, body := get("/_/", ""); status != 200 || !strings.Contains(body, "<html") {
+		t.Fatalf("dashboard: %d %.200s", status, body)
+	}
+
+	admin := signIn(t, base, "_superusers", adminEmail, adminPassword)
+	for _, c := range crm.Collections {
+		status, body := get("/api/collections/"+c+"/records?perPage=1", admin)
+		var page struct{ TotalItems int }
+		_ = json.Unmarshal([]byte(body), &page)
+		if status != 200 || page.TotalItems == 0 {
+			t.Errorf("%s: %d, %d demo records (%.200s)", c, status, page.TotalItems, body)
+		}
+	}
+
+	rep := signIn(t, base, "users", seed.RepEmail(1), seed.DemoPassword)
+	status, body := get("/api/collections/customers/records?perPage=500&fields=owner", rep)
+	var page struct {
+		TotalItems int
+		Items      []struct{ Owner string }
+	}
+	if err := json.Unmarshal([]byte(body), &page); err != nil || status != 200 || page.TotalItems == 0 {
+		t.Fatalf("rep's customers: %d %.300s", status, body)
+	}
+	for _, c := range page.Items {
+		if c.Owner != page.Items[0].Owner {
+			t.Fatalf("rep 1 sees customers of two owners: %s and %s", page.Items[0].Owner, c.Owner)
+		}
+	}
+	if strings.Contains(logs.String(), adminPassword) || strings.Contains(logs.String(), seed.DemoPassword) {
+		t.Fatal("a password appears in the server log")
+	}
+}
+
+func waitHealthy(t *testing.T, base string, logs *bytes.Buffer) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		res, err := http.Get(base + "/api/health")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("server did not become healthy:\n%s", logs.String())
+}
+
+func signIn(t *testing.T, base, collection, email, password string) string {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"identity": email, "password": password})
+	res, err := http.Post(fmt.Sprintf("%s/api/collections/%s/auth-with-password", base, collection), "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var auth struct{ Token string }
+	if err := json.NewDecoder(res.Body).Decode(&auth); err != nil || res.StatusCode != 200 || auth.Token == "" {
+		t.Fatalf("sign in %s as %s: %d %v", collection, email, res.StatusCode, err)
+	}
+	return auth.Token
+}
