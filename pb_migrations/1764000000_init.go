@@ -90,7 +90,7 @@ func up(app core.App) error {
 			)
 			scoped(c, viaOwnCustomer, viaTeamCustomer, true)
 			c.AddIndex("idx_contacts_customer", false, "customer", "")
-			c.AddIndex("idx_contacts_birthday", false, "birthday", "birthday != ''")
+			c.AddIndex("idx_contacts_birthday", false, "birthday", "")
 			return c
 		},
 		crm.Visits: func() *core.Collection {
@@ -299,10 +299,15 @@ func down(app core.App) error {
 	if err != nil {
 		return err
 	}
+	// PocketBase's defaults for the users collection
+	self := rule("id = @request.auth.id")
+	users.ListRule, users.ViewRule, users.CreateRule, users.UpdateRule, users.DeleteRule = self, self, rule(""), self, self
+	users.AuthRule = rule("")
+	users.AuthToken.Duration = 7 * 24 * 60 * 60
+	users.RemoveIndex("idx_users_manager")
 	for _, f := range []string{"role", "manager", "timezone", "active"} {
 		users.Fields.RemoveByName(f)
 	}
-	users.RemoveIndex("idx_users_manager")
 	return app.Save(users)
 }
 

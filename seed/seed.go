@@ -137,14 +137,16 @@ func Run(ctx context.Context, app core.App, opts Options, w io.Writer) (Stats, e
 	}
 	opts.Today = time.Date(opts.Today.Year(), opts.Today.Month(), opts.Today.Day(), 0, 0, 0, 0, time.UTC)
 
+	start := time.Now()
 	g := &generator{
-		ctx:   ctx,
-		app:   app,
-		opts:  opts,
-		rng:   rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15)),
-		out:   w,
-		stats: Stats{Rows: map[string]int{}},
-		start: time.Now(),
+		ctx:      ctx,
+		app:      app,
+		opts:     opts,
+		rng:      rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15)),
+		out:      w,
+		stats:    Stats{Rows: map[string]int{}},
+		start:    start,
+		lastShow: start,
 	}
 	steps := []func() error{g.users, g.products, g.campaigns, g.customers}
 	for _, step := range steps {

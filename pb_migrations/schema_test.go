@@ -1,0 +1,168 @@
+package pb_migrations_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tests"
+
+	"rounds/crm"
+	_ "rounds/pb_migrations"
+)
+
+// contract lists the fields every collection must have, as the external
+// contract names them.
+var contract = map[string]string{
+	crm.Users:          "name role manager timezone active",
+	crm.Customers:      "name owner phone email address lat lng timezone tier notes created updated",
+	crm.Contacts:       "customer name title phone email birthday birth_year care_opt_in preferred_channel timezone created updated",
+	crm.Visits:         "customer contact rep planned_at checked_in_at checked_out_at check_in_lat check_in_lng purpose outcome notes geo_status created updated",
+	crm.FollowUps:      "customer contact visit assignee due_at note status created updated",
+	crm.Products:       "sku name unit_price currency active created updated",
+	crm.Orders:         "customer rep visit status currency total notes submitted_at created updated",
+	crm.OrderLines:     "order product quantity discount_pct unit_price line_total created updated",
+	crm.Devices:        "user token platform app_version last_sync_at created updated",
+	crm.ContactDevices: "contact token platform created updated",
+	crm.CareCampaigns:  "name date title body tiers active created updated",
+	crm.Notifications:  "kind audience user contact dedup_key title body status attempts next_attempt_at sent_at error created updated",
+	crm.SyncConflicts:  "collection record_id field server_value client_value resolution rule user device created updated",
+}
+
+// unique lists the columns that must carry a unique index.
+var unique = map[string]string{
+	crm.Products:       "sku",
+	crm.Devices:        "token",
+	crm.ContactDevices: "token",
+	crm.Notifications:  "dedup_key",
+}
+
+func newApp(t *testing.T) *tests.TestApp {
+	t.Helper()
+	app, err := tests.NewTestApp(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(app.Cleanup)
+	return app
+}
+
+func TestSchemaMatchesContract(t *testing.T) {
+	t.Parallel()
+	app := newApp(t)
+	for name, fields := range contract {
+		c, err := app.FindCollectionByNameOrId(name)
+		if err != nil {
+			t.Errorf("collection %s is missing", name)
+			continue
+		}
+		for _, f := range strings.Fields(fields) {
+			if c.Fields.GetByName(f) == nil {
+				t.Errorf("%s.%s is missing", name, f)
+			}
+		}
+		if col, ok := unique[name]; ok {
+			found := false
+			for _, idx := range c.Indexes {
+				if strings.Contains(idx, "UNIQUE") && strings.Contains(idx, col) {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("%s.%s has no unique index (%v)", name, col, c.Indexes)
+			}
+		}
+	}
+}
+
+func TestSyncedCollectionsTakeClientIDs(t *testing.T) {
+	t.Parallel()
+	app := newApp(t)
+	for _, name := range []string{crm.Customers, crm.Contacts, crm.Visits, crm.FollowUps, crm.Orders, crm.OrderLines} {
+		c, err := app.FindCollectionByNameOrId(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := c.Fields.GetByName("id").(*core.TextField)
+		if id.Min != crm.ClientIDMin || id.Max != crm.ClientIDMax || id.Pattern != crm.ClientIDPattern {
+			t.Errorf("%s id: min %d max %d pattern %q", name, id.Min, id.Max, id.Pattern)
+		}
+	}
+}
+
+func TestSuperuserOnlyCollections(t *testing.T) {
+	t.Parallel()
+	app := newApp(t)
+	for _, name := range []string{crm.Notifications, crm.SyncConflicts, crm.CareCampaigns, crm.ContactDevices} {
+		c, err := app.FindCollectionByNameOrId(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range []*string{c.ListRule, c.ViewRule, c.CreateRule, c.UpdateRule, c.DeleteRule} {
+			if r != nil {
+				t.Errorf("%s has a non-superuser rule %q", name, *r)
+			}
+		}
+	}
+}
+
+// TestQueriesUseIndexes asks SQLite for the plans of the queries Rounds
+// relies on: none may scan a whole table.
+func TestQueriesUseIndexes(t *testing.T) {
+	t.Parallel()
+	app := newApp(t)
+	queries := []string{
+		"SELECT id FROM customers WHERE owner = 'x'",
+		"SELECT id FROM contacts WHERE customer = 'x'",
+		"SELECT id FROM contacts WHERE birthday = '03-02'",
+		"SELECT id FROM visits WHERE customer = 'x'",
+		"SELECT id FROM visits WHERE rep = 'x' AND planned_at >= '2026-03-02'",
+		"SELECT id FROM follow_ups WHERE assignee = 'x' AND status = 'open' AND due_at < '2026-03-02'",
+		"SELECT id FROM follow_ups WHERE status = 'open' AND due_at < '2026-03-02'",
+		"SELECT id FROM orders WHERE customer = 'x'",
+		"SELECT id FROM order_lines WHERE \"order\" = 'x'",
+		"SELECT id FROM products WHERE sku = 'x'",
+		"SELECT id FROM devices WHERE user = 'x'",
+		"SELECT id FROM notifications WHERE status = 'pending' AND next_attempt_at <= '2026-03-02'",
+		"SELECT id FROM users WHERE manager = 'x'",
+	}
+	for _, q := range queries {
+		var plan []struct {
+			Detail string `db:"detail"`
+		}
+		if err := app.DB().NewQuery("EXPLAIN QUERY PLAN " + q).All(&plan); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		for _, p := range plan {
+			if strings.HasPrefix(p.Detail, "SCAN") {
+				t.Errorf("%s\n  scans: %s", q, p.Detail)
+			}
+		}
+	}
+}
+
+func TestMigrationDownAndUpAgain(t *testing.T) {
+	t.Parallel()
+	app := newApp(t)
+	runner := core.NewMigrationsRunner(app, core.AppMigrations)
+	if _, err := runner.Down(1); err != nil {
+		t.Fatalf("down: %v", err)
+	}
+	users, err := app.FindCollectionByNameOrId(crm.Users)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if users.Fields.GetByName("role") != nil {
+		t.Fatal("down left users.role behind")
+	}
+	for name := range contract {
+		if _, err := app.FindCollectionByNameOrId(name); err == nil && name != crm.Users {
+			t.Errorf("down left %s behind", name)
+		}
+	}
+	applied, err := runner.Up()
+	if err != nil || !slices.ContainsFunc(applied, func(s string) bool { return strings.HasSuffix(s, "_init.go") }) {
+		t.Fatalf("up again: %v %v", applied, err)
+	}
+}
