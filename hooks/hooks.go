@@ -5,7 +5,6 @@
 package hooks
 
 import (
-	"log/slog"
 	"time"
 
 	"github.com/pocketbase/pocketbase/core"
@@ -16,16 +15,11 @@ import (
 type Deps struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// Logger for Rounds' own messages; nil means the app's logger.
-	Logger *slog.Logger
 }
 
 func (d Deps) withDefaults(app core.App) Deps {
 	if d.Now == nil {
 		d.Now = time.Now
-	}
-	if d.Logger == nil {
-		d.Logger = app.Logger()
 	}
 	return d
 }

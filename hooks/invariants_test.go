@@ -335,3 +335,20 @@ func TestAuthTokensLastThirtyDays(t *testing.T) {
 		t.Fatalf("token from sign-in does not authenticate rep A: %v", err)
 	}
 }
+
+func TestClientMadeIDs(t *testing.T) {
+	t.Parallel()
+	app := testapp.New(t)
+	client := testapp.NewClient(t, app)
+	for _, id := range []string{"Ab3dEf6hIj9kLm0p", "0b7e4c1a-5d2f-4e8b-9a3c-6f1d2e3b4a5c", "device_made_id_1"} {
+		res := client.Do(testapp.RepA, http.MethodPost, "/api/collections/contacts/records", M{"id": id, "customer": testapp.CustomerA, "name": "X"})
+		if res.Status != 200 {
+			t.Errorf("id %s: %d %s", id, res.Status, res.Body)
+		}
+	}
+	// and the server still makes ids when the client does not
+	res := client.Do(testapp.RepA, http.MethodPost, "/api/collections/contacts/records", M{"customer": testapp.CustomerA, "name": "Y"})
+	if res.Status != 200 {
+		t.Fatalf("server-made id: %d %s", res.Status, res.Body)
+	}
+}

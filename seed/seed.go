@@ -11,9 +11,11 @@ package seed
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"sort"
 	"strings"
 	"time"
 
@@ -148,6 +150,11 @@ func Run(ctx context.Context, app core.App, opts Options, w io.Writer) (Stats, e
 		start:    start,
 		lastShow: start,
 	}
+	// A large page cache keeps index pages of big seeds in memory (the
+	// default of PocketBase's connection is about 8 MB).
+	if _, err := app.NonconcurrentDB().NewQuery("PRAGMA cache_size = -262144").Execute(); err != nil {
+		return Stats{}, fmt.Errorf("seed: enlarge page cache: %w", err)
+	}
 	steps := []func() error{g.users, g.products, g.campaigns, g.customers}
 	for _, step := range steps {
 		if err := step(); err != nil {
@@ -241,30 +248,18 @@ func (b *batch) flush() error {
 		return err
 	}
 	err := b.g.app.RunInTransaction(func(tx core.App) error {
+		db, ok := tx.NonconcurrentDB().(*dbx.Tx)
+		if !ok {
+			return fmt.Errorf("seed: expected a transaction, got %T", tx.NonconcurrentDB())
+		}
+		exec, ok := db.Builder.(interface{ Executor() dbx.Executor })
+		if !ok {
+			return fmt.Errorf("seed: unexpected database builder %T", db.Builder)
+		}
 		for _, table := range b.order {
-			rows := b.rows[table]
-			if len(rows) == 0 {
-				continue
+			if err := insertRows(b.g.ctx, exec.Executor(), table, b.rows[table]); err != nil {
+				return err
 			}
-			cols := make([]string, 0, len(rows[0]))
-			for c := range rows[0] {
-				cols = append(cols, c)
-			}
-			binds := make([]string, len(cols))
-			quoted := make([]string, len(cols))
-			for i, c := range cols {
-				binds[i] = "{:" + c + "}"
-				quoted[i] = "[[" + c + "]]"
-			}
-			q := tx.NonconcurrentDB().NewQuery(fmt.Sprintf("INSERT INTO {{%s}} (%s) VALUES (%s)",
-				table, strings.Join(quoted, ","), strings.Join(binds, ","))).Prepare()
-			for _, row := range rows {
-				if _, err := q.Bind(row).Execute(); err != nil {
-					q.Close()
-					return fmt.Errorf("insert into %s: %w", table, err)
-				}
-			}
-			q.Close()
 		}
 		return nil
 	})
@@ -291,4 +286,41 @@ func (g *generator) progress(final bool) {
 		g.stats.Total, elapsed.Seconds(), float64(g.stats.Total)/elapsed.Seconds(),
 		g.stats.Rows[crm.Customers], g.stats.Rows[crm.Contacts], g.stats.Rows[crm.Visits],
 		g.stats.Rows[crm.Orders], g.stats.Rows[crm.OrderLines])
+}
+
+// insertRows writes rows through one prepared statement; every row of a
+// table carries the same columns.
+func insertRows(ctx context.Context, db dbx.Executor, table string, rows []dbx.Params) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	tx, ok := db.(*sql.Tx)
+	if !ok {
+		return fmt.Errorf("seed: expected *sql.Tx, got %T", db)
+	}
+	cols := make([]string, 0, len(rows[0]))
+	for c := range rows[0] {
+		cols = append(cols, c)
+	}
+	sort.Strings(cols)
+	quoted := make([]string, len(cols))
+	for i, c := range cols {
+		quoted[i] = `"` + c + `"`
+	}
+	stmt, err := tx.PrepareContext(ctx, fmt.Sprintf(`INSERT INTO "%s" (%s) VALUES (%s)`,
+		table, strings.Join(quoted, ","), strings.TrimSuffix(strings.Repeat("?,", len(cols)), ",")))
+	if err != nil {
+		return fmt.Errorf("prepare insert into %s: %w", table, err)
+	}
+	defer stmt.Close()
+	args := make([]any, len(cols))
+	for _, row := range rows {
+		for i, c := range cols {
+			args[i] = row[c]
+		}
+		if _, err := stmt.ExecContext(ctx, args...); err != nil {
+			return fmt.Errorf("insert into %s: %w", table, err)
+		}
+	}
+	return nil
 }

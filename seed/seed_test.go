@@ -204,7 +204,7 @@ func BenchmarkSeed(b *testing.B) {
 			b.StopTimer()
 			app := emptyApp(b)
 			o := seed.DefaultOptions()
-			o.Today, o.Customers, o.Reps = today, 400, 20
+			o.Today, o.Customers, o.Reps = today, 1000, 20
 			b.StartTimer()
 			start := time.Now()
 			stats, err := seed.Run(context.Background(), app, o, io.Discard)
