@@ -28,12 +28,13 @@ const (
 	CareCampaigns  = "care_campaigns"
 	Notifications  = "notifications"
 	SyncConflicts  = "sync_conflicts"
+	SyncDevices    = "sync_devices"
 )
 
 // Collections lists every collection Rounds defines or extends.
 var Collections = []string{
 	Users, Customers, Contacts, Visits, FollowUps, Products, Orders, OrderLines,
-	Devices, ContactDevices, CareCampaigns, Notifications, SyncConflicts,
+	Devices, ContactDevices, CareCampaigns, Notifications, SyncConflicts, SyncDevices,
 }
 
 // Roles of a user.

@@ -17,7 +17,7 @@ type Deps struct {
 	Now func() time.Time
 }
 
-func (d Deps) withDefaults(app core.App) Deps {
+func (d Deps) withDefaults() Deps {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
@@ -27,7 +27,8 @@ func (d Deps) withDefaults(app core.App) Deps {
 // Register binds every Rounds hook, middleware and route to app. The same
 // call wires production and the test app.
 func Register(app core.App, deps Deps) {
-	deps = deps.withDefaults(app)
+	deps = deps.withDefaults()
 	registerInvariants(app, deps)
 	registerAccess(app)
+	registerSync(app, deps)
 }

@@ -94,7 +94,7 @@ func TestSyncedCollectionsTakeClientIDs(t *testing.T) {
 func TestSuperuserOnlyCollections(t *testing.T) {
 	t.Parallel()
 	app := newApp(t)
-	for _, name := range []string{crm.Notifications, crm.SyncConflicts, crm.CareCampaigns, crm.ContactDevices} {
+	for _, name := range []string{crm.Notifications, crm.SyncConflicts, crm.CareCampaigns, crm.ContactDevices, crm.SyncDevices} {
 		c, err := app.FindCollectionByNameOrId(name)
 		if err != nil {
 			t.Fatal(err)
@@ -146,7 +146,7 @@ func TestMigrationDownAndUpAgain(t *testing.T) {
 	t.Parallel()
 	app := newApp(t)
 	runner := core.NewMigrationsRunner(app, core.AppMigrations)
-	if _, err := runner.Down(1); err != nil {
+	if _, err := runner.Down(2); err != nil {
 		t.Fatalf("down: %v", err)
 	}
 	users, err := app.FindCollectionByNameOrId(crm.Users)
@@ -160,6 +160,10 @@ func TestMigrationDownAndUpAgain(t *testing.T) {
 		if _, err := app.FindCollectionByNameOrId(name); err == nil && name != crm.Users {
 			t.Errorf("down left %s behind", name)
 		}
+	}
+	var n int
+	if err := app.DB().NewQuery("SELECT COUNT(*) FROM sqlite_master WHERE name LIKE '_rounds_%'").Row(&n); err != nil || n != 0 {
+		t.Fatalf("down left %d change-capture objects behind (%v)", n, err)
 	}
 	applied, err := runner.Up()
 	if err != nil || !slices.ContainsFunc(applied, func(s string) bool { return strings.HasSuffix(s, "_init.go") }) {

@@ -61,13 +61,21 @@ func (g *generator) users() error {
 			return err
 		}
 	}
-	// a couple of devices per rep, for the push outbox
+	// a couple of devices per rep, for the push outbox and the sync log
 	for i, r := range g.reps {
 		for d := 0; d < 1+i%2; d++ {
+			synced := ts(g.day(0).Add(-time.Duration(g.rng.IntN(72)) * time.Hour))
 			err := b.add(crm.Devices, dbx.Params{
 				"id": g.id(), "user": r.id, "token": "demo-fcm-" + g.id() + g.id(), "platform": []string{"android", "ios"}[d%2],
-				"app_version": "1.4.2", "last_sync_at": ts(g.day(0).Add(-time.Duration(g.rng.IntN(72)) * time.Hour)),
-				"created": created, "updated": created,
+				"app_version": "1.4.2", "last_sync_at": synced, "created": created, "updated": created,
+			})
+			if err != nil {
+				return err
+			}
+			err = b.add(crm.SyncDevices, dbx.Params{
+				"id": g.id(), "user": r.id, "device_id": fmt.Sprintf("demo-device-%d-%d", i+1, d+1),
+				"last_pull_at": synced, "last_push_at": synced, "last_sync_at": synced,
+				"user_agent": "RoundsApp/1.4.2", "created": created, "updated": created,
 			})
 			if err != nil {
 				return err

@@ -1,0 +1,198 @@
+package sync
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/pocketbase/dbx"
+
+	"rounds/crm"
+)
+
+// The change log. SQLite triggers append a row to it inside every writing
+// transaction, whoever writes (push, REST, dashboard, hooks, migrations), so
+// seq order is commit order under SQLite's single writer. Pull cursors are
+// seq values; `at` (server wall clock) only orders conflicting edits.
+const (
+	ChangesTable = "_rounds_changes"
+	writerTable  = "_rounds_writer"
+	metaTable    = "_rounds_sync_meta"
+	pullsTable   = "_rounds_pulls"
+)
+
+// WriterID names who writes in the change log: the device when it said
+// (X-Device-Id), else the rep.
+func WriterID(rep, device string) string {
+	if device != "" {
+		return device
+	}
+	return "user:" + rep
+}
+
+// Ops of a change row.
+const (
+	OpCreate = "c"
+	OpUpdate = "u"
+	OpDelete = "d"
+	OpOwner  = "o" // a customer changed owner: owner_from -> owner_to
+)
+
+var captureTables = []string{
+	`CREATE TABLE IF NOT EXISTS ` + ChangesTable + ` (
+		seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+		tbl        TEXT NOT NULL,
+		record_id  TEXT NOT NULL,
+		op         TEXT NOT NULL,
+		customer   TEXT NOT NULL DEFAULT '',
+		cols       TEXT NOT NULL DEFAULT '',
+		owner_from TEXT NOT NULL DEFAULT '',
+		owner_to   TEXT NOT NULL DEFAULT '',
+		device     TEXT NOT NULL DEFAULT '',
+		at         INTEGER NOT NULL
+	)`,
+	`CREATE INDEX IF NOT EXISTS _rounds_changes_customer ON ` + ChangesTable + ` (customer, seq)`,
+	`CREATE INDEX IF NOT EXISTS _rounds_changes_record ON ` + ChangesTable + ` (tbl, record_id, seq)`,
+	`CREATE INDEX IF NOT EXISTS _rounds_changes_owner_from ON ` + ChangesTable + ` (owner_from, seq) WHERE owner_from != ''`,
+	`CREATE INDEX IF NOT EXISTS _rounds_changes_owner_to ON ` + ChangesTable + ` (owner_to, seq) WHERE owner_to != ''`,
+	`CREATE INDEX IF NOT EXISTS _rounds_changes_at ON ` + ChangesTable + ` (at)`,
+	// who is writing: set by a push inside its transaction, empty otherwise
+	`CREATE TABLE IF NOT EXISTS ` + writerTable + ` (id INTEGER PRIMARY KEY CHECK (id = 1), device TEXT NOT NULL, user TEXT NOT NULL)`,
+	`CREATE TABLE IF NOT EXISTS ` + metaTable + ` (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
+	// the cursor each served pull started from: a push names the pull's
+	// timestamp, the merge needs the version the device edited
+	`CREATE TABLE IF NOT EXISTS ` + pullsTable + ` (user TEXT NOT NULL, device TEXT NOT NULL, timestamp INTEGER NOT NULL,
+		since INTEGER NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (user, device, timestamp))`,
+	// a first row, so that a cursor is never 0 (which some clients treat as "never synced")
+	`INSERT INTO ` + ChangesTable + ` (tbl, record_id, op, at)
+		SELECT '_init', '', 'c', ` + nowMs + ` WHERE NOT EXISTS (SELECT 1 FROM ` + ChangesTable + `)`,
+}
+
+const nowMs = `CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)`
+
+const writerDevice = `COALESCE((SELECT device FROM ` + writerTable + ` WHERE id = 1), '')`
+
+func q(name string) string { return `"` + name + `"` }
+
+// scopeExpr is the SQL giving the customer of a row (row is NEW or OLD).
+func scopeExpr(t Table, row string, deleting bool) string {
+	switch {
+	case t.Name == crm.Customers:
+		return row + ".id"
+	case t.Name == crm.OrderLines:
+		expr := `(SELECT customer FROM orders WHERE id = ` + row + `."order")`
+		if deleting { // the order may be gone already (cascade): take the customer it was logged under
+			expr = `COALESCE(` + expr + `, (SELECT customer FROM ` + ChangesTable + ` WHERE tbl = 'orders' AND record_id = ` + row + `."order" ORDER BY seq DESC LIMIT 1))`
+		}
+		return `COALESCE(` + expr + `, '')`
+	case t.Parent != "":
+		return row + "." + q(t.Parent)
+	default:
+		return "''" // products: everyone's
+	}
+}
+
+// changedCols is the SQL listing the data columns an update changed, as
+// ",a,b," ("" when none did).
+func changedCols(t Table) string {
+	parts := make([]string, 0, len(t.Columns))
+	for _, c := range t.DataColumns() {
+		parts = append(parts, fmt.Sprintf(`(CASE WHEN OLD.%s IS NOT NEW.%s THEN '%s,' ELSE '' END)`, q(c.Name), q(c.Name), c.Name))
+	}
+	return `(SELECT CASE WHEN x = '' THEN '' ELSE ',' || x END FROM (SELECT ` + strings.Join(parts, " || ") + ` AS x))`
+}
+
+func insertChange(t Table, op, customer, cols, ownerFrom, ownerTo, id string) string {
+	return fmt.Sprintf(`INSERT INTO %s (tbl, record_id, op, customer, cols, owner_from, owner_to, device, at) VALUES ('%s', %s, '%s', %s, %s, %s, %s, %s, %s);`,
+		ChangesTable, t.Name, id, op, customer, cols, ownerFrom, ownerTo, writerDevice, nowMs)
+}
+
+// triggers returns the DDL of the capture triggers of t.
+func triggers(t Table) []string {
+	name := func(suffix string) string { return "_rounds_" + t.Name + "_" + suffix }
+	drop := []string{
+		`DROP TRIGGER IF EXISTS ` + name("ai"),
+		`DROP TRIGGER IF EXISTS ` + name("au"),
+		`DROP TRIGGER IF EXISTS ` + name("ad"),
+	}
+	ownerFrom, ownerTo := "''", "''"
+	if t.Name == crm.Customers {
+		ownerTo = "NEW.owner"
+	}
+	ai := `CREATE TRIGGER ` + name("ai") + ` AFTER INSERT ON ` + q(t.Name) + ` BEGIN ` +
+		insertChange(t, OpCreate, scopeExpr(t, "NEW", false), "'*'", "''", ownerTo, "NEW.id") + ` END`
+
+	cols := changedCols(t)
+	au := `CREATE TRIGGER ` + name("au") + ` AFTER UPDATE ON ` + q(t.Name) + ` WHEN ` + cols + ` != '' BEGIN ` +
+		insertChange(t, OpUpdate, scopeExpr(t, "NEW", false), cols, "''", "''", "NEW.id")
+	// a record that moved to another customer is logged under the old one too
+	au += fmt.Sprintf(` INSERT INTO %s (tbl, record_id, op, customer, cols, device, at) SELECT '%s', NEW.id, '%s', %s, %s, %s, %s WHERE %s IS NOT %s;`,
+		ChangesTable, t.Name, OpUpdate, scopeExpr(t, "OLD", false), cols, writerDevice, nowMs, scopeExpr(t, "OLD", false), scopeExpr(t, "NEW", false))
+	switch t.Name {
+	case crm.Customers:
+		au += fmt.Sprintf(` INSERT INTO %s (tbl, record_id, op, customer, owner_from, owner_to, device, at) SELECT 'customers', NEW.id, '%s', NEW.id, OLD.owner, NEW.owner, %s, %s WHERE OLD.owner IS NOT NEW.owner;`,
+			ChangesTable, OpOwner, writerDevice, nowMs)
+	case crm.Orders:
+		// the lines of an order that moved go with it
+		for _, row := range []string{"NEW", "OLD"} {
+			au += fmt.Sprintf(` INSERT INTO %s (tbl, record_id, op, customer, cols, device, at) SELECT 'order_lines', id, '%s', %s.customer, '*', %s, %s FROM order_lines WHERE "order" = NEW.id AND OLD.customer IS NOT NEW.customer;`,
+				ChangesTable, OpUpdate, row, writerDevice, nowMs)
+		}
+	}
+	au += ` END`
+
+	if t.Name == crm.Customers {
+		ownerFrom = "OLD.owner"
+	}
+	ad := `CREATE TRIGGER ` + name("ad") + ` AFTER DELETE ON ` + q(t.Name) + ` BEGIN ` +
+		insertChange(t, OpDelete, scopeExpr(t, "OLD", true), "'*'", ownerFrom, "''", "OLD.id") + ` END`
+
+	return append(drop, ai, au, ad)
+}
+
+// InstallCapture creates the change log and (re)creates the capture
+// triggers of every synced table. It is idempotent; run it again whenever
+// a synced collection's table is rebuilt (schema edits can drop triggers).
+func InstallCapture(db dbx.Builder) error {
+	for _, stmt := range captureTables {
+		if _, err := db.NewQuery(stmt).Execute(); err != nil {
+			return fmt.Errorf("install change log: %w", err)
+		}
+	}
+	for _, t := range Tables {
+		if err := InstallTriggers(db, t.Name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// InstallTriggers (re)creates the capture triggers of one synced table.
+func InstallTriggers(db dbx.Builder, table string) error {
+	t, ok := TableByName(table)
+	if !ok {
+		return nil
+	}
+	for _, stmt := range triggers(t) {
+		if _, err := db.NewQuery(stmt).Execute(); err != nil {
+			return fmt.Errorf("install capture triggers on %s: %w", table, err)
+		}
+	}
+	return nil
+}
+
+// DropCapture removes the triggers and the change log.
+func DropCapture(db dbx.Builder) error {
+	for _, t := range Tables {
+		for _, s := range []string{"ai", "au", "ad"} {
+			if _, err := db.NewQuery(`DROP TRIGGER IF EXISTS _rounds_` + t.Name + `_` + s).Execute(); err != nil {
+				return err
+			}
+		}
+	}
+	for _, tbl := range []string{ChangesTable, writerTable, metaTable, pullsTable} {
+		if _, err := db.NewQuery(`DROP TABLE IF EXISTS ` + tbl).Execute(); err != nil {
+			return err
+		}
+	}
+	return nil
+}

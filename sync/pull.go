@@ -1,0 +1,512 @@
+package sync
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
+
+	"rounds/crm"
+)
+
+// Migration is WatermelonDB's migrationSyncChanges: what a device added to
+// its schema since its last sync, which must now arrive complete.
+type Migration struct {
+	From    int      `json:"from"`
+	Tables  []string `json:"tables"`
+	Columns []struct {
+		Table   string   `json:"table"`
+		Columns []string `json:"columns"`
+	} `json:"columns"`
+}
+
+// PullRequest is a device's pull.
+type PullRequest struct {
+	Rep          string // the signed-in rep's id
+	Device       string // X-Device-Id, "" when the device sent none
+	LastPulledAt *int64 // nil on the first sync
+	Migration    *Migration
+	Now          time.Time
+}
+
+// BadRequestError is a client mistake; its message is safe to return.
+type BadRequestError struct{ Msg string }
+
+func (e *BadRequestError) Error() string { return e.Msg }
+
+func badRequest(format string, args ...any) error {
+	return &BadRequestError{Msg: fmt.Sprintf(format, args...)}
+}
+
+// ParsePullQuery reads last_pulled_at, schema_version and migration.
+func ParsePullQuery(lastPulledAt, schemaVersion, migration string) (*int64, *Migration, error) {
+	var cursor *int64
+	switch lastPulledAt {
+	case "", "null", "undefined", "0":
+		// first sync
+	default:
+		n, err := strconv.ParseInt(lastPulledAt, 10, 64)
+		if err != nil || n < 0 {
+			return nil, nil, badRequest("last_pulled_at must be a non-negative integer or null, got %q", clip(lastPulledAt))
+		}
+		cursor = &n
+	}
+	if schemaVersion != "" && schemaVersion != "null" {
+		v, err := strconv.Atoi(schemaVersion)
+		if err != nil || v < 1 {
+			return nil, nil, badRequest("schema_version must be a positive integer, got %q", clip(schemaVersion))
+		}
+		if v > SchemaVersion {
+			return nil, nil, badRequest("schema_version %d is newer than the server's schema (version %d)", v, SchemaVersion)
+		}
+	}
+	var m *Migration
+	if migration != "" && migration != "null" {
+		m = new(Migration)
+		if err := json.Unmarshal([]byte(migration), m); err != nil {
+			return nil, nil, badRequest("migration must be WatermelonDB's migrationSyncChanges JSON or null: %v", err)
+		}
+		for _, t := range m.Tables {
+			if _, ok := TableByName(t); !ok {
+				return nil, nil, badRequest("migration names an unknown table %q", clip(t))
+			}
+		}
+		for _, c := range m.Columns {
+			t, ok := TableByName(c.Table)
+			if !ok {
+				return nil, nil, badRequest("migration names an unknown table %q", clip(c.Table))
+			}
+			for _, col := range c.Columns {
+				if _, ok := t.Column(col); !ok {
+					return nil, nil, badRequest("migration names an unknown column %s.%s", t.Name, clip(col))
+				}
+			}
+		}
+	}
+	return cursor, m, nil
+}
+
+func clip(s string) string {
+	if len(s) > 60 {
+		return s[:60] + "..."
+	}
+	return s
+}
+
+// snapshot is a read transaction: every query of one pull sees the same
+// committed state, so the cursor and the changes agree.
+type snapshot struct {
+	ctx context.Context
+	tx  *dbx.Tx
+}
+
+func (s *snapshot) query(sql string, params dbx.Params) *dbx.Query {
+	return s.tx.NewQuery(sql).Bind(params).WithContext(s.ctx)
+}
+
+// Pull writes the changes of rep's scope since req.LastPulledAt to w, in
+// WatermelonDB's pull format. It reads from one snapshot and streams rows,
+// so memory stays bounded however large the territory.
+func Pull(ctx context.Context, app core.App, req PullRequest, w io.Writer) error {
+	db, ok := app.ConcurrentDB().(*dbx.DB)
+	if !ok {
+		return errors.New("pull: expected the concurrent database pool")
+	}
+	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("pull: begin snapshot: %w", err)
+	}
+	defer tx.Rollback()
+	s := &snapshot{ctx: ctx, tx: tx}
+
+	var top int64
+	if err := s.query("SELECT COALESCE(MAX(seq), 0) FROM "+ChangesTable, nil).Row(&top); err != nil {
+		return fmt.Errorf("pull: read cursor: %w", err)
+	}
+	var floor int64
+	_ = s.query("SELECT CAST(value AS INTEGER) FROM "+metaTable+" WHERE key = 'pruned_through'", nil).Row(&floor)
+
+	full := req.LastPulledAt == nil
+	replacement := !full && (*req.LastPulledAt < floor || *req.LastPulledAt > top)
+	base := top // after a full pull the device holds the state at top
+	if !full && !replacement {
+		base = *req.LastPulledAt
+	}
+	if _, err := app.NonconcurrentDB().NewQuery("INSERT OR REPLACE INTO " + pullsTable + " (user, device, timestamp, since, at) VALUES ({:u}, {:d}, {:t}, {:s}, {:at})").
+		Bind(dbx.Params{"u": req.Rep, "d": WriterID(req.Rep, req.Device), "t": top, "s": base, "at": req.Now.UnixMilli()}).WithContext(ctx).Execute(); err != nil {
+		return fmt.Errorf("pull: remember cursor: %w", err)
+	}
+
+	out := newPullWriter(w)
+	if full || replacement {
+		err = s.fullPull(out, req.Rep)
+	} else {
+		err = s.incrementalPull(out, req, *req.LastPulledAt, top)
+	}
+	if err != nil {
+		return err
+	}
+	return out.finish(top, replacement)
+}
+
+// scopedSelect selects the wire columns of t within rep's scope; extra is
+// an additional condition on the row (alias t) or its customer (alias c).
+func scopedSelect(t Table, extra string) string {
+	cols := make([]string, 0, len(t.Columns)+1)
+	cols = append(cols, "t.id")
+	for _, c := range t.Columns {
+		cols = append(cols, "t."+q(c.Name))
+	}
+	from := ""
+	switch {
+	case t.Name == crm.Customers:
+		from = "customers t JOIN customers c ON c.id = t.id WHERE c.owner = {:rep}"
+	case t.Name == crm.OrderLines:
+		from = `order_lines t JOIN orders o ON o.id = t."order" JOIN customers c ON c.id = o.customer WHERE c.owner = {:rep}`
+	case t.Name == crm.Products:
+		from = "products t WHERE t.active = TRUE"
+	default:
+		from = q(t.Name) + " t JOIN customers c ON c.id = t." + q(t.Parent) + " WHERE c.owner = {:rep}"
+	}
+	if extra != "" {
+		from += " AND " + extra
+	}
+	return "SELECT " + strings.Join(cols, ", ") + " FROM " + from
+}
+
+// streamRows writes the rows of query as updated records of t, and returns
+// the ids it wrote.
+func (s *snapshot) streamRows(out *pullWriter, t Table, query string, params dbx.Params, seen map[string]bool) error {
+	rows, err := s.query(query, params).Rows()
+	if err != nil {
+		return fmt.Errorf("pull %s: %w", t.Name, err)
+	}
+	defer rows.Close()
+	vals := make([]any, len(t.Columns)+1)
+	ptrs := make([]any, len(vals))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return fmt.Errorf("pull %s: %w", t.Name, err)
+		}
+		id := asString(vals[0])
+		if seen != nil {
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+		}
+		if err := out.record(t, id, vals[1:]); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+func (s *snapshot) fullPull(out *pullWriter, rep string) error {
+	for _, t := range Tables {
+		out.table(t.Name)
+		if err := s.streamRows(out, t, scopedSelect(t, ""), dbx.Params{"rep": rep}, nil); err != nil {
+			return err
+		}
+		out.deletedIDs(nil)
+	}
+	return nil
+}
+
+type ownerEvent struct {
+	Customer  string `db:"record_id"`
+	OwnerFrom string `db:"owner_from"`
+	OwnerTo   string `db:"owner_to"`
+	Seq       int64  `db:"seq"`
+}
+
+func (s *snapshot) incrementalPull(out *pullWriter, req PullRequest, since, top int64) error {
+	rep := req.Rep
+	rng := dbx.Params{"rep": rep, "since": since, "top": top}
+
+	// customers that entered or left the rep's scope since the cursor
+	var events []ownerEvent
+	err := s.query(`
+		SELECT record_id, owner_from, owner_to, seq FROM `+ChangesTable+`
+		WHERE owner_from = {:rep} AND seq > {:since} AND seq <= {:top}
+		UNION ALL
+		SELECT record_id, owner_from, owner_to, seq FROM `+ChangesTable+`
+		WHERE owner_to = {:rep} AND op = 'o' AND seq > {:since} AND seq <= {:top}
+		ORDER BY seq`, rng).All(&events)
+	if err != nil {
+		return fmt.Errorf("pull: owner changes: %w", err)
+	}
+	entered := map[string]bool{}
+	leftAt := map[string]int64{} // customer -> last time it left the rep
+	for _, ev := range events {
+		if ev.OwnerTo == rep {
+			entered[ev.Customer] = true
+		}
+		if ev.OwnerFrom == rep {
+			leftAt[ev.Customer] = ev.Seq
+		}
+	}
+	// keep only those still (or no longer) in scope now
+	owned := map[string]bool{}
+	if len(entered)+len(leftAt) > 0 {
+		var ids []string
+		if err := s.query("SELECT id FROM customers WHERE owner = {:rep} AND id IN (SELECT value FROM json_each({:ids}))",
+			dbx.Params{"rep": rep, "ids": jsonIDs(keys(entered), keys(leftAt))}).Column(&ids); err != nil {
+			return fmt.Errorf("pull: current owners: %w", err)
+		}
+		for _, id := range ids {
+			owned[id] = true
+		}
+	}
+	for id := range entered {
+		if !owned[id] {
+			delete(entered, id)
+		}
+	}
+
+	// every record changed since the cursor under a customer the rep owns
+	// (customers that just entered come whole, below)
+	changed := map[string]map[string]bool{}
+	var rows []struct {
+		Tbl      string `db:"tbl"`
+		RecordID string `db:"record_id"`
+		Customer string `db:"customer"`
+	}
+	err = s.query(`
+		SELECT DISTINCT ch.tbl, ch.record_id, ch.customer FROM customers c
+		JOIN `+ChangesTable+` ch ON ch.customer = c.id AND ch.seq > {:since} AND ch.seq <= {:top}
+		WHERE c.owner = {:rep}
+		UNION
+		SELECT DISTINCT tbl, record_id, customer FROM `+ChangesTable+`
+		WHERE customer = '' AND tbl = 'products' AND seq > {:since} AND seq <= {:top}`, rng).All(&rows)
+	if err != nil {
+		return fmt.Errorf("pull: changes: %w", err)
+	}
+	for _, r := range rows {
+		if entered[r.Customer] {
+			continue
+		}
+		if changed[r.Tbl] == nil {
+			changed[r.Tbl] = map[string]bool{}
+		}
+		changed[r.Tbl][r.RecordID] = true
+	}
+
+	// customers the rep lost: everything the rep may have known of them goes
+	deleted := map[string]map[string]bool{}
+	for customer, at := range leftAt {
+		if owned[customer] && !entered[customer] {
+			continue
+		}
+		if err := s.knownUnder(customer, at, deleted); err != nil {
+			return err
+		}
+	}
+
+	newTables := map[string]bool{}
+	if req.Migration != nil {
+		for _, t := range req.Migration.Tables {
+			newTables[t] = true
+		}
+		for _, c := range req.Migration.Columns {
+			newTables[c.Table] = true
+		}
+	}
+
+	for _, t := range Tables {
+		out.table(t.Name)
+		seen := map[string]bool{}
+		switch {
+		case newTables[t.Name]: // columns or tables the device just added: send them whole
+			if err := s.streamRows(out, t, scopedSelect(t, ""), dbx.Params{"rep": rep}, seen); err != nil {
+				return err
+			}
+		default:
+			if ids := keys(changed[t.Name]); len(ids) > 0 {
+				if err := s.streamRows(out, t, scopedSelect(t, "t.id IN (SELECT value FROM json_each({:ids}))"),
+					dbx.Params{"rep": rep, "ids": jsonIDs(ids)}, seen); err != nil {
+					return err
+				}
+			}
+			if len(entered) > 0 && t.Name != crm.Products {
+				if err := s.streamRows(out, t, scopedSelect(t, "c.id IN (SELECT value FROM json_each({:ids}))"),
+					dbx.Params{"rep": rep, "ids": jsonIDs(keys(entered))}, seen); err != nil {
+					return err
+				}
+			}
+		}
+		var gone []string
+		for id := range changed[t.Name] {
+			if !seen[id] {
+				gone = append(gone, id)
+			}
+		}
+		for id := range deleted[t.Name] {
+			if !seen[id] && !changed[t.Name][id] {
+				gone = append(gone, id)
+			}
+		}
+		slices.Sort(gone)
+		out.deletedIDs(gone)
+	}
+	return nil
+}
+
+// knownUnder adds to deleted every record the rep may have known under
+// customer before it left them at seq leftAt: the customer, and each record
+// that appeared under it before leftAt (or so long ago that its history was
+// pruned). Records that arrived later were never in the rep's scope and are
+// not named.
+func (s *snapshot) knownUnder(customer string, leftAt int64, deleted map[string]map[string]bool) error {
+	add := func(tbl, id string) {
+		if deleted[tbl] == nil {
+			deleted[tbl] = map[string]bool{}
+		}
+		deleted[tbl][id] = true
+	}
+	add(crm.Customers, customer)
+	var hist []struct {
+		Tbl      string `db:"tbl"`
+		RecordID string `db:"record_id"`
+		First    int64  `db:"first"`
+	}
+	if err := s.query("SELECT tbl, record_id, MIN(seq) AS first FROM "+ChangesTable+" WHERE customer = {:c} GROUP BY tbl, record_id",
+		dbx.Params{"c": customer}).All(&hist); err != nil {
+		return fmt.Errorf("pull: history of %s: %w", customer, err)
+	}
+	logged := map[string]bool{}
+	for _, h := range hist {
+		logged[h.Tbl+"/"+h.RecordID] = true
+		if h.First < leftAt && h.Tbl != crm.Products {
+			add(h.Tbl, h.RecordID)
+		}
+	}
+	for _, t := range Tables {
+		if t.Parent == "" {
+			continue
+		}
+		query := "SELECT id FROM " + q(t.Name) + " WHERE " + q(t.Parent) + " = {:c}"
+		if t.Name == crm.OrderLines {
+			query = `SELECT l.id FROM order_lines l JOIN orders o ON o.id = l."order" WHERE o.customer = {:c}`
+		}
+		var ids []string
+		if err := s.query(query, dbx.Params{"c": customer}).Column(&ids); err != nil {
+			return fmt.Errorf("pull: children of %s: %w", customer, err)
+		}
+		for _, id := range ids {
+			if !logged[t.Name+"/"+id] { // history pruned: it has been there since before any live cursor
+				add(t.Name, id)
+			}
+		}
+	}
+	return nil
+}
+
+func keys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func jsonIDs(lists ...[]string) string {
+	var all []string
+	for _, l := range lists {
+		all = append(all, l...)
+	}
+	data, _ := json.Marshal(all)
+	return string(data)
+}
+
+// pullWriter streams WatermelonDB's pull response.
+type pullWriter struct {
+	w      *bufio.Writer
+	buf    []byte
+	tables int
+	rows   int
+	err    error
+}
+
+func newPullWriter(w io.Writer) *pullWriter {
+	pw := &pullWriter{w: bufio.NewWriterSize(w, 64<<10)}
+	pw.write([]byte(`{"changes":{`))
+	return pw
+}
+
+func (p *pullWriter) write(b []byte) {
+	if p.err == nil {
+		_, p.err = p.w.Write(b)
+	}
+}
+
+func (p *pullWriter) table(name string) {
+	p.buf = p.buf[:0]
+	if p.tables > 0 {
+		p.buf = append(p.buf, ',')
+	}
+	p.buf = appendJSONString(p.buf, name)
+	p.buf = append(p.buf, `:{"created":[],"updated":[`...)
+	p.write(p.buf)
+	p.tables++
+	p.rows = 0
+}
+
+func (p *pullWriter) record(t Table, id string, vals []any) error {
+	p.buf = p.buf[:0]
+	if p.rows > 0 {
+		p.buf = append(p.buf, ',')
+	}
+	p.buf = append(p.buf, `{"id":`...)
+	p.buf = appendJSONString(p.buf, id)
+	for i, c := range t.Columns {
+		p.buf = append(p.buf, ',')
+		p.buf = appendJSONString(p.buf, c.Name)
+		p.buf = append(p.buf, ':')
+		p.buf = appendJSON(p.buf, toWire(c, vals[i]))
+	}
+	p.buf = append(p.buf, '}')
+	p.write(p.buf)
+	p.rows++
+	return p.err
+}
+
+func (p *pullWriter) deletedIDs(ids []string) {
+	p.buf = append(p.buf[:0], `],"deleted":[`...)
+	for i, id := range ids {
+		if i > 0 {
+			p.buf = append(p.buf, ',')
+		}
+		p.buf = appendJSONString(p.buf, id)
+	}
+	p.buf = append(p.buf, "]}"...)
+	p.write(p.buf)
+}
+
+func (p *pullWriter) finish(timestamp int64, replacement bool) error {
+	p.buf = append(p.buf[:0], `},"timestamp":`...)
+	p.buf = strconv.AppendInt(p.buf, timestamp, 10)
+	if replacement {
+		p.buf = append(p.buf, `,"experimentalStrategy":"replacement"`...)
+	}
+	p.buf = append(p.buf, '}')
+	p.write(p.buf)
+	if p.err != nil {
+		return p.err
+	}
+	return p.w.Flush()
+}

@@ -1,0 +1,793 @@
+package sync
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/types"
+
+	"rounds/crm"
+	"rounds/sync/conflict"
+)
+
+// Changes is the body of a push: WatermelonDB's changes object.
+type Changes map[string]TableChanges
+
+// TableChanges are one table's changes.
+type TableChanges struct {
+	Created []Raw    `json:"created"`
+	Updated []Raw    `json:"updated"`
+	Deleted []string `json:"deleted"`
+}
+
+// Raw is a record as the device sends it.
+type Raw map[string]any
+
+// PushRequest is a device's push.
+type PushRequest struct {
+	Rep          string
+	Device       string // X-Device-Id, "" when the device sent none
+	LastPulledAt int64
+	Changes      Changes
+	Now          time.Time
+}
+
+// Rejection is a record the server refused; the device keeps it unsynced.
+type Rejection struct {
+	Table  string `json:"table"`
+	ID     string `json:"id"`
+	Reason string `json:"reason"`
+}
+
+// ConflictReport is a field the server settled.
+type ConflictReport struct {
+	Table      string `json:"table"`
+	ID         string `json:"id"`
+	Field      string `json:"field"`
+	Resolution string `json:"resolution"`
+}
+
+// PushResult is the answer to a push.
+type PushResult struct {
+	ExperimentalRejectedIDs map[string][]string `json:"experimentalRejectedIds"`
+	Rejected                []Rejection         `json:"rejected"`
+	Conflicts               []ConflictReport    `json:"conflicts"`
+}
+
+// DecodeChanges reads a push body strictly: an object of known tables,
+// each with created and updated lists of objects and a deleted list of ids.
+func DecodeChanges(body []byte) (Changes, error) {
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(body, &top); err != nil {
+		return nil, badRequest("the push body must be WatermelonDB's changes object: %v", err)
+	}
+	if inner, ok := top["changes"]; ok && len(top) == 1 { // tolerate {"changes": {...}}
+		if err := json.Unmarshal(inner, &top); err != nil {
+			return nil, badRequest("changes must be an object: %v", err)
+		}
+	}
+	out := Changes{}
+	for name, raw := range top {
+		if _, ok := TableByName(name); !ok {
+			return nil, badRequest("unknown table %q (synced tables: %s)", clip(name), tableNames())
+		}
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields()
+		var tc TableChanges
+		if err := dec.Decode(&tc); err != nil {
+			return nil, badRequest("%s: expected {\"created\": [...], \"updated\": [...], \"deleted\": [...]}: %v", name, err)
+		}
+		out[name] = tc
+	}
+	return out, nil
+}
+
+func tableNames() string {
+	names := make([]string, len(Tables))
+	for i, t := range Tables {
+		names[i] = t.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+// pusher applies one push inside one transaction.
+type pusher struct {
+	tx     core.App
+	req    PushRequest
+	writer string // who the change log credits: the device, or the rep
+	base   int64  // the cursor the device's edits are based on
+	baseAt time.Time
+	res    PushResult
+	// records the push already settled, so that a record listed twice is applied once
+	done map[string]bool
+}
+
+// Push applies a device's changes in one transaction: per-record outcomes,
+// field-level three-way merge, every conflict and refusal logged to
+// sync_conflicts. A retried push changes nothing.
+func Push(ctx context.Context, app core.App, req PushRequest) (PushResult, error) {
+	p := &pusher{req: req, done: map[string]bool{}}
+	p.res.ExperimentalRejectedIDs = map[string][]string{}
+	p.res.Rejected = []Rejection{}
+	p.res.Conflicts = []ConflictReport{}
+	p.writer = WriterID(req.Rep, req.Device)
+
+	err := app.RunInTransaction(func(tx core.App) error {
+		p.tx = tx
+		db := tx.NonconcurrentDB()
+		if _, err := db.NewQuery("INSERT OR REPLACE INTO " + writerTable + " (id, device, user) VALUES (1, {:d}, {:u})").
+			Bind(dbx.Params{"d": p.writer, "u": req.Rep}).Execute(); err != nil {
+			return err
+		}
+		if err := p.resolveBase(); err != nil {
+			return err
+		}
+		for _, t := range Tables {
+			tc := req.Changes[t.Name]
+			for _, raw := range tc.Created {
+				if err := p.upsert(ctx, t, raw, true); err != nil {
+					return err
+				}
+			}
+			for _, raw := range tc.Updated {
+				if err := p.upsert(ctx, t, raw, false); err != nil {
+					return err
+				}
+			}
+		}
+		for i := len(Tables) - 1; i >= 0; i-- {
+			t := Tables[i]
+			for _, id := range req.Changes[t.Name].Deleted {
+				if err := p.delete(ctx, t, id); err != nil {
+					return err
+				}
+			}
+		}
+		_, err := db.NewQuery("DELETE FROM " + writerTable).Execute()
+		return err
+	})
+	if err != nil {
+		return PushResult{}, err
+	}
+	return p.res, nil
+}
+
+// resolveBase finds the cursor the device's edits are based on. WatermelonDB
+// pulls, then pushes with the new timestamp; the version the device edited
+// is the one before that pull, remembered when the pull was served.
+func (p *pusher) resolveBase() error {
+	p.base = p.req.LastPulledAt
+	var since sql.NullInt64
+	err := p.tx.NonconcurrentDB().NewQuery("SELECT since FROM " + pullsTable + " WHERE user = {:u} AND device = {:d} AND timestamp = {:t}").
+		Bind(dbx.Params{"u": p.req.Rep, "d": p.writer, "t": p.req.LastPulledAt}).Row(&since)
+	if err == nil && since.Valid {
+		p.base = since.Int64
+	} else if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("push: find base cursor: %w", err)
+	}
+	var at sql.NullInt64
+	if err := p.tx.NonconcurrentDB().NewQuery("SELECT at FROM " + ChangesTable + " WHERE seq <= {:s} ORDER BY seq DESC LIMIT 1").
+		Bind(dbx.Params{"s": p.base}).Row(&at); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("push: time of base cursor: %w", err)
+	}
+	if at.Valid {
+		p.baseAt = time.UnixMilli(at.Int64).UTC()
+	}
+	return nil
+}
+
+// reject refuses a record: reported to the device, logged for admins.
+func (p *pusher) reject(t Table, id string, raw any, reason string) error {
+	p.res.ExperimentalRejectedIDs[t.Name] = append(p.res.ExperimentalRejectedIDs[t.Name], id)
+	p.res.Rejected = append(p.res.Rejected, Rejection{Table: t.Name, ID: id, Reason: reason})
+	return p.logConflict(t.Name, id, "", nil, raw, conflict.Rejected, reason)
+}
+
+func (p *pusher) logConflict(table, id, field string, server, client any, resolution, rule string) error {
+	if field != "" {
+		p.res.Conflicts = append(p.res.Conflicts, ConflictReport{Table: table, ID: id, Field: field, Resolution: resolution})
+	}
+	c, err := p.tx.FindCachedCollectionByNameOrId(crm.SyncConflicts)
+	if err != nil {
+		return err
+	}
+	r := core.NewRecord(c)
+	r.Load(map[string]any{
+		"collection": table, "record_id": clip(id), "field": field,
+		"server_value": jsonValue(server), "client_value": jsonValue(client),
+		"resolution": resolution, "rule": clip500(rule), "user": p.req.Rep, "device": clip(p.req.Device),
+	})
+	if err := p.tx.SaveNoValidate(r); err != nil {
+		return fmt.Errorf("log conflict on %s/%s: %w", table, id, err)
+	}
+	return nil
+}
+
+func jsonValue(v any) types.JSONRaw {
+	data, err := json.Marshal(v)
+	if err != nil || len(data) > 1<<20 {
+		return types.JSONRaw(`null`)
+	}
+	return types.JSONRaw(data)
+}
+
+func clip500(s string) string {
+	if len(s) > 500 {
+		return s[:500]
+	}
+	return s
+}
+
+// savepoint runs fn so that a failure undoes everything fn wrote.
+func (p *pusher) savepoint(fn func() error) error {
+	db := p.tx.NonconcurrentDB()
+	if _, err := db.NewQuery("SAVEPOINT push_record").Execute(); err != nil {
+		return err
+	}
+	if err := fn(); err != nil {
+		if _, rbErr := db.NewQuery("ROLLBACK TO push_record").Execute(); rbErr != nil {
+			return errors.Join(err, rbErr)
+		}
+		_, _ = db.NewQuery("RELEASE push_record").Execute()
+		return err
+	}
+	_, err := db.NewQuery("RELEASE push_record").Execute()
+	return err
+}
+
+// recordError is a refusal of one record, as opposed to a failure of the push.
+type recordError struct{ reason string }
+
+func (e *recordError) Error() string { return e.reason }
+
+func refuse(format string, args ...any) error {
+	return &recordError{reason: fmt.Sprintf(format, args...)}
+}
+
+// customerOf returns the customer a record of t with the given parent id
+// belongs to, and that customer's owner.
+func (p *pusher) customerOf(t Table, parent string) (customer *core.Record, order *core.Record, err error) {
+	switch t.Parent {
+	case "customer":
+		customer, err = findOptional(p.tx, crm.Customers, parent)
+	case "order":
+		order, err = findOptional(p.tx, crm.Orders, parent)
+		if err == nil && order != nil {
+			customer, err = findOptional(p.tx, crm.Customers, order.GetString("customer"))
+		}
+	}
+	return customer, order, err
+}
+
+func findOptional(app core.App, collection, id string) (*core.Record, error) {
+	if id == "" {
+		return nil, nil
+	}
+	r, err := app.FindRecordById(collection, id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	return r, err
+}
+
+// inScope checks that r (existing, or about to be written) belongs to a
+// customer the rep owns; for order lines it also returns the order.
+func (p *pusher) inScope(t Table, r *core.Record) (order *core.Record, ok bool, err error) {
+	if t.Name == crm.Customers {
+		return nil, r.GetString("owner") == p.req.Rep, nil
+	}
+	customer, order, err := p.customerOf(t, r.GetString(t.Parent))
+	if err != nil || customer == nil {
+		return order, false, err
+	}
+	return order, customer.GetString("owner") == p.req.Rep, nil
+}
+
+// decode converts the device's wire values into stored values, refusing
+// unknown columns and values of the wrong type.
+func decode(t Table, raw Raw) (map[string]any, error) {
+	out := map[string]any{}
+	for k, v := range raw {
+		switch k {
+		case "id", "_status", "_changed":
+			continue
+		}
+		c, ok := t.Column(k)
+		if !ok {
+			return nil, refuse("unknown column %s.%s", t.Name, clip(k))
+		}
+		sv, err := fromWire(c, v)
+		if err != nil {
+			return nil, refuse("%s.%s: %v", t.Name, k, err)
+		}
+		out[k] = sv
+	}
+	return out, nil
+}
+
+// fromWire converts one wire value to the stored form.
+func fromWire(c Column, v any) (any, error) {
+	switch c.Kind {
+	case Text:
+		switch x := v.(type) {
+		case nil:
+			return "", nil
+		case string:
+			return x, nil
+		}
+		return nil, fmt.Errorf("must be text, got %s", wireType(v))
+	case Relation:
+		switch x := v.(type) {
+		case nil:
+			return "", nil
+		case string:
+			return x, nil
+		}
+		return nil, fmt.Errorf("must be an id or null, got %s", wireType(v))
+	case Number:
+		x, ok := v.(float64)
+		if !ok {
+			if v == nil {
+				return 0.0, nil
+			}
+			return nil, fmt.Errorf("must be a number, got %s", wireType(v))
+		}
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return nil, fmt.Errorf("must be a finite number")
+		}
+		return x, nil
+	case Bool:
+		switch x := v.(type) {
+		case bool:
+			return x, nil
+		case nil:
+			return false, nil
+		}
+		return nil, fmt.Errorf("must be true or false, got %s", wireType(v))
+	case Date:
+		switch x := v.(type) {
+		case nil:
+			return "", nil
+		case float64:
+			if math.IsNaN(x) || math.IsInf(x, 0) || x != math.Trunc(x) {
+				return nil, fmt.Errorf("must be whole epoch milliseconds")
+			}
+			tm := time.UnixMilli(int64(x)).UTC()
+			if tm.Year() < 1900 || tm.Year() > 2200 {
+				return nil, fmt.Errorf("%d ms is outside the years 1900-2200", int64(x))
+			}
+			return tm.Format(types.DefaultDateLayout), nil
+		}
+		return nil, fmt.Errorf("must be epoch milliseconds or null, got %s", wireType(v))
+	}
+	return v, nil
+}
+
+func wireType(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return fmt.Sprintf("text %q", clip(x))
+	case float64:
+		return "a number"
+	case bool:
+		return "a boolean"
+	case []any:
+		return "a list"
+	case map[string]any:
+		return "an object"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// stored returns the stored value of column c of r, in wire-comparable form.
+func stored(c Column, r *core.Record) any {
+	v := r.Get(c.Name)
+	switch c.Kind {
+	case Date:
+		dt, _ := v.(types.DateTime)
+		if dt.IsZero() {
+			return ""
+		}
+		return dt.String()
+	case Number:
+		return r.GetFloat(c.Name)
+	case Bool:
+		return r.GetBool(c.Name)
+	default:
+		return r.GetString(c.Name)
+	}
+}
+
+// authorColumns are stamped with the pushing rep on create.
+var authorColumns = map[string]string{
+	crm.Customers: "owner",
+	crm.Visits:    "rep",
+	crm.Orders:    "rep",
+	crm.FollowUps: "assignee",
+}
+
+func (p *pusher) upsert(ctx context.Context, t Table, raw Raw, created bool) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	id, _ := raw["id"].(string)
+	key := t.Name + "/" + id
+	if p.done[key] {
+		return nil
+	}
+	p.done[key] = true
+	if !crm.ValidID(id) {
+		return p.reject(t, id, raw, fmt.Sprintf("invalid id %q: use 15 to 36 characters of A-Z, a-z, 0-9, _ and -", clip(id)))
+	}
+	if t.ReadOnly {
+		return p.reject(t, id, raw, t.Name+" are read-only for devices")
+	}
+	err := p.savepoint(func() error { return p.apply(t, id, raw, created) })
+	var re *recordError
+	switch {
+	case errors.As(err, &re):
+		return p.reject(t, id, raw, re.reason)
+	case err != nil && isValidation(err):
+		return p.reject(t, id, raw, "invalid record: "+err.Error())
+	}
+	return err
+}
+
+// isValidation reports whether err is PocketBase's (ozzo) validation error:
+// a problem with the record, not with the server.
+func isValidation(err error) bool {
+	var v interface{ Filter() error }
+	return errors.As(err, &v)
+}
+
+func (p *pusher) apply(t Table, id string, raw Raw, created bool) error {
+	values, err := decode(t, raw)
+	if err != nil {
+		return err
+	}
+	collection, err := p.tx.FindCachedCollectionByNameOrId(t.Name)
+	if err != nil {
+		return err
+	}
+	existing, err := findOptional(p.tx, t.Name, id)
+	if err != nil {
+		return err
+	}
+	if existing == nil {
+		return p.create(t, collection, id, raw, values)
+	}
+	order, ok, err := p.inScope(t, existing)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		if created {
+			return refuse("id %s is already in use by another record", id)
+		}
+		return refuse("this %s is not in your scope (its customer belongs to another rep now)", singular(t.Name))
+	}
+	return p.update(t, existing, order, raw, values, created)
+}
+
+func singular(table string) string {
+	return strings.TrimSuffix(strings.ReplaceAll(table, "_", " "), "s")
+}
+
+func (p *pusher) create(t Table, collection *core.Collection, id string, raw Raw, values map[string]any) error {
+	r := core.NewRecord(collection)
+	r.Id = id
+	for _, c := range t.DataColumns() {
+		if crm.IsServerOwned(t.Name, c.Name) {
+			continue
+		}
+		if v, ok := values[c.Name]; ok {
+			r.Set(c.Name, v)
+		}
+	}
+	if col, ok := authorColumns[t.Name]; ok {
+		if v, _ := values[col].(string); col == "assignee" && v != "" && v != p.req.Rep {
+			return refuse("a follow-up can only be assigned to yourself")
+		}
+		r.Set(col, p.req.Rep)
+	}
+	if t.Name == crm.Orders {
+		switch status := r.GetString("status"); status {
+		case "", crm.StatusDraft, crm.StatusSubmitted:
+		default:
+			return refuse("a rep cannot create an order with status %q: reps create drafts and submit them", status)
+		}
+	}
+	if t.Name != crm.Customers {
+		order, ok, err := p.inScope(t, r)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return refuse("%s %s is not in your scope", t.Parent, clip(r.GetString(t.Parent)))
+		}
+		if err := p.checkLine(t, r, order, true); err != nil {
+			return err
+		}
+	}
+	// an edit beats a delete: a record the server deleted comes back
+	var deletedAt sql.NullInt64
+	_ = p.tx.NonconcurrentDB().NewQuery("SELECT MAX(seq) FROM " + ChangesTable + " WHERE tbl = {:t} AND record_id = {:id} AND op = 'd'").
+		Bind(dbx.Params{"t": t.Name, "id": id}).Row(&deletedAt)
+	if err := p.tx.Save(r); err != nil {
+		return err
+	}
+	if deletedAt.Valid {
+		if err := p.logConflict(t.Name, id, "*", nil, raw, conflict.Restored, conflict.RuleEditBeatsDel); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkLine enforces the order rules on a line: its order must be a draft,
+// its product on sale.
+func (p *pusher) checkLine(t Table, r, order *core.Record, changedProduct bool) error {
+	if t.Name != crm.OrderLines || order == nil {
+		return nil
+	}
+	if status := order.GetString("status"); status != crm.StatusDraft {
+		return refuse("order %s is %s: its lines can no longer change", order.Id, status)
+	}
+	if changedProduct {
+		product, err := findOptional(p.tx, crm.Products, r.GetString("product"))
+		if err != nil {
+			return err
+		}
+		if product != nil && !product.GetBool("active") {
+			return refuse("product %s is no longer sold", product.GetString("sku"))
+		}
+	}
+	return nil
+}
+
+// changedColumns reads WatermelonDB's _changed ("a,b,c").
+func changedColumns(raw Raw) []string {
+	s, _ := raw["_changed"].(string)
+	var out []string
+	for _, c := range strings.Split(s, ",") {
+		if c = strings.TrimSpace(c); c != "" {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// serverEdits returns, per column, the time of the latest change to r made
+// since the device's base version by anyone but this device.
+func (p *pusher) serverEdits(t Table, id string) (map[string]time.Time, error) {
+	var rows []struct {
+		Cols string `db:"cols"`
+		At   int64  `db:"at"`
+	}
+	err := p.tx.NonconcurrentDB().NewQuery("SELECT cols, at FROM " + ChangesTable +
+		" WHERE tbl = {:t} AND record_id = {:id} AND seq > {:base} AND device != {:me}").
+		Bind(dbx.Params{"t": t.Name, "id": id, "base": p.base, "me": p.writer}).All(&rows)
+	if err != nil {
+		return nil, fmt.Errorf("push: server edits of %s/%s: %w", t.Name, id, err)
+	}
+	out := map[string]time.Time{}
+	for _, r := range rows {
+		at := time.UnixMilli(r.At).UTC()
+		cols := strings.Split(strings.Trim(r.Cols, ","), ",")
+		if r.Cols == "*" {
+			cols = nil
+			for _, c := range t.DataColumns() {
+				cols = append(cols, c.Name)
+			}
+		}
+		for _, c := range cols {
+			if at.After(out[c]) {
+				out[c] = at
+			}
+		}
+	}
+	return out, nil
+}
+
+func (p *pusher) update(t Table, r, order *core.Record, raw Raw, values map[string]any, created bool) error {
+	cols := changedColumns(raw)
+	if created { // a retried create: every column the device sent is its own
+		cols = cols[:0]
+		for k := range values {
+			cols = append(cols, k)
+		}
+		slices.Sort(cols)
+	}
+	edits, err := p.serverEdits(t, r.Id)
+	if err != nil {
+		return err
+	}
+	var deviceAt time.Time
+	if ms, ok := raw["updated"].(float64); ok {
+		deviceAt = time.UnixMilli(int64(ms)).UTC()
+	}
+	deviceAt = conflict.ClampDeviceTime(deviceAt, p.baseAt, p.req.Now)
+
+	// what the device changed and the server holds differently
+	type diff struct {
+		c              Column
+		client, server any
+	}
+	var diffs []diff
+	for _, name := range cols {
+		c, ok := t.Column(name)
+		if !ok {
+			if name == "id" {
+				continue
+			}
+			return refuse("unknown column %s.%s in _changed", t.Name, clip(name))
+		}
+		if name == "created" || name == "updated" {
+			continue
+		}
+		client, sent := values[name]
+		if !sent {
+			continue
+		}
+		server := stored(c, r)
+		if conflict.Equal(client, server) {
+			continue
+		}
+		serverOwned := crm.IsServerOwned(t.Name, name)
+		if serverOwned && created {
+			continue // a retried create carries the device's defaults for these
+		}
+		if name == t.Parent {
+			return refuse("a %s cannot move to another %s", singular(t.Name), t.Parent)
+		}
+		diffs = append(diffs, diff{c, client, server})
+	}
+	if len(diffs) == 0 {
+		return nil
+	}
+	if t.Name == crm.Orders && r.GetString("status") != crm.StatusDraft {
+		return refuse("order %s is %s: it can no longer change on a device", r.Id, r.GetString("status"))
+	}
+	if err := p.checkLine(t, r, order, false); err != nil {
+		return err
+	}
+
+	applied := false
+	var conflicts []func() error
+	for _, d := range diffs {
+		name := d.c.Name
+		if t.Name == crm.Orders && name == "status" {
+			to, _ := d.client.(string)
+			if to != crm.StatusSubmitted && to != crm.StatusCancelled && to != crm.StatusDraft {
+				return refuse("a rep cannot set an order to %q: reps submit or cancel drafts, the back office confirms and fulfils", to)
+			}
+		}
+		if t.Name == crm.FollowUps && name == "assignee" && d.client != p.req.Rep {
+			return refuse("a follow-up can only be assigned to yourself")
+		}
+		at, changed := edits[name]
+		out := conflict.Resolve(conflict.Field{
+			ServerOwned:   crm.IsServerOwned(t.Name, name),
+			Note:          NoteColumns[t.Name+"."+name],
+			Client:        d.client,
+			Server:        d.server,
+			ServerChanged: changed,
+			ServerAt:      at,
+			DeviceAt:      deviceAt,
+		})
+		if !conflict.Equal(out.Value, d.server) {
+			r.Set(name, out.Value)
+			applied = true
+			if name == "product" {
+				if err := p.checkLine(t, r, order, true); err != nil {
+					return err
+				}
+			}
+		}
+		if out.Conflict {
+			server, client := toWire(d.c, d.server), toWire(d.c, d.client)
+			conflicts = append(conflicts, func() error {
+				return p.logConflict(t.Name, r.Id, name, server, client, out.Resolution, out.Rule)
+			})
+		}
+	}
+	if applied {
+		if err := p.tx.Save(r); err != nil {
+			return err
+		}
+	} else if len(conflicts) > 0 {
+		// the device keeps its value until it pulls the server's: make
+		// sure its next pull carries the record
+		if err := p.touch(t, r); err != nil {
+			return err
+		}
+	}
+	for _, log := range conflicts {
+		if err := log(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// touch logs a change of r without changing it, so that devices pull it.
+func (p *pusher) touch(t Table, r *core.Record) error {
+	customer := r.Id
+	if t.Name != crm.Customers {
+		c, _, err := p.customerOf(t, r.GetString(t.Parent))
+		if err != nil {
+			return err
+		}
+		if c != nil {
+			customer = c.Id
+		}
+	}
+	_, err := p.tx.NonconcurrentDB().NewQuery("INSERT INTO " + ChangesTable +
+		" (tbl, record_id, op, customer, cols, device, at) VALUES ({:t}, {:id}, 'u', {:c}, '', {:d}, {:at})").
+		Bind(dbx.Params{"t": t.Name, "id": r.Id, "c": customer, "d": p.writer, "at": p.req.Now.UnixMilli()}).Execute()
+	return err
+}
+
+func (p *pusher) delete(ctx context.Context, t Table, id string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	key := t.Name + "/" + id + "/delete"
+	if p.done[key] {
+		return nil
+	}
+	p.done[key] = true
+	if t.ReadOnly {
+		return p.reject(t, id, nil, t.Name+" are read-only for devices")
+	}
+	err := p.savepoint(func() error {
+		r, err := findOptional(p.tx, t.Name, id)
+		if err != nil || r == nil {
+			return err // already gone: nothing to do
+		}
+		order, ok, err := p.inScope(t, r)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return refuse("this %s is not in your scope", singular(t.Name))
+		}
+		switch {
+		case t.Name == crm.Customers:
+			return refuse("customers are not deleted from a device; ask an admin")
+		case t.Name == crm.Orders && r.GetString("status") != crm.StatusDraft:
+			return refuse("order %s is %s: it can no longer be deleted", id, r.GetString("status"))
+		}
+		if err := p.checkLine(t, r, order, false); err != nil {
+			return err
+		}
+		edits, err := p.serverEdits(t, id)
+		if err != nil {
+			return err
+		}
+		if len(edits) > 0 {
+			if err := p.touch(t, r); err != nil {
+				return err
+			}
+			return p.logConflict(t.Name, id, "*", nil, "deleted", conflict.Restored, conflict.RuleEditBeatsDel)
+		}
+		return p.tx.Delete(r)
+	})
+	var re *recordError
+	if errors.As(err, &re) {
+		return p.reject(t, id, nil, re.reason)
+	}
+	return err
+}

@@ -1,0 +1,172 @@
+// Package sync is the offline sync engine: change capture, WatermelonDB
+// pull and push, and the schema phones build their database from.
+//
+// Import it under another name (rsync): it shadows the standard library.
+package sync
+
+import (
+	"slices"
+
+	"rounds/crm"
+)
+
+// SchemaVersion is the version of the synced schema. Bump it, and describe
+// the step in Migrations, whenever a synced table or column is added.
+const SchemaVersion = 1
+
+// Kind says how a column is stored in PocketBase and carried on the wire.
+type Kind int
+
+const (
+	Text     Kind = iota // string
+	Relation             // string id, or null when empty
+	Number               // number
+	Bool                 // boolean
+	Date                 // epoch milliseconds, or null when empty
+)
+
+// WireType is the WatermelonDB column type of a kind.
+func (k Kind) WireType() string {
+	switch k {
+	case Number, Date:
+		return "number"
+	case Bool:
+		return "boolean"
+	default:
+		return "string"
+	}
+}
+
+// Optional reports whether the wire value may be null.
+func (k Kind) Optional() bool { return k == Relation || k == Date }
+
+// Column is a synced column.
+type Column struct {
+	Name    string
+	Kind    Kind
+	Indexed bool
+}
+
+// Table is a synced table. Parent names the relation that places a record
+// in a customer's history ("" for customers themselves and for products).
+type Table struct {
+	Name    string
+	Parent  string
+	Columns []Column
+	// ReadOnly tables are never written by devices (the catalogue).
+	ReadOnly bool
+}
+
+// Column returns the column called name.
+func (t Table) Column(name string) (Column, bool) {
+	i := slices.IndexFunc(t.Columns, func(c Column) bool { return c.Name == name })
+	if i < 0 {
+		return Column{}, false
+	}
+	return t.Columns[i], true
+}
+
+// DataColumns are the columns whose changes are tracked (all but created
+// and updated, which every save touches).
+func (t Table) DataColumns() []Column {
+	out := make([]Column, 0, len(t.Columns))
+	for _, c := range t.Columns {
+		if c.Name != "created" && c.Name != "updated" {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func text(name string) Column     { return Column{Name: name, Kind: Text} }
+func num(name string) Column      { return Column{Name: name, Kind: Number} }
+func date(name string) Column     { return Column{Name: name, Kind: Date} }
+func boolean(name string) Column  { return Column{Name: name, Kind: Bool} }
+func relation(name string) Column { return Column{Name: name, Kind: Relation, Indexed: true} }
+
+var stamps = []Column{date("created"), date("updated")}
+
+// Tables are the synced tables, parents before children: the order in which
+// a push applies creates and updates (deletes go in reverse).
+var Tables = []Table{
+	{Name: crm.Customers, Columns: append([]Column{
+		text("name"), relation("owner"), text("phone"), text("email"), text("address"),
+		num("lat"), num("lng"), text("timezone"), text("tier"), text("notes"),
+	}, stamps...)},
+	{Name: crm.Contacts, Parent: "customer", Columns: append([]Column{
+		relation("customer"), text("name"), text("title"), text("phone"), text("email"),
+		{Name: "birthday", Kind: Text, Indexed: true}, num("birth_year"), boolean("care_opt_in"),
+		text("preferred_channel"), text("timezone"),
+	}, stamps...)},
+	{Name: crm.Visits, Parent: "customer", Columns: append([]Column{
+		relation("customer"), relation("contact"), relation("rep"),
+		date("planned_at"), date("checked_in_at"), date("checked_out_at"),
+		num("check_in_lat"), num("check_in_lng"), text("purpose"), text("outcome"), text("notes"), text("geo_status"),
+	}, stamps...)},
+	{Name: crm.FollowUps, Parent: "customer", Columns: append([]Column{
+		relation("customer"), relation("contact"), relation("visit"), relation("assignee"),
+		date("due_at"), text("note"), text("status"),
+	}, stamps...)},
+	{Name: crm.Orders, Parent: "customer", Columns: append([]Column{
+		relation("customer"), relation("rep"), relation("visit"), text("status"), text("currency"),
+		num("total"), text("notes"), date("submitted_at"),
+	}, stamps...)},
+	{Name: crm.OrderLines, Parent: "order", Columns: append([]Column{
+		relation("order"), relation("product"), num("quantity"), num("discount_pct"),
+		num("unit_price"), num("line_total"),
+	}, stamps...)},
+	{Name: crm.Products, ReadOnly: true, Columns: append([]Column{
+		{Name: "sku", Kind: Text, Indexed: true}, text("name"), num("unit_price"), text("currency"), boolean("active"),
+	}, stamps...)},
+}
+
+// TableByName returns the synced table called name.
+func TableByName(name string) (Table, bool) {
+	i := slices.IndexFunc(Tables, func(t Table) bool { return t.Name == name })
+	if i < 0 {
+		return Table{}, false
+	}
+	return Tables[i], true
+}
+
+// NoteColumns hold free text where a conflict keeps both texts.
+var NoteColumns = map[string]bool{
+	crm.Customers + ".notes": true,
+	crm.Visits + ".notes":    true,
+	crm.Visits + ".outcome":  true,
+	crm.FollowUps + ".note":  true,
+	crm.Orders + ".notes":    true,
+}
+
+// AppSchema is the synced schema in WatermelonDB's appSchema form.
+type AppSchema struct {
+	Version int           `json:"version"`
+	Tables  []SchemaTable `json:"tables"`
+}
+
+// SchemaTable is one table of AppSchema.
+type SchemaTable struct {
+	Name    string         `json:"name"`
+	Columns []SchemaColumn `json:"columns"`
+}
+
+// SchemaColumn is one column of a SchemaTable.
+type SchemaColumn struct {
+	Name       string `json:"name"`
+	Type       string `json:"type"`
+	IsOptional bool   `json:"isOptional"`
+	IsIndexed  bool   `json:"isIndexed"`
+}
+
+// Schema returns the synced schema for phones.
+func Schema() AppSchema {
+	s := AppSchema{Version: SchemaVersion}
+	for _, t := range Tables {
+		st := SchemaTable{Name: t.Name}
+		for _, c := range t.Columns {
+			st.Columns = append(st.Columns, SchemaColumn{Name: c.Name, Type: c.Kind.WireType(), IsOptional: c.Kind.Optional(), IsIndexed: c.Indexed})
+		}
+		s.Tables = append(s.Tables, st)
+	}
+	return s
+}
