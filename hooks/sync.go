@@ -99,7 +99,7 @@ func handlePush(e *core.RequestEvent, deps Deps) error {
 	raw := e.Request.URL.Query().Get("last_pulled_at")
 	lastPulledAt, err := strconv.ParseInt(raw, 10, 64)
 	if err != nil || lastPulledAt < 0 {
-		return router.NewBadRequestError(fmt.Sprintf("last_pulled_at must be the timestamp of the pull before this push, got %q", raw), nil)
+		return router.NewBadRequestError(fmt.Sprintf("Query parameter last_pulled_at must be the timestamp of the pull before this push, got %q", raw), nil)
 	}
 	body, err := io.ReadAll(io.LimitReader(e.Request.Body, MaxPushBytes+1))
 	if err != nil {

@@ -57,38 +57,38 @@ func ParsePullQuery(lastPulledAt, schemaVersion, migration string) (*int64, *Mig
 	default:
 		n, err := strconv.ParseInt(lastPulledAt, 10, 64)
 		if err != nil || n < 0 {
-			return nil, nil, badRequest("last_pulled_at must be a non-negative integer or null, got %q", clip(lastPulledAt))
+			return nil, nil, badRequest("Query parameter last_pulled_at must be a non-negative integer or null, got %q", clip(lastPulledAt))
 		}
 		cursor = &n
 	}
 	if schemaVersion != "" && schemaVersion != "null" {
 		v, err := strconv.Atoi(schemaVersion)
 		if err != nil || v < 1 {
-			return nil, nil, badRequest("schema_version must be a positive integer, got %q", clip(schemaVersion))
+			return nil, nil, badRequest("Query parameter schema_version must be a positive integer, got %q", clip(schemaVersion))
 		}
 		if v > SchemaVersion {
-			return nil, nil, badRequest("schema_version %d is newer than the server's schema (version %d)", v, SchemaVersion)
+			return nil, nil, badRequest("Query parameter schema_version %d is newer than the server's schema (version %d)", v, SchemaVersion)
 		}
 	}
 	var m *Migration
 	if migration != "" && migration != "null" {
 		m = new(Migration)
 		if err := json.Unmarshal([]byte(migration), m); err != nil {
-			return nil, nil, badRequest("migration must be WatermelonDB's migrationSyncChanges JSON or null: %v", err)
+			return nil, nil, badRequest("Query parameter migration must be WatermelonDB's migrationSyncChanges JSON or null: %v", err)
 		}
 		for _, t := range m.Tables {
 			if _, ok := TableByName(t); !ok {
-				return nil, nil, badRequest("migration names an unknown table %q", clip(t))
+				return nil, nil, badRequest("The migration names an unknown table %q", clip(t))
 			}
 		}
 		for _, c := range m.Columns {
 			t, ok := TableByName(c.Table)
 			if !ok {
-				return nil, nil, badRequest("migration names an unknown table %q", clip(c.Table))
+				return nil, nil, badRequest("The migration names an unknown table %q", clip(c.Table))
 			}
 			for _, col := range c.Columns {
 				if _, ok := t.Column(col); !ok {
-					return nil, nil, badRequest("migration names an unknown column %s.%s", t.Name, clip(col))
+					return nil, nil, badRequest("The migration names an unknown column %s.%s", t.Name, clip(col))
 				}
 			}
 		}

@@ -69,23 +69,23 @@ type PushResult struct {
 func DecodeChanges(body []byte) (Changes, error) {
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(body, &top); err != nil {
-		return nil, badRequest("the push body must be WatermelonDB's changes object: %v", err)
+		return nil, badRequest("The push body must be WatermelonDB's changes object: %v", err)
 	}
 	if inner, ok := top["changes"]; ok && len(top) == 1 { // tolerate {"changes": {...}}
 		if err := json.Unmarshal(inner, &top); err != nil {
-			return nil, badRequest("changes must be an object: %v", err)
+			return nil, badRequest("The changes must be an object: %v", err)
 		}
 	}
 	out := Changes{}
 	for name, raw := range top {
 		if _, ok := TableByName(name); !ok {
-			return nil, badRequest("unknown table %q (synced tables: %s)", clip(name), tableNames())
+			return nil, badRequest("The push names an unknown table %q (synced tables: %s)", clip(name), tableNames())
 		}
 		dec := json.NewDecoder(bytes.NewReader(raw))
 		dec.DisallowUnknownFields()
 		var tc TableChanges
 		if err := dec.Decode(&tc); err != nil {
-			return nil, badRequest("%s: expected {\"created\": [...], \"updated\": [...], \"deleted\": [...]}: %v", name, err)
+			return nil, badRequest("Table %s: expected {\"created\": [...], \"updated\": [...], \"deleted\": [...]}: %v", name, err)
 		}
 		out[name] = tc
 	}

@@ -1,0 +1,463 @@
+package sync_test
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/pocketbase/pocketbase/tests"
+
+	"rounds/internal/testapp"
+	rsync "rounds/sync"
+)
+
+type M = map[string]any
+
+type tableChanges struct {
+	Created []M      `json:"created"`
+	Updated []M      `json:"updated"`
+	Deleted []string `json:"deleted"`
+}
+
+type pullResult struct {
+	Changes              map[string]tableChanges `json:"changes"`
+	Timestamp            int64                   `json:"timestamp"`
+	ExperimentalStrategy string                  `json:"experimentalStrategy"`
+}
+
+func (p pullResult) ids(table string) []string {
+	var out []string
+	for _, r := range p.Changes[table].Updated {
+		out = append(out, r["id"].(string))
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (p pullResult) record(table, id string) M {
+	for _, r := range p.Changes[table].Updated {
+		if r["id"] == id {
+			return r
+		}
+	}
+	return nil
+}
+
+type pushResult struct {
+	ExperimentalRejectedIDs map[string][]string `json:"experimentalRejectedIds"`
+	Rejected                []struct{ Table, ID, Reason string }
+	Conflicts               []struct{ Table, ID, Field, Resolution string }
+}
+
+type syncClient struct {
+	t      *testing.T
+	app    *tests.TestApp
+	client *testapp.Client
+}
+
+func newSync(t *testing.T) *syncClient {
+	app := testapp.New(t)
+	return &syncClient{t: t, app: app, client: testapp.NewClient(t, app)}
+}
+
+func (s *syncClient) pull(actor string, cursor any) pullResult {
+	s.t.Helper()
+	res := s.client.Do(actor, http.MethodGet, fmt.Sprintf("/api/sync/pull?last_pulled_at=%v&schema_version=1", cursor), nil)
+	if res.Status != 200 {
+		s.t.Fatalf("pull: %d %s", res.Status, res.Body)
+	}
+	var out pullResult
+	res.JSON(s.t, &out)
+	return out
+}
+
+func (s *syncClient) push(actor string, lastPulledAt int64, changes M) pushResult {
+	s.t.Helper()
+	res := s.client.Do(actor, http.MethodPost, fmt.Sprintf("/api/sync/push?last_pulled_at=%d", lastPulledAt), changes)
+	if res.Status != 200 {
+		s.t.Fatalf("push: %d %s", res.Status, res.Body)
+	}
+	var out pushResult
+	res.JSON(s.t, &out)
+	return out
+}
+
+func (s *syncClient) count(table string) int {
+	n, err := s.app.CountRecords(table)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return int(n)
+}
+
+func (s *syncClient) changeRows() int {
+	var n int
+	if err := s.app.DB().NewQuery("SELECT COUNT(*) FROM " + rsync.ChangesTable).Row(&n); err != nil {
+		s.t.Fatal(err)
+	}
+	return n
+}
+
+func TestFirstPullIsTheRepsScope(t *testing.T) {
+	t.Parallel()
+	s := newSync(t)
+	p := s.pull(testapp.RepA, "null")
+	want := map[string][]string{
+		"customers":   {testapp.CustomerA},
+		"contacts":    {testapp.ContactA},
+		"visits":      {testapp.VisitA},
+		"follow_ups":  {testapp.FollowUpA},
+		"orders":      {testapp.OrderA, testapp.OrderASubmitted},
+		"order_lines": {testapp.LineA, testapp.LineASubmitted},
+		"products":    {testapp.ProductCoffee, testapp.ProductCups, testapp.ProductUSD},
+	}
+	for table, ids := range want {
+		slices.Sort(ids)
+		if got := p.ids(table); !slices.Equal(got, ids) {
+			t.Errorf("%s: got %v, want %v", table, got, ids)
+		}
+	}
+	if p.Timestamp <= 0 {
+		t.Fatalf("timestamp %d", p.Timestamp)
+	}
+	// wire format: ids for relations, epoch ms for dates, numbers, booleans
+	v := p.record("visits", testapp.VisitA)
+	if v["customer"] != testapp.CustomerA || v["checked_in_at"] != float64(testapp.Now.UnixMilli()) || v["checked_out_at"] != nil || v["geo_status"] != "verified" {
+		t.Fatalf("visit on the wire: %v", v)
+	}
+	if c := p.record("contacts", testapp.ContactA); c["care_opt_in"] != true || c["birthday"] != "03-02" {
+		t.Fatalf("contact on the wire: %v", c)
+	}
+	if l := p.record("order_lines", testapp.LineA); l["unit_price"] != 12.5 || l["line_total"] != 25.0 {
+		t.Fatalf("line on the wire: %v", l)
+	}
+
+	// nothing changed: an incremental pull is empty
+	again := s.pull(testapp.RepA, p.Timestamp)
+	for table, c := range again.Changes {
+		if len(c.Updated)+len(c.Deleted)+len(c.Created) > 0 {
+			t.Errorf("%s: unexpected changes %+v", table, c)
+		}
+	}
+	if again.Timestamp != p.Timestamp {
+		t.Fatalf("timestamp moved without changes: %d -> %d", p.Timestamp, again.Timestamp)
+	}
+
+	// a manager owns no customers: an empty scope, no leak
+	mp := s.pull(testapp.ManagerA, "null")
+	if len(mp.ids("customers")) != 0 || len(mp.ids("visits")) != 0 {
+		t.Fatalf("manager pulled %v", mp.Changes)
+	}
+}
+
+func TestIncrementalPullSeesEveryWritePath(t *testing.T) {
+	t.Parallel()
+	s := newSync(t)
+	start := s.pull(testapp.RepA, "null").Timestamp
+
+	// REST by the rep, the dashboard (superuser), and a hook (line -> order total)
+	if res := s.client.Do(testapp.RepA, "PATCH", "/api/collections/contacts/records/"+testapp.ContactA, M{"title": "Buyer"}); res.Status != 200 {
+		t.Fatal(res.Body)
+	}
+	if res := s.client.Do(testapp.Admin, "PATCH", "/api/collections/customers/records/"+testapp.CustomerA, M{"phone": "+49 30 555"}); res.Status != 200 {
+		t.Fatal(res.Body)
+	}
+	if res := s.client.Do(testapp.RepA, "PATCH", "/api/collections/order_lines/records/"+testapp.LineA, M{"quantity": 4}); res.Status != 200 {
+		t.Fatal(res.Body)
+	}
+	if res := s.client.Do(testapp.RepA, "DELETE", "/api/collections/follow_ups/records/"+testapp.FollowUpA, nil); res.Status != 204 {
+		t.Fatal(res.Body)
+	}
+	// rep B's world changes too, and must not show up
+	if res := s.client.Do(testapp.RepB, "PATCH", "/api/collections/contacts/records/"+testapp.ContactB, M{"title": "Owner"}); res.Status != 200 {
+		t.Fatal(res.Body)
+	}
+
+	p := s.pull(testapp.RepA, start)
+	for table, ids := range map[string][]string{
+		"contacts":    {testapp.ContactA},
+		"customers":   {testapp.CustomerA},
+		"order_lines": {testapp.LineA},
+		"orders":      {testapp.OrderA}, // total recomputed by the hook
+		"visits":      nil,
+		"follow_ups":  nil,
+	} {
+		if got := p.ids(table); !slices.Equal(got, ids) {
+			t.Errorf("%s: got %v, want %v", table, got, ids)
+		}
+	}
+	if got := p.Changes["follow_ups"].Deleted; !slices.Equal(got, []string{testapp.FollowUpA}) {
+		t.Errorf("deleted follow-ups %v", got)
+	}
+	if o := p.record("orders", testapp.OrderA); o["total"] != 50.0 {
+		t.Errorf("order total %v, want 50", o["total"])
+	}
+	if p.Timestamp <= start {
+		t.Fatalf("cursor did not advance: %d -> %d", start, p.Timestamp)
+	}
+}
+
+func TestPushAppliesAndRetriesAreHarmless(t *testing.T) {
+	t.Parallel()
+	s := newSync(t)
+	ts := s.pull(testapp.RepA, "null").Timestamp
+	changes := M{
+		"visits": M{"created": []M{{
+			"id": "WmVisitOffline01", "customer": testapp.CustomerA, "contact": testapp.ContactA, "rep": "",
+			"planned_at": nil, "checked_in_at": float64(testapp.Now.UnixMilli()), "checked_out_at": nil,
+			"check_in_lat": 52.5202, "check_in_lng": 13.4052, "purpose": "restock", "outcome": "", "notes": "offline",
+			"geo_status": "", "created": float64(testapp.Now.UnixMilli()), "updated": float64(testapp.Now.UnixMilli()),
+			"_status": "created", "_changed": "",
+		}}, "updated": []M{}, "deleted": []string{}},
+		"contacts": M{"created": []M{}, "updated": []M{{
+			"id": testapp.ContactA, "customer": testapp.CustomerA, "name": "Contact of userrepa0000001", "title": "Head buyer",
+			"_status": "updated", "_changed": "title",
+		}}, "deleted": []string{}},
+		"follow_ups": M{"created": []M{}, "updated": []M{}, "deleted": []string{testapp.FollowUpA}},
+		"order_lines": M{"created": []M{{
+			"id": "WmLineOffline001", "order": testapp.OrderA, "product": testapp.ProductCups, "quantity": 10.0,
+			"discount_pct": 0.0, "unit_price": 99.0, "line_total": 99.0, "_status": "created", "_changed": "",
+		}}, "updated": []M{}, "deleted": []string{}},
+	}
+	res := s.push(testapp.RepA, ts, changes)
+	if len(res.Rejected) > 0 {
+		t.Fatalf("rejected: %+v", res.Rejected)
+	}
+	v, err := s.app.FindRecordById("visits", "WmVisitOffline01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.GetString("rep") != testapp.UserRepA || v.GetString("geo_status") != "verified" {
+		t.Fatalf("pushed visit: rep %q geo %q", v.GetString("rep"), v.GetString("geo_status"))
+	}
+	line, _ := s.app.FindRecordById("order_lines", "WmLineOffline001")
+	if line.GetFloat("unit_price") != 0.10 || line.GetFloat("line_total") != 1.0 {
+		t.Fatalf("pushed line priced %v / %v, want the catalogue's 0.10 / 1.00", line.GetFloat("unit_price"), line.GetFloat("line_total"))
+	}
+	order, _ := s.app.FindRecordById("orders", testapp.OrderA)
+	if order.GetFloat("total") != 26.0 {
+		t.Fatalf("order total %v, want 26", order.GetFloat("total"))
+	}
+	if c, _ := s.app.FindRecordById("contacts", testapp.ContactA); c.GetString("title") != "Head buyer" {
+		t.Fatalf("contact title %q", c.GetString("title"))
+	}
+	if _, err := s.app.FindRecordById("follow_ups", testapp.FollowUpA); err == nil {
+		t.Fatal("follow-up not deleted")
+	}
+
+	// the response was lost: the same push again changes nothing at all
+	rows, conflicts, visits := s.changeRows(), s.count("sync_conflicts"), s.count("visits")
+	again := s.push(testapp.RepA, ts, changes)
+	if len(again.Rejected)+len(again.Conflicts) > 0 {
+		t.Fatalf("retry: %+v", again)
+	}
+	if s.changeRows() != rows || s.count("sync_conflicts") != conflicts || s.count("visits") != visits {
+		t.Fatalf("retry wrote: change rows %d -> %d, conflicts %d -> %d, visits %d -> %d",
+			rows, s.changeRows(), conflicts, s.count("sync_conflicts"), visits, s.count("visits"))
+	}
+
+	// the device's own changes come back in its next pull
+	p := s.pull(testapp.RepA, ts)
+	if p.record("visits", "WmVisitOffline01") == nil || p.record("order_lines", "WmLineOffline001")["unit_price"] != 0.1 {
+		t.Fatalf("own push not in the next pull: %+v", p.Changes)
+	}
+}
+
+func TestPushRejectsOneByOne(t *testing.T) {
+	t.Parallel()
+	s := newSync(t)
+	ts := s.pull(testapp.RepA, "null").Timestamp
+	res := s.push(testapp.RepA, ts, M{
+		"visits": M{"created": []M{
+			{"id": "okvisit00000001", "customer": testapp.CustomerA, "purpose": "fine"},
+			{"id": "badvisit0000001", "customer": testapp.CustomerB, "purpose": "not mine"},
+			{"id": "badvisit0000002", "customer": testapp.CustomerA, "check_in_lat": "north"},
+			{"id": "badvisit0000003", "customer": testapp.CustomerA, "mood": "happy"},
+			{"id": "short", "customer": testapp.CustomerA},
+			{"id": testapp.VisitB, "customer": testapp.CustomerA, "purpose": "id of rep B's visit"},
+		}, "updated": []M{}, "deleted": []string{}},
+		"order_lines": M{"created": []M{
+			{"id": "badline00000001", "order": testapp.OrderASubmitted, "product": testapp.ProductCoffee, "quantity": 1.0},
+			{"id": "badline00000002", "order": testapp.OrderA, "product": testapp.ProductRetired, "quantity": 1.0},
+		}, "updated": []M{}, "deleted": []string{testapp.LineASubmitted}},
+		"customers": M{"created": []M{}, "updated": []M{}, "deleted": []string{testapp.CustomerA}},
+	})
+	wantRejected := map[string]string{
+		"badvisit0000001":      "not in your scope",
+		"badvisit0000002":      "must be a number",
+		"badvisit0000003":      "unknown column visits.mood",
+		"short":                "invalid id",
+		testapp.VisitB:         "already in use",
+		"badline00000001":      "can no longer change",
+		"badline00000002":      "no longer sold",
+		testapp.LineASubmitted: "can no longer change",
+		testapp.CustomerA:      "not deleted from a device",
+	}
+	got := map[string]string{}
+	for _, r := range res.Rejected {
+		got[r.ID] = r.Reason
+	}
+	for id, reason := range wantRejected {
+		if !strings.Contains(got[id], reason) {
+			t.Errorf("%s: rejected with %q, want a reason containing %q", id, got[id], reason)
+		}
+	}
+	if len(got) != len(wantRejected) {
+		t.Errorf("rejected %v", got)
+	}
+	if ids := res.ExperimentalRejectedIDs["visits"]; len(ids) != 5 {
+		t.Errorf("experimentalRejectedIds.visits = %v", ids)
+	}
+	if _, err := s.app.FindRecordById("visits", "okvisit00000001"); err != nil {
+		t.Fatal("the valid record in a push with rejections was not applied")
+	}
+	if v, _ := s.app.FindRecordById("visits", testapp.VisitB); v.GetString("customer") != testapp.CustomerB {
+		t.Fatal("a create with another rep's id was merged into their record")
+	}
+	for _, id := range []string{"badvisit0000001", "badvisit0000002", "badline00000001"} {
+		if _, err := s.app.FindRecordById("visits", id); err == nil {
+			t.Errorf("rejected %s was written", id)
+		}
+	}
+	logged, _ := s.app.FindRecordsByFilter("sync_conflicts", "resolution = 'rejected'", "", 0, 0)
+	if len(logged) != len(wantRejected) {
+		t.Errorf("%d rejections in sync_conflicts, want %d", len(logged), len(wantRejected))
+	}
+}
+
+func TestPushMergesConflicts(t *testing.T) {
+	t.Parallel()
+	s := newSync(t)
+	ts := s.pull(testapp.RepA, "null").Timestamp
+
+	// the admin edits the customer's phone and notes after the device's pull
+	if res := s.client.Do(testapp.Admin, "PATCH", "/api/collections/customers/records/"+testapp.CustomerA,
+		M{"phone": "+49 30 111", "notes": "ask for Anna", "address": "1 Main St"}); res.Status != 200 {
+		t.Fatal(res.Body)
+	}
+	// the device syncs: pull (gets the admin's edit), then pushes its own
+	// offline edits of the same fields, made before the admin's (clock 0)
+	ts2 := s.pull(testapp.RepA, ts).Timestamp
+	res := s.push(testapp.RepA, ts2, M{"customers": M{"created": []M{}, "deleted": []string{}, "updated": []M{{
+		"id": testapp.CustomerA, "phone": "+49 30 222", "notes": "gate code 42", "name": "Renamed offline",
+		"owner": testapp.UserRepB, "tier": "C", "updated": 0.0, "_status": "updated", "_changed": "phone,notes,name,owner,tier",
+	}}}})
+	c, _ := s.app.FindRecordById("customers", testapp.CustomerA)
+	if c.GetString("phone") != "+49 30 111" {
+		t.Errorf("phone %q: the admin's later edit should win", c.GetString("phone"))
+	}
+	if c.GetString("notes") != "ask for Anna\n---\ngate code 42" {
+		t.Errorf("notes %q: both texts should be kept", c.GetString("notes"))
+	}
+	if c.GetString("name") != "Renamed offline" {
+		t.Errorf("name %q: an edit only the device made applies", c.GetString("name"))
+	}
+	if c.GetString("owner") != testapp.UserRepA || c.GetString("tier") != "A" {
+		t.Errorf("server-owned fields changed: owner %q tier %q", c.GetString("owner"), c.GetString("tier"))
+	}
+	resolutions := map[string]string{}
+	for _, x := range res.Conflicts {
+		resolutions[x.Field] = x.Resolution
+	}
+	want := map[string]string{"phone": "server", "notes": "merged", "owner": "server", "tier": "server"}
+	for f, r := range want {
+		if resolutions[f] != r {
+			t.Errorf("conflict on %s: %q, want %q (all: %v)", f, resolutions[f], r, resolutions)
+		}
+	}
+	logged, _ := s.app.FindRecordsByFilter("sync_conflicts", "record_id = {:id} && field = 'phone' && id != '" + testapp.Conflict + "'", "", 0, 0, map[string]any{"id": testapp.CustomerA})
+	if len(logged) != 1 || !strings.Contains(string(logged[0].GetString("client_value")), "222") {
+		for _, l := range logged {
+			t.Logf("%v", l.FieldsData())
+		}
+		t.Fatalf("the losing phone number is not kept in sync_conflicts once: %d rows", len(logged))
+	}
+}
+
+func TestReassignmentMovesTheHistory(t *testing.T) {
+	t.Parallel()
+	s := newSync(t)
+	a := s.pull(testapp.RepA, "null").Timestamp
+	b := s.pull(testapp.RepB, "null").Timestamp
+
+	if res := s.client.Do(testapp.Admin, "PATCH", "/api/collections/customers/records/"+testapp.CustomerA, M{"owner": testapp.UserRepB}); res.Status != 200 {
+		t.Fatal(res.Body)
+	}
+	pa := s.pull(testapp.RepA, a)
+	for table, ids := range map[string][]string{
+		"customers":   {testapp.CustomerA},
+		"contacts":    {testapp.ContactA},
+		"visits":      {testapp.VisitA},
+		"orders":      {testapp.OrderA, testapp.OrderASubmitted},
+		"order_lines": {testapp.LineA, testapp.LineASubmitted},
+	} {
+		got := pa.Changes[table].Deleted
+		slices.Sort(got)
+		slices.Sort(ids)
+		if !slices.Equal(got, ids) {
+			t.Errorf("old owner: %s deleted %v, want %v", table, got, ids)
+		}
+		if len(pa.Changes[table].Updated) > 0 {
+			t.Errorf("old owner still receives %s: %v", table, pa.ids(table))
+		}
+	}
+	pb := s.pull(testapp.RepB, b)
+	for table, ids := range map[string][]string{
+		"customers":   {testapp.CustomerA},
+		"contacts":    {testapp.ContactA},
+		"visits":      {testapp.VisitA},
+		"follow_ups":  {testapp.FollowUpA},
+		"orders":      {testapp.OrderA, testapp.OrderASubmitted},
+		"order_lines": {testapp.LineA, testapp.LineASubmitted},
+	} {
+		slices.Sort(ids)
+		if got := pb.ids(table); !slices.Equal(got, ids) {
+			t.Errorf("new owner: %s got %v, want %v", table, got, ids)
+		}
+	}
+
+	// a record created under B's new customer after the move never reaches A
+	if res := s.client.Do(testapp.RepB, "POST", "/api/collections/visits/records", M{"id": "visitafterthemove", "customer": testapp.CustomerA}); res.Status != 200 {
+		t.Fatal(res.Body)
+	}
+	for _, cursor := range []any{a, "null", pa.Timestamp} {
+		p := s.pull(testapp.RepA, cursor)
+		if strings.Contains(fmt.Sprint(p.Changes), "visitafterthemove") {
+			t.Fatalf("rep A learnt the id of B's new visit (cursor %v)", cursor)
+		}
+	}
+}
+
+func TestSchemaAndBadRequests(t *testing.T) {
+	t.Parallel()
+	s := newSync(t)
+	res := s.client.Do(testapp.Anon, "GET", "/api/sync/schema", nil)
+	if res.Status != 200 || !strings.Contains(res.Body, `"name":"visits"`) || !strings.Contains(res.Body, `"isOptional"`) {
+		t.Fatalf("schema: %d %.300s", res.Status, res.Body)
+	}
+	cases := []struct {
+		actor, method, url string
+		body               any
+		status             int
+		mention            string
+	}{
+		{testapp.Anon, "GET", "/api/sync/pull?last_pulled_at=null", nil, 401, ""},
+		{testapp.RepA, "GET", "/api/sync/pull?last_pulled_at=yesterday", nil, 400, "last_pulled_at"},
+		{testapp.RepA, "GET", "/api/sync/pull?last_pulled_at=null&schema_version=99", nil, 400, "newer"},
+		{testapp.RepA, "GET", "/api/sync/pull?last_pulled_at=null&migration=%7Bbad", nil, 400, "migration"},
+		{testapp.RepA, "GET", `/api/sync/pull?last_pulled_at=null&migration={"from":1,"tables":["secrets"],"columns":[]}`, nil, 400, "unknown table"},
+		{testapp.RepA, "POST", "/api/sync/push", M{}, 400, "last_pulled_at"},
+		{testapp.RepA, "POST", "/api/sync/push?last_pulled_at=1", `{"visits": `, 400, "changes object"},
+		{testapp.RepA, "POST", "/api/sync/push?last_pulled_at=1", M{"secrets": M{"created": []M{}}}, 400, "unknown table"},
+		{testapp.RepA, "POST", "/api/sync/push?last_pulled_at=1", M{"visits": M{"created": "lots"}}, 400, "Table visits"},
+		{testapp.Anon, "POST", "/api/sync/push?last_pulled_at=1", M{}, 401, ""},
+	}
+	for _, c := range cases {
+		res := s.client.Do(c.actor, c.method, c.url, c.body)
+		if res.Status != c.status || !strings.Contains(res.Body, c.mention) {
+			t.Errorf("%s %s: %d %s, want %d mentioning %q", c.method, c.url, res.Status, res.Body, c.status, c.mention)
+		}
+	}
+}
