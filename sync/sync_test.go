@@ -367,7 +367,7 @@ func TestPushMergesConflicts(t *testing.T) {
 			t.Errorf("conflict on %s: %q, want %q (all: %v)", f, resolutions[f], r, resolutions)
 		}
 	}
-	logged, _ := s.app.FindRecordsByFilter("sync_conflicts", "record_id = {:id} && field = 'phone' && id != '" + testapp.Conflict + "'", "", 0, 0, map[string]any{"id": testapp.CustomerA})
+	logged, _ := s.app.FindRecordsByFilter("sync_conflicts", "record_id = {:id} && field = 'phone' && id != '"+testapp.Conflict+"'", "", 0, 0, map[string]any{"id": testapp.CustomerA})
 	if len(logged) != 1 || !strings.Contains(string(logged[0].GetString("client_value")), "222") {
 		for _, l := range logged {
 			t.Logf("%v", l.FieldsData())
