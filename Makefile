@@ -30,10 +30,15 @@ run: build
 	./rounds serve --http $(HTTP) --dir $(DATA)
 
 ## test: everything CI checks
-test:
+test: e2e/watermelon/node_modules
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
+
+# WatermelonDB, for the real-client sync test (versions pinned by package-lock.json)
+e2e/watermelon/node_modules: e2e/watermelon/package.json e2e/watermelon/package-lock.json
+	cd e2e/watermelon && npm ci --no-audit --no-fund
+	@touch $@
 
 ## bench: the benchmarks whose figures are kept in BENCHMARKS.md
 bench:

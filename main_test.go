@@ -53,7 +53,7 @@ func TestCommandsAsANewUser(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
-	const adminEmail, adminPassword = "admin@rounds.test", "rounds-demo-admin"
+	const adminEmail, adminPassword = demoAdmin, demoAdminPassword
 
 	for _, step := range []struct {
 		args []string
@@ -73,19 +73,7 @@ func TestCommandsAsANewUser(t *testing.T) {
 		t.Fatalf("seeding a full database should fail with a reason: %v\n%s", err, out)
 	}
 
-	addr := freeAddr(t)
-	serve := rounds(ctx, "serve", "--http", addr, "--dir", dir)
-	var logs bytes.Buffer
-	serve.Stdout, serve.Stderr = &logs, &logs
-	if err := serve.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		_ = serve.Process.Signal(syscall.SIGTERM)
-		_ = serve.Wait()
-	}()
-	base := "http://" + addr
-	waitHealthy(t, base, &logs)
+	base, logs := startServer(t, ctx, dir)
 
 	get := func(path, token string) (int, string) {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
@@ -131,6 +119,66 @@ func TestCommandsAsANewUser(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), adminPassword) || strings.Contains(logs.String(), seed.DemoPassword) {
 		t.Fatal("a password appears in the server log")
+	}
+}
+
+// startServer runs `rounds serve` on a free loopback port until the test ends.
+func startServer(t *testing.T, ctx context.Context, dir string) (string, *bytes.Buffer) {
+	t.Helper()
+	addr := freeAddr(t)
+	serve := rounds(ctx, "serve", "--http", addr, "--dir", dir)
+	logs := new(bytes.Buffer)
+	serve.Stdout, serve.Stderr = logs, logs
+	if err := serve.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = serve.Process.Signal(syscall.SIGTERM)
+		_ = serve.Wait()
+	})
+	base := "http://" + addr
+	waitHealthy(t, base, logs)
+	return base, logs
+}
+
+// setUp prepares a data directory the way `make run` does, with a small company.
+func setUp(t *testing.T, ctx context.Context, dir string, seedArgs ...string) {
+	t.Helper()
+	for _, args := range [][]string{
+		{"migrate", "up", "--dir", dir},
+		{"superuser", "upsert", demoAdmin, demoAdminPassword, "--dir", dir},
+		append([]string{"seed", "--dir", dir}, seedArgs...),
+	} {
+		if out, err := rounds(ctx, args...).CombinedOutput(); err != nil {
+			t.Fatalf("rounds %v: %v\n%s", args, err, out)
+		}
+	}
+}
+
+const demoAdmin, demoAdminPassword = "admin@rounds.test", "rounds-demo-admin"
+
+// TestWatermelonDBSynchronize runs WatermelonDB's own synchronize() (Node,
+// LokiJS adapter) against the server through e2e/watermelon/scenario.js.
+func TestWatermelonDBSynchronize(t *testing.T) {
+	t.Parallel()
+	if _, err := os.Stat("e2e/watermelon/node_modules/@nozbe/watermelondb"); err != nil {
+		t.Fatal("WatermelonDB is not installed: run `make test` (it runs npm ci in e2e/watermelon)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	setUp(t, ctx, dir, "--customers", "40", "--reps", "4", "--today", "2026-03-02")
+	base, logs := startServer(t, ctx, dir)
+
+	node := exec.CommandContext(ctx, "node", "scenario.js")
+	node.Dir = "e2e/watermelon"
+	node.Env = append(os.Environ(),
+		"ROUNDS_URL="+base, "ADMIN_EMAIL="+demoAdmin, "ADMIN_PASSWORD="+demoAdminPassword,
+		"REP_A_EMAIL="+seed.RepEmail(1), "REP_B_EMAIL="+seed.RepEmail(2), "REP_PASSWORD="+seed.DemoPassword)
+	out, err := node.CombinedOutput()
+	t.Logf("scenario:\n%s", out)
+	if err != nil {
+		t.Fatalf("WatermelonDB scenario failed: %v\nserver log:\n%s", err, logs.String())
 	}
 }
 

@@ -1,0 +1,325 @@
+// WatermelonDB's own synchronize() against a running Rounds server.
+//
+// Devices are real WatermelonDB databases (LokiJS adapter, in memory) built
+// from the server's /api/sync/schema. The scenario walks what a field team
+// does in a day: first sync, offline edits, admin edits in between, a push
+// whose response is lost, deletes both ways, a refused record, a second
+// device, a customer handed to another rep. At the end every device must
+// equal the server's view of its rep's scope, and WatermelonDB must have
+// reported no protocol diagnostics.
+//
+// Environment: ROUNDS_URL, ADMIN_EMAIL, ADMIN_PASSWORD, REP_A_EMAIL,
+// REP_B_EMAIL, REP_PASSWORD.
+'use strict'
+
+const { Database, Model, appSchema, tableSchema } = require('@nozbe/watermelondb')
+const LokiJSAdapter = require('@nozbe/watermelondb/adapters/lokijs').default
+const { synchronize } = require('@nozbe/watermelondb/sync')
+const logger = require('@nozbe/watermelondb/utils/common/logger').default
+
+const env = (name) => {
+  const v = process.env[name]
+  if (!v) throw new Error(`missing environment variable ${name}`)
+  return v
+}
+const BASE = env('ROUNDS_URL')
+
+const diagnostics = []
+logger.error = (...args) => diagnostics.push(args.map((a) => (a && a.message) || String(a)).join(' '))
+logger.warn = (...args) => diagnostics.push('warning: ' + args.map(String).join(' '))
+logger.log = () => {}
+
+const steps = []
+function step(name) {
+  steps.push(name)
+  process.stdout.write(`- ${name}\n`)
+}
+function check(cond, message) {
+  if (!cond) throw new Error(`${steps[steps.length - 1]}: ${message}`)
+}
+
+async function api(method, path, token, body, headers = {}) {
+  const res = await fetch(BASE + path, {
+    method,
+    headers: {
+      ...(token ? { Authorization: token } : {}),
+      ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
+      ...headers,
+    },
+    body: body !== undefined ? JSON.stringify(body) : undefined,
+  })
+  const text = await res.text()
+  let json
+  try {
+    json = text ? JSON.parse(text) : null
+  } catch (e) {
+    throw new Error(`${method} ${path}: ${res.status} not JSON: ${text.slice(0, 200)}`)
+  }
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text.slice(0, 300)}`)
+  return json
+}
+
+async function login(collection, email, password) {
+  const r = await api('POST', `/api/collections/${collection}/auth-with-password`, null, { identity: email, password })
+  return { token: r.token, id: r.record.id }
+}
+
+let serverSchema
+function buildSchema() {
+  return appSchema({
+    version: serverSchema.version,
+    tables: serverSchema.tables.map((t) =>
+      tableSchema({
+        name: t.name,
+        columns: t.columns.map((c) => ({ name: c.name, type: c.type, isOptional: c.isOptional, isIndexed: c.isIndexed })),
+      }),
+    ),
+  })
+}
+
+function makeDevice(name, rep) {
+  const modelClasses = serverSchema.tables.map((t) => {
+    const cls = class extends Model {}
+    cls.table = t.name
+    return cls
+  })
+  const adapter = new LokiJSAdapter({
+    schema: buildSchema(),
+    useWebWorker: false,
+    useIncrementalIndexedDB: true,
+    extraLokiOptions: { autosave: false },
+  })
+  const db = new Database({ adapter, modelClasses })
+  return { name, rep, db, id: `e2e-${name}`, loseNextResponse: false, lastPush: null, pulls: 0 }
+}
+
+async function sync(dev) {
+  const log = {}
+  await synchronize({
+    database: dev.db,
+    sendCreatedAsUpdated: true,
+    log,
+    pullChanges: async ({ lastPulledAt, schemaVersion, migration }) => {
+      const q = `last_pulled_at=${lastPulledAt ?? 'null'}&schema_version=${schemaVersion}&migration=${encodeURIComponent(JSON.stringify(migration ?? null))}`
+      dev.pulls++
+      return api('GET', `/api/sync/pull?${q}`, dev.rep.token, undefined, { 'X-Device-Id': dev.id })
+    },
+    pushChanges: async ({ changes, lastPulledAt }) => {
+      const res = await api('POST', `/api/sync/push?last_pulled_at=${lastPulledAt}`, dev.rep.token, changes, { 'X-Device-Id': dev.id })
+      if (dev.loseNextResponse) {
+        dev.loseNextResponse = false
+        throw new Error('network: the push response was lost')
+      }
+      dev.lastPush = res
+      return { experimentalRejectedIds: res.experimentalRejectedIds }
+    },
+  })
+  return log
+}
+
+async function all(dev, table) {
+  return dev.db.get(table).query().fetch()
+}
+async function find(dev, table, id) {
+  try {
+    return await dev.db.get(table).find(id)
+  } catch (e) {
+    return null
+  }
+}
+async function edit(dev, table, id, values) {
+  const rec = await dev.db.get(table).find(id)
+  await dev.db.write(async () => {
+    await rec.update((r) => {
+      for (const [k, v] of Object.entries(values)) r._setRaw(k, v)
+      r._setRaw('updated', Date.now())
+    })
+  })
+}
+async function create(dev, table, values) {
+  let created
+  await dev.db.write(async () => {
+    created = await dev.db.get(table).create((r) => {
+      for (const [k, v] of Object.entries(values)) r._setRaw(k, v)
+      r._setRaw('created', Date.now())
+      r._setRaw('updated', Date.now())
+    })
+  })
+  return created.id
+}
+async function remove(dev, table, id) {
+  const rec = await dev.db.get(table).find(id)
+  await dev.db.write(async () => {
+    await rec.markAsDeleted()
+  })
+}
+
+// compare checks that a device holds exactly the server's view of its rep's
+// scope; records the server refused (still unsynced) are listed apart.
+async function compare(dev, unsynced = []) {
+  const server = await api('GET', '/api/sync/pull?last_pulled_at=null&schema_version=' + serverSchema.version, dev.rep.token)
+  for (const t of serverSchema.tables) {
+    const local = new Map()
+    for (const r of await all(dev, t.name)) local.set(r.id, r._raw)
+    const remote = new Map(server.changes[t.name].updated.map((r) => [r.id, r]))
+    for (const [id, raw] of local) {
+      if (unsynced.includes(id)) {
+        check(raw._status !== 'synced', `${dev.name}: refused ${t.name}#${id} should stay unsynced, is ${raw._status}`)
+        continue
+      }
+      check(raw._status === 'synced', `${dev.name}: ${t.name}#${id} is ${raw._status} after sync`)
+      const r = remote.get(id)
+      check(r, `${dev.name}: holds ${t.name}#${id}, which is not in the server's scope`)
+      for (const c of t.columns) {
+        const a = raw[c.name] ?? null
+        const b = r[c.name] ?? null
+        const same = a === b || (c.type === 'string' && (a ?? '') === (b ?? ''))
+        check(same, `${dev.name}: ${t.name}#${id}.${c.name} is ${JSON.stringify(a)} on the device, ${JSON.stringify(b)} on the server`)
+      }
+    }
+    for (const id of remote.keys()) check(local.has(id), `${dev.name}: misses ${t.name}#${id}`)
+  }
+  return server
+}
+
+async function main() {
+  const admin = (await login('_superusers', env('ADMIN_EMAIL'), env('ADMIN_PASSWORD'))).token
+  const repA = await login('users', env('REP_A_EMAIL'), env('REP_PASSWORD'))
+  const repB = await login('users', env('REP_B_EMAIL'), env('REP_PASSWORD'))
+  serverSchema = await api('GET', '/api/sync/schema')
+
+  step('first sync of rep A and rep B')
+  const a1 = makeDevice('a1', repA)
+  const b1 = makeDevice('b1', repB)
+  await sync(a1)
+  await sync(b1)
+  const customers = await all(a1, 'customers')
+  check(customers.length > 2, `rep A has ${customers.length} customers`)
+  await compare(a1)
+  await compare(b1)
+
+  // the customer of the day, one of its contacts, a visit, a follow-up, a product
+  const contacts = await all(a1, 'contacts')
+  const visits = await all(a1, 'visits')
+  const followUps = await all(a1, 'follow_ups')
+  const products = await all(a1, 'products')
+  const orders = await all(a1, 'orders')
+  const contact = contacts[0]
+  const customerId = contact._raw.customer
+  const customer = await find(a1, 'customers', customerId)
+  const visit = visits.find((v) => v._raw.customer === customerId) || visits[0]
+  const product = products[0]
+
+  step('offline creates and edits, an admin editing in between')
+  const newVisit = await create(a1, 'visits', {
+    customer: customerId, contact: contact.id, purpose: 'offline visit', checked_in_at: Date.now(),
+    check_in_lat: customer._raw.lat, check_in_lng: customer._raw.lng,
+  })
+  const newOrder = await create(a1, 'orders', { customer: customerId, status: 'draft', currency: 'EUR', notes: 'taken offline' })
+  const newLine = await create(a1, 'order_lines', { order: newOrder, product: product.id, quantity: 3, discount_pct: 10 })
+  // the admin edits another field of the contact, and the same field (notes) of the customer
+  await api('PATCH', `/api/collections/contacts/records/${contact.id}`, admin, { email: 'buyer@shop.example' })
+  await api('PATCH', `/api/collections/customers/records/${customerId}`, admin, { notes: 'admin: pays by card' })
+  await new Promise((r) => setTimeout(r, 20))
+  await edit(a1, 'contacts', contact.id, { title: 'Head of purchasing' })
+  await edit(a1, 'customers', customerId, { notes: 'rep: gate code 42' })
+  await sync(a1)
+  const sc = await api('GET', `/api/collections/contacts/records/${contact.id}`, admin)
+  check(sc.title === 'Head of purchasing' && sc.email === 'buyer@shop.example', `contact on the server: ${sc.title} / ${sc.email}`)
+  const scu = await api('GET', `/api/collections/customers/records/${customerId}`, admin)
+  check(scu.notes.includes('admin: pays by card') && scu.notes.includes('rep: gate code 42'), `notes not merged: ${JSON.stringify(scu.notes)}`)
+  check(a1.lastPush.conflicts.some((c) => c.field === 'notes' && c.resolution === 'merged'), 'the notes conflict is not reported')
+  const sv = await api('GET', `/api/collections/visits/records/${newVisit}`, admin)
+  check(sv.rep === repA.id && sv.geo_status === 'verified', `offline visit on the server: rep ${sv.rep}, geo ${sv.geo_status}`)
+  const sl = await api('GET', `/api/collections/order_lines/records/${newLine}`, admin)
+  check(sl.unit_price === product._raw.unit_price && sl.line_total > 0, `line priced ${sl.unit_price} / ${sl.line_total}`)
+  await sync(a1) // brings back the server's merge and computed fields
+  check((await find(a1, 'customers', customerId))._raw.notes === scu.notes, 'merged notes did not reach the device')
+  check((await find(a1, 'order_lines', newLine))._raw.line_total === sl.line_total, 'line total did not reach the device')
+
+  step('a push whose response is lost, retried with more changes')
+  await edit(a1, 'visits', visit.id, { outcome: 'first attempt' })
+  a1.loseNextResponse = true
+  let failed = false
+  try {
+    await sync(a1)
+  } catch (e) {
+    failed = /response was lost/.test(e.message)
+  }
+  check(failed, 'the lost response did not fail the sync')
+  await edit(a1, 'visits', visit.id, { notes: 'added after the lost response' })
+  await edit(a1, 'visits', newVisit, { outcome: 'ordered three' })
+  await sync(a1)
+  const rv = await api('GET', `/api/collections/visits/records/${visit.id}`, admin)
+  check(rv.outcome === 'first attempt' && rv.notes === 'added after the lost response', `visit after retry: ${rv.outcome} / ${rv.notes}`)
+  const self = await api('GET', `/api/collections/sync_conflicts/records?filter=${encodeURIComponent(`record_id='${visit.id}'`)}`, admin)
+  check(self.totalItems === 0, `the retry conflicted with itself: ${JSON.stringify(self.items)}`)
+  const dupes = await api('GET', `/api/collections/visits/records?filter=${encodeURIComponent(`purpose='offline visit'`)}`, admin)
+  check(dupes.totalItems === 1, `${dupes.totalItems} copies of the offline visit`)
+
+  step('deletes both ways')
+  const followUp = followUps[0]
+  await remove(a1, 'follow_ups', followUp.id)
+  const otherContact = contacts.find((c) => c.id !== contact.id)
+  await api('DELETE', `/api/collections/contacts/records/${otherContact.id}`, admin)
+  await sync(a1)
+  let gone = false
+  try {
+    await api('GET', `/api/collections/follow_ups/records/${followUp.id}`, admin)
+  } catch (e) {
+    gone = /404/.test(e.message)
+  }
+  check(gone, 'the device delete did not reach the server')
+  check(!(await find(a1, 'contacts', otherContact.id)), 'the admin delete did not reach the device')
+
+  step('a refused record stays unsynced on the device')
+  const frozen = orders.find((o) => o._raw.status !== 'draft')
+  check(frozen, 'rep A has no order past draft')
+  const refusedLine = await create(a1, 'order_lines', { order: frozen.id, product: product.id, quantity: 1, discount_pct: 0 })
+  await sync(a1)
+  check((a1.lastPush.experimentalRejectedIds.order_lines || []).includes(refusedLine), 'the line on a frozen order was not refused')
+  check((await find(a1, 'order_lines', refusedLine))._raw._status === 'created', 'the refused line did not stay unsynced')
+  const logged = await api('GET', `/api/collections/sync_conflicts/records?filter=${encodeURIComponent(`record_id='${refusedLine}'`)}`, admin)
+  check(logged.totalItems >= 1 && logged.items[0].resolution === 'rejected', 'the refusal is not logged for admins')
+
+  step('a second device of rep A converges')
+  const a2 = makeDevice('a2', repA)
+  await sync(a2)
+  await edit(a2, 'contacts', contact.id, { phone: '+49 30 9876' })
+  await sync(a2)
+  await sync(a1)
+  check((await find(a1, 'contacts', contact.id))._raw.phone === '+49 30 9876', 'the second device\'s edit did not reach the first')
+
+  step('a customer handed from rep A to rep B')
+  const moved = customers.find((c) => c.id !== customerId)
+  const movedVisits = (await all(a1, 'visits')).filter((v) => v._raw.customer === moved.id).map((v) => v.id)
+  await api('PATCH', `/api/collections/customers/records/${moved.id}`, admin, { owner: repB.id })
+  await sync(a1)
+  await sync(a2)
+  await sync(b1)
+  check(!(await find(a1, 'customers', moved.id)) && !(await find(a2, 'customers', moved.id)), 'rep A still holds the moved customer')
+  for (const id of movedVisits) {
+    check(!(await find(a1, 'visits', id)), `rep A still holds visit ${id} of the moved customer`)
+    check(await find(b1, 'visits', id), `rep B did not receive visit ${id} of the moved customer`)
+  }
+  check(await find(b1, 'customers', moved.id), 'rep B did not receive the customer')
+
+  step('every device equals the server')
+  await sync(a1)
+  await sync(a2)
+  await sync(b1)
+  await compare(a1, [refusedLine])
+  await compare(a2)
+  await compare(b1)
+  check(diagnostics.length === 0, `WatermelonDB reported:\n${diagnostics.join('\n')}`)
+  process.stdout.write(`ok: ${steps.length} steps, ${a1.pulls + a2.pulls + b1.pulls} pulls, no diagnostics\n`)
+}
+
+main().then(
+  () => process.exit(0),
+  (e) => {
+    process.stderr.write(`FAIL: ${e.stack || e}\n`)
+    if (diagnostics.length) process.stderr.write(`WatermelonDB diagnostics:\n${diagnostics.join('\n')}\n`)
+    process.exit(1)
+  },
+)
