@@ -279,6 +279,9 @@ func NewClient(t testing.TB, app *tests.TestApp) *Client {
 	return &Client{t: t, mux: mux}
 }
 
+// Handler is the app's router, for an httptest.Server.
+func (c *Client) Handler() http.Handler { return c.mux }
+
 // Response is a recorded answer.
 type Response struct {
 	Status int
