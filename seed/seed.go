@@ -161,6 +161,10 @@ func Run(ctx context.Context, app core.App, opts Options, w io.Writer) (Stats, e
 			return g.stats, err
 		}
 	}
+	// fresh statistics, so that SQLite plans with the real table sizes
+	if _, err := app.NonconcurrentDB().NewQuery("ANALYZE").Execute(); err != nil {
+		return g.stats, fmt.Errorf("seed: analyze: %w", err)
+	}
 	g.stats.Duration = time.Since(g.start)
 	fmt.Fprintf(w, "seeded %d rows in %s (%.0f rows/s)\n", g.stats.Total, g.stats.Duration.Round(time.Millisecond), g.stats.RowsPerSecond())
 	return g.stats, nil

@@ -81,7 +81,7 @@ func scopeExpr(t Table, row string, deleting bool) string {
 	case t.Name == crm.OrderLines:
 		expr := `(SELECT customer FROM orders WHERE id = ` + row + `."order")`
 		if deleting { // the order may be gone already (cascade): take the customer it was logged under
-			expr = `COALESCE(` + expr + `, (SELECT customer FROM ` + ChangesTable + ` WHERE tbl = 'orders' AND record_id = ` + row + `."order" ORDER BY seq DESC LIMIT 1))`
+			expr = `COALESCE(` + expr + `, (SELECT customer FROM ` + ChangesTable + ` INDEXED BY _rounds_changes_record WHERE tbl = 'orders' AND record_id = ` + row + `."order" ORDER BY seq DESC LIMIT 1))`
 		}
 		return `COALESCE(` + expr + `, '')`
 	case t.Parent != "":

@@ -240,11 +240,11 @@ func (s *snapshot) incrementalPull(out *pullWriter, req PullRequest, since, top 
 	// customers that entered or left the rep's scope since the cursor
 	var events []ownerEvent
 	err := s.query(`
-		SELECT record_id, owner_from, owner_to, seq FROM `+ChangesTable+`
-		WHERE owner_from = {:rep} AND seq > {:since} AND seq <= {:top}
+		SELECT record_id, owner_from, owner_to, seq FROM `+ChangesTable+` INDEXED BY _rounds_changes_owner_from
+		WHERE owner_from = {:rep} AND owner_from != '' AND seq > {:since} AND seq <= {:top}
 		UNION ALL
-		SELECT record_id, owner_from, owner_to, seq FROM `+ChangesTable+`
-		WHERE owner_to = {:rep} AND op = 'o' AND seq > {:since} AND seq <= {:top}
+		SELECT record_id, owner_from, owner_to, seq FROM `+ChangesTable+` INDEXED BY _rounds_changes_owner_to
+		WHERE owner_to = {:rep} AND owner_to != '' AND op = 'o' AND seq > {:since} AND seq <= {:top}
 		ORDER BY seq`, rng).All(&events)
 	if err != nil {
 		return fmt.Errorf("pull: owner changes: %w", err)
@@ -287,10 +287,10 @@ func (s *snapshot) incrementalPull(out *pullWriter, req PullRequest, since, top 
 	}
 	err = s.query(`
 		SELECT DISTINCT ch.tbl, ch.record_id, ch.customer FROM customers c
-		JOIN `+ChangesTable+` ch ON ch.customer = c.id AND ch.seq > {:since} AND ch.seq <= {:top}
+		JOIN `+ChangesTable+` ch INDEXED BY _rounds_changes_customer ON ch.customer = c.id AND ch.seq > {:since} AND ch.seq <= {:top}
 		WHERE c.owner = {:rep}
 		UNION
-		SELECT DISTINCT tbl, record_id, customer FROM `+ChangesTable+`
+		SELECT DISTINCT tbl, record_id, customer FROM `+ChangesTable+` INDEXED BY _rounds_changes_customer
 		WHERE customer = '' AND tbl = 'products' AND seq > {:since} AND seq <= {:top}`, rng).All(&rows)
 	if err != nil {
 		return fmt.Errorf("pull: changes: %w", err)
@@ -383,7 +383,7 @@ func (s *snapshot) knownUnder(customer string, leftAt int64, deleted map[string]
 		RecordID string `db:"record_id"`
 		First    int64  `db:"first"`
 	}
-	if err := s.query("SELECT tbl, record_id, MIN(seq) AS first FROM "+ChangesTable+" WHERE customer = {:c} GROUP BY tbl, record_id",
+	if err := s.query("SELECT tbl, record_id, MIN(seq) AS first FROM "+ChangesTable+" INDEXED BY _rounds_changes_customer WHERE customer = {:c} GROUP BY tbl, record_id",
 		dbx.Params{"c": customer}).All(&hist); err != nil {
 		return fmt.Errorf("pull: history of %s: %w", customer, err)
 	}

@@ -523,7 +523,7 @@ func (p *pusher) create(t Table, collection *core.Collection, id string, raw Raw
 	}
 	// an edit beats a delete: a record the server deleted comes back
 	var deletedAt sql.NullInt64
-	_ = p.tx.NonconcurrentDB().NewQuery("SELECT MAX(seq) FROM " + ChangesTable + " WHERE tbl = {:t} AND record_id = {:id} AND op = 'd'").
+	_ = p.tx.NonconcurrentDB().NewQuery("SELECT MAX(seq) FROM " + ChangesTable + " INDEXED BY _rounds_changes_record WHERE tbl = {:t} AND record_id = {:id} AND op = 'd'").
 		Bind(dbx.Params{"t": t.Name, "id": id}).Row(&deletedAt)
 	if err := p.tx.Save(r); err != nil {
 		return err
@@ -576,7 +576,7 @@ func (p *pusher) serverEdits(t Table, id string) (map[string]time.Time, error) {
 		Cols string `db:"cols"`
 		At   int64  `db:"at"`
 	}
-	err := p.tx.NonconcurrentDB().NewQuery("SELECT cols, at FROM " + ChangesTable +
+	err := p.tx.NonconcurrentDB().NewQuery("SELECT cols, at FROM " + ChangesTable + " INDEXED BY _rounds_changes_record" +
 		" WHERE tbl = {:t} AND record_id = {:id} AND seq > {:base} AND device != {:me}").
 		Bind(dbx.Params{"t": t.Name, "id": id, "base": p.base, "me": p.writer}).All(&rows)
 	if err != nil {

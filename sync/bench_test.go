@@ -1,0 +1,379 @@
+package sync_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"slices"
+	gosync "sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tests"
+
+	"rounds/crm"
+	"rounds/hooks"
+	"rounds/internal/testapp"
+	"rounds/seed"
+	rsync "rounds/sync"
+)
+
+// seeded returns an app holding a seeded company, hooks registered.
+func seeded(tb testing.TB, opts seed.Options) *tests.TestApp {
+	tb.Helper()
+	app, err := tests.NewTestApp(tb.TempDir())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(app.Cleanup)
+	hooks.Register(app, hooks.Deps{})
+	opts.Today = time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+	if _, err := seed.Run(context.Background(), app, opts, io.Discard); err != nil {
+		tb.Fatal(err)
+	}
+	return app
+}
+
+func sizes(reps, customers int) seed.Options {
+	o := seed.DefaultOptions()
+	o.Managers, o.Reps, o.Customers = 1, reps, customers
+	return o
+}
+
+// repOf returns the first rep and an auth token for it.
+func repOf(tb testing.TB, app core.App, n int) (*core.Record, string) {
+	tb.Helper()
+	rep, err := app.FindAuthRecordByEmail(crm.Users, seed.RepEmail(n))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	token, err := rep.NewAuthToken()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return rep, token
+}
+
+type httpClient struct {
+	tb  testing.TB
+	mux http.Handler
+}
+
+func (c httpClient) do(token, method, url string, body []byte, out any) int {
+	req := httptestRequest(method, url, body)
+	req.Header.Set("Authorization", token)
+	rec := httptest.NewRecorder()
+	c.mux.ServeHTTP(rec, req)
+	if out != nil && rec.Code < 300 {
+		if err := json.Unmarshal(rec.Body.Bytes(), out); err != nil {
+			c.tb.Fatal(err)
+		}
+	}
+	return rec.Code
+}
+
+func httptestRequest(method, url string, body []byte) *http.Request {
+	var r io.Reader
+	if body != nil {
+		r = bytesReader(body)
+	}
+	req := httptest.NewRequest(method, url, r)
+	req.Header.Set("Content-Type", "application/json")
+	return req
+}
+
+// mutations builds n mixed mutations for rep: half creates of visits and
+// contacts, four tenths updates of existing visits, a tenth deletes.
+func mutations(tb testing.TB, app core.App, rep string, n, round int) (changes rsync.Changes, restOps []restOp) {
+	tb.Helper()
+	var customers, visits []string
+	if err := app.DB().NewQuery("SELECT id FROM customers WHERE owner = {:r} ORDER BY id").Bind(dbx.Params{"r": rep}).Column(&customers); err != nil {
+		tb.Fatal(err)
+	}
+	if err := app.DB().NewQuery("SELECT v.id FROM visits v JOIN customers c ON c.id = v.customer WHERE c.owner = {:r} ORDER BY v.id").Bind(dbx.Params{"r": rep}).Column(&visits); err != nil {
+		tb.Fatal(err)
+	}
+	creates, updates, deletes := n/2, n*4/10, n/10
+	if len(visits) < updates+deletes {
+		tb.Fatalf("rep has %d visits, need %d", len(visits), updates+deletes)
+	}
+	changes = rsync.Changes{}
+	vc := rsync.TableChanges{Created: []rsync.Raw{}, Updated: []rsync.Raw{}, Deleted: []string{}}
+	cc := rsync.TableChanges{Created: []rsync.Raw{}, Updated: []rsync.Raw{}, Deleted: []string{}}
+	now := float64(time.Now().UnixMilli())
+	for i := 0; i < creates; i++ {
+		customer := customers[i%len(customers)]
+		if i%2 == 0 {
+			r := rsync.Raw{"id": fmt.Sprintf("benchv%03d%07d", round, i), "customer": customer, "purpose": "benchmark", "check_in_lat": 52.5, "check_in_lng": 13.4, "checked_in_at": now, "_status": "created", "_changed": ""}
+			vc.Created = append(vc.Created, r)
+			restOps = append(restOps, restOp{"POST", "/api/collections/visits/records", map[string]any{
+				"id": r["id"], "customer": customer, "purpose": "benchmark", "check_in_lat": 52.5, "check_in_lng": 13.4,
+				"checked_in_at": time.UnixMilli(int64(now)).UTC().Format(time.RFC3339Nano)}})
+		} else {
+			r := rsync.Raw{"id": fmt.Sprintf("benchc%03d%07d", round, i), "customer": customer, "name": "Bench Person", "birthday": "05-17", "_status": "created", "_changed": ""}
+			cc.Created = append(cc.Created, r)
+			restOps = append(restOps, restOp{"POST", "/api/collections/contacts/records", map[string]any{
+				"id": r["id"], "customer": customer, "name": "Bench Person", "birthday": "05-17"}})
+		}
+	}
+	for i := 0; i < updates; i++ {
+		id := visits[i]
+		r := rsync.Raw{"id": id, "outcome": fmt.Sprintf("round %d outcome %d", round, i), "updated": now, "_status": "updated", "_changed": "outcome"}
+		vc.Updated = append(vc.Updated, r)
+		restOps = append(restOps, restOp{"PATCH", "/api/collections/visits/records/" + id, map[string]any{"outcome": r["outcome"]}})
+	}
+	for i := 0; i < deletes; i++ {
+		id := visits[updates+i]
+		vc.Deleted = append(vc.Deleted, id)
+		restOps = append(restOps, restOp{"DELETE", "/api/collections/visits/records/" + id, nil})
+	}
+	changes[crm.Visits], changes[crm.Contacts] = vc, cc
+	return changes, restOps
+}
+
+type restOp struct {
+	method, url string
+	body        any
+}
+
+// BenchmarkPush1000 pushes 1,000 mixed mutations in one sync push, and the
+// same mutations as one PocketBase REST request per record, on twin
+// databases in the same run; it reports both times and their ratio.
+func BenchmarkPush1000(b *testing.B) {
+	var syncTotal, restTotal time.Duration
+	for i := 0; b.Loop(); i++ {
+		b.StopTimer()
+		viaSync, viaREST := seeded(b, sizes(2, 200)), seeded(b, sizes(2, 200))
+		rep, token := repOf(b, viaSync, 1)
+		changes, _ := mutations(b, viaSync, rep.Id, 1000, i)
+		body, _ := json.Marshal(changes)
+		repR, tokenR := repOf(b, viaREST, 1)
+		_, ops := mutations(b, viaREST, repR.Id, 1000, i)
+		syncMux := httpClient{b, testapp.NewClient(b, viaSync).Handler()}
+		restMux := httpClient{b, testapp.NewClient(b, viaREST).Handler()}
+		var pulled struct{ Timestamp int64 }
+		syncMux.do(token, "GET", "/api/sync/pull?last_pulled_at=null", nil, &pulled)
+		b.StartTimer()
+
+		start := time.Now()
+		var res rsync.PushResult
+		if code := syncMux.do(token, "POST", fmt.Sprintf("/api/sync/push?last_pulled_at=%d", pulled.Timestamp), body, &res); code != 200 || len(res.Rejected) > 0 {
+			b.Fatalf("push: %d, rejected %v", code, res.Rejected)
+		}
+		syncTotal += time.Since(start)
+
+		start = time.Now()
+		for _, op := range ops {
+			var data []byte
+			if op.body != nil {
+				data, _ = json.Marshal(op.body)
+			}
+			if code := restMux.do(tokenR, op.method, op.url, data, nil); code >= 300 {
+				b.Fatalf("REST %s %s: %d", op.method, op.url, code)
+			}
+		}
+		restTotal += time.Since(start)
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(syncTotal.Milliseconds())/n, "push-ms")
+	b.ReportMetric(float64(restTotal.Milliseconds())/n, "rest-ms")
+	b.ReportMetric(restTotal.Seconds()/syncTotal.Seconds(), "x-faster")
+}
+
+// peakHeap samples the live heap while fn runs.
+func peakHeap(fn func()) uint64 {
+	var peak atomic.Uint64
+	done := make(chan struct{})
+	go func() {
+		var ms runtime.MemStats
+		for {
+			runtime.ReadMemStats(&ms)
+			if ms.HeapAlloc > peak.Load() {
+				peak.Store(ms.HeapAlloc)
+			}
+			select {
+			case <-done:
+				return
+			case <-time.After(2 * time.Millisecond):
+			}
+		}
+	}()
+	runtime.GC()
+	fn()
+	close(done)
+	return peak.Load()
+}
+
+type countingWriter struct{ n int64 }
+
+func (w *countingWriter) Write(p []byte) (int, error) { w.n += int64(len(p)); return len(p), nil }
+
+// BenchmarkFirstPullLargeRep: one rep with 2,000 customers, ~6,000
+// contacts, ~20,000 visits, ~10,000 orders and ~30,000 lines.
+func BenchmarkFirstPullLargeRep(b *testing.B) {
+	app := seeded(b, sizes(1, 2000))
+	rep, _ := repOf(b, app, 1)
+	var bytes int64
+	var peak uint64
+	for b.Loop() {
+		w := &countingWriter{}
+		p := peakHeap(func() {
+			if err := rsync.Pull(context.Background(), app, rsync.PullRequest{Rep: rep.Id, Now: time.Now()}, w); err != nil {
+				b.Fatal(err)
+			}
+		})
+		bytes, peak = w.n, max(peak, p)
+	}
+	b.ReportMetric(float64(bytes)/(1<<20), "response-MB")
+	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
+}
+
+// BenchmarkIncrementalPull100 pulls 100 changes of one rep from a database
+// of about a million records.
+func BenchmarkIncrementalPull100(b *testing.B) {
+	app := seeded(b, sizes(100, 28000))
+	var total int
+	for _, t := range crm.Collections {
+		n, _ := app.CountRecords(t)
+		total += int(n)
+	}
+	rep, _ := repOf(b, app, 1)
+	var cursor int64
+	if err := app.DB().NewQuery("SELECT MAX(seq) FROM " + rsync.ChangesTable).Row(&cursor); err != nil {
+		b.Fatal(err)
+	}
+	var visits []string
+	_ = app.DB().NewQuery("SELECT v.id FROM visits v JOIN customers c ON c.id = v.customer WHERE c.owner = {:r} LIMIT 100").Bind(dbx.Params{"r": rep.Id}).Column(&visits)
+	for i, id := range visits {
+		if _, err := app.DB().NewQuery("UPDATE visits SET outcome = {:o} WHERE id = {:id}").Bind(dbx.Params{"o": fmt.Sprint("changed ", i), "id": id}).Execute(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(total), "records")
+	for b.Loop() {
+		w := &countingWriter{}
+		if err := rsync.Pull(context.Background(), app, rsync.PullRequest{Rep: rep.Id, LastPulledAt: &cursor, Now: time.Now()}, w); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// concurrentSync has reps sync at once over loopback HTTP: pull, push
+// perRep changes, pull. It returns the request latencies and checks that
+// nothing failed and nothing was lost.
+func concurrentSync(tb testing.TB, app *tests.TestApp, reps, perRep int) []time.Duration {
+	srv := httptest.NewServer(testapp.NewClient(tb, app).Handler())
+	defer srv.Close()
+	var mu gosync.Mutex
+	var latencies []time.Duration
+	var failures atomic.Int64
+	timed := func(req *http.Request, out any) {
+		start := time.Now()
+		res, err := http.DefaultClient.Do(req)
+		d := time.Since(start)
+		if err != nil {
+			failures.Add(1)
+			tb.Error(err)
+			return
+		}
+		defer res.Body.Close()
+		data, _ := io.ReadAll(res.Body)
+		if res.StatusCode != 200 {
+			failures.Add(1)
+			tb.Errorf("%s %s: %d %s", req.Method, req.URL.Path, res.StatusCode, data)
+			return
+		}
+		if out != nil {
+			if err := json.Unmarshal(data, out); err != nil {
+				tb.Error(err)
+			}
+		}
+		mu.Lock()
+		latencies = append(latencies, d)
+		mu.Unlock()
+	}
+	var wg gosync.WaitGroup
+	for i := 1; i <= reps; i++ {
+		rep, token := repOf(tb, app, i)
+		changes, _ := mutations(tb, app, rep.Id, perRep*2, i) // creates and updates, no deletes below
+		visits := changes[crm.Visits]
+		visits.Deleted = nil
+		visits.Created = visits.Created[:min(len(visits.Created), perRep/2)]
+		visits.Updated = visits.Updated[:min(len(visits.Updated), perRep-len(visits.Created))]
+		body, _ := json.Marshal(rsync.Changes{crm.Visits: visits})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			get := func(cursor string) *http.Request {
+				req, _ := http.NewRequest("GET", srv.URL+"/api/sync/pull?last_pulled_at="+cursor, nil)
+				req.Header.Set("Authorization", token)
+				req.Header.Set("X-Device-Id", "load-"+rep.Id)
+				return req
+			}
+			var first struct{ Timestamp int64 }
+			timed(get("null"), &first)
+			req, _ := http.NewRequest("POST", fmt.Sprintf("%s/api/sync/push?last_pulled_at=%d", srv.URL, first.Timestamp), bytesReader(body))
+			req.Header.Set("Authorization", token)
+			req.Header.Set("X-Device-Id", "load-"+rep.Id)
+			var res rsync.PushResult
+			timed(req, &res)
+			if len(res.Rejected) > 0 {
+				failures.Add(1)
+				tb.Errorf("rep %s: rejected %v", rep.Id, res.Rejected)
+			}
+			var second pullResult
+			timed(get(fmt.Sprint(first.Timestamp)), &second)
+			// the rep's own pushed creates come back in the second pull
+			for _, r := range visits.Created {
+				if second.record(crm.Visits, r["id"].(string)) == nil {
+					failures.Add(1)
+					tb.Errorf("rep %s: pushed visit %s is not in the next pull", rep.Id, r["id"])
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if failures.Load() > 0 {
+		tb.Fatalf("%d failures", failures.Load())
+	}
+	// nothing lost: every created visit and every update is on the server
+	var created int
+	_ = app.DB().NewQuery("SELECT COUNT(*) FROM visits WHERE purpose = 'benchmark'").Row(&created)
+	if created != reps*(perRep/2) {
+		tb.Fatalf("%d pushed visits on the server, want %d", created, reps*(perRep/2))
+	}
+	slices.Sort(latencies)
+	return latencies
+}
+
+func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
+
+// TestConcurrentReps: many reps sync at once; no errors, nothing lost.
+func TestConcurrentReps(t *testing.T) {
+	t.Parallel()
+	app := seeded(t, sizes(30, 300))
+	concurrentSync(t, app, 30, 50)
+}
+
+// BenchmarkConcurrent200Reps: 200 reps sync at once over loopback (pull,
+// push 50 changes, pull); reports latency percentiles.
+func BenchmarkConcurrent200Reps(b *testing.B) {
+	for b.Loop() {
+		b.StopTimer()
+		app := seeded(b, sizes(200, 2000))
+		b.StartTimer()
+		lat := concurrentSync(b, app, 200, 50)
+		pct := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Milliseconds()) }
+		b.ReportMetric(pct(0.5), "p50-ms")
+		b.ReportMetric(pct(0.99), "p99-ms")
+		b.ReportMetric(float64(lat[len(lat)-1].Milliseconds()), "max-ms")
+	}
+}
