@@ -24,6 +24,7 @@ import (
 	"github.com/pocketbase/pocketbase/tools/types"
 
 	"rounds/crm"
+	rsync "rounds/sync"
 )
 
 // Options sizes the generated company. Per-customer figures are averages.
@@ -155,11 +156,20 @@ func Run(ctx context.Context, app core.App, opts Options, w io.Writer) (Stats, e
 	if _, err := app.NonconcurrentDB().NewQuery("PRAGMA cache_size = -262144").Execute(); err != nil {
 		return Stats{}, fmt.Errorf("seed: enlarge page cache: %w", err)
 	}
+	// Bulk loading bypasses the change-capture triggers (three times
+	// faster); the change log is then written in one pass per table.
+	if err := rsync.SuspendCapture(app.NonconcurrentDB()); err != nil {
+		return Stats{}, err
+	}
 	steps := []func() error{g.users, g.products, g.campaigns, g.customers}
 	for _, step := range steps {
 		if err := step(); err != nil {
+			_ = rsync.InstallCapture(app.NonconcurrentDB())
 			return g.stats, err
 		}
+	}
+	if err := app.RunInTransaction(func(tx core.App) error { return rsync.ResumeCapture(tx.NonconcurrentDB()) }); err != nil {
+		return g.stats, fmt.Errorf("seed: change log: %w", err)
 	}
 	// fresh statistics, so that SQLite plans with the real table sizes
 	if _, err := app.NonconcurrentDB().NewQuery("ANALYZE").Execute(); err != nil {

@@ -99,6 +99,18 @@ func TestSeedSatisfiesInvariants(t *testing.T) {
 		}
 	}
 
+	// the change log holds every synced record, and capture is back on
+	var logged, synced, triggers int
+	_ = app.DB().NewQuery("SELECT COUNT(*) FROM _rounds_changes WHERE op = 'c' AND tbl != '_init'").Row(&logged)
+	for _, table := range []string{crm.Customers, crm.Contacts, crm.Visits, crm.FollowUps, crm.Orders, crm.OrderLines, crm.Products} {
+		n, _ := app.CountRecords(table)
+		synced += int(n)
+	}
+	_ = app.DB().NewQuery("SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND name LIKE '\_rounds\_%' ESCAPE '\'").Row(&triggers)
+	if logged != synced || triggers != 21 {
+		t.Fatalf("change log has %d rows for %d synced records; %d capture triggers, want 21", logged, synced, triggers)
+	}
+
 	// totals and prices
 	var bad []struct {
 		ID string `db:"id"`

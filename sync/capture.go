@@ -180,6 +180,41 @@ func InstallTriggers(db dbx.Builder, table string) error {
 	return nil
 }
 
+// SuspendCapture drops the capture triggers, for bulk loads into an empty
+// database; ResumeCapture logs every existing record and puts them back.
+func SuspendCapture(db dbx.Builder) error {
+	for _, t := range Tables {
+		for _, s := range []string{"ai", "au", "ad"} {
+			if _, err := db.NewQuery(`DROP TRIGGER IF EXISTS _rounds_` + t.Name + `_` + s).Execute(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// ResumeCapture writes a create row for every record of the synced tables
+// (as the triggers would have) and reinstalls the triggers.
+func ResumeCapture(db dbx.Builder) error {
+	for _, t := range Tables {
+		customer, ownerTo, from := "t."+q(t.Parent), "''", q(t.Name)+" t"
+		switch t.Name {
+		case crm.Customers:
+			customer, ownerTo = "t.id", "t.owner"
+		case crm.OrderLines:
+			customer, from = "o.customer", `order_lines t JOIN orders o ON o.id = t."order"`
+		case crm.Products:
+			customer = "''"
+		}
+		stmt := fmt.Sprintf(`INSERT INTO %s (tbl, record_id, op, customer, cols, owner_to, at) SELECT '%s', t.id, '%s', %s, '*', %s, %s FROM %s ORDER BY t.rowid`,
+			ChangesTable, t.Name, OpCreate, customer, ownerTo, nowMs, from)
+		if _, err := db.NewQuery(stmt).Execute(); err != nil {
+			return fmt.Errorf("log existing %s: %w", t.Name, err)
+		}
+	}
+	return InstallCapture(db)
+}
+
 // DropCapture removes the triggers and the change log.
 func DropCapture(db dbx.Builder) error {
 	for _, t := range Tables {
