@@ -106,7 +106,7 @@ func TestSeedSatisfiesInvariants(t *testing.T) {
 		n, _ := app.CountRecords(table)
 		synced += int(n)
 	}
-	_ = app.DB().NewQuery("SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND name LIKE '\_rounds\_%' ESCAPE '\'").Row(&triggers)
+	_ = app.DB().NewQuery(`SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND name LIKE '\_rounds\_%' ESCAPE '\'`).Row(&triggers)
 	if logged != synced || triggers != 21 {
 		t.Fatalf("change log has %d rows for %d synced records; %d capture triggers, want 21", logged, synced, triggers)
 	}
