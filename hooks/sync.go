@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	gosync "sync"
 	"time"
 	"unicode"
 
@@ -27,16 +28,22 @@ const (
 // registerSync serves /api/sync/{schema,pull,push} and keeps the change
 // capture triggers in place when a synced collection's table is rebuilt.
 func registerSync(app core.App, deps Deps) {
+	devices := newDeviceLog(app)
 	app.OnServe().BindFunc(func(se *core.ServeEvent) error {
+		devices.start()
 		g := se.Router.Group("/api/sync")
 		g.GET("/schema", func(e *core.RequestEvent) error {
 			return e.JSON(http.StatusOK, rsync.Schema())
 		})
-		g.GET("/pull", func(e *core.RequestEvent) error { return handlePull(e, deps) }).
+		g.GET("/pull", func(e *core.RequestEvent) error { return handlePull(e, deps, devices) }).
 			Bind(apis.RequireAuth(crm.Users))
-		g.POST("/push", func(e *core.RequestEvent) error { return handlePush(e, deps) }).
+		g.POST("/push", func(e *core.RequestEvent) error { return handlePush(e, deps, devices) }).
 			Bind(apis.RequireAuth(crm.Users), apis.BodyLimit(MaxPushBytes+1))
 		return se.Next()
+	})
+	app.OnTerminate().BindFunc(func(e *core.TerminateEvent) error {
+		devices.stop()
+		return e.Next()
 	})
 
 	reinstall := func(e *core.CollectionEvent) error {
@@ -66,7 +73,7 @@ func deviceID(e *core.RequestEvent) (string, error) {
 	return id, nil
 }
 
-func handlePull(e *core.RequestEvent, deps Deps) error {
+func handlePull(e *core.RequestEvent, deps Deps, devices *deviceLog) error {
 	device, err := deviceID(e)
 	if err != nil {
 		return err
@@ -80,18 +87,18 @@ func handlePull(e *core.RequestEvent, deps Deps) error {
 	e.Response.Header().Set("Content-Type", "application/json")
 	e.Response.WriteHeader(http.StatusOK)
 	err = rsync.Pull(e.Request.Context(), e.App, rsync.PullRequest{
-		Rep: e.Auth.Id, Device: device, LastPulledAt: cursor, Migration: migration, Now: now,
+		Rep: e.Auth.Id, LastPulledAt: cursor, Migration: migration,
 	}, e.Response)
 	if err != nil {
 		// the status line is gone; the client sees a truncated body and retries
 		e.App.Logger().Error("sync pull failed", "user", e.Auth.Id, "error", err)
 		return nil
 	}
-	recordDevice(e.App, e.Auth.Id, device, e.Request.UserAgent(), now, "last_pull_at")
+	devices.note(e.Auth.Id, device, e.Request.UserAgent(), now, false)
 	return nil
 }
 
-func handlePush(e *core.RequestEvent, deps Deps) error {
+func handlePush(e *core.RequestEvent, deps Deps, devices *deviceLog) error {
 	device, err := deviceID(e)
 	if err != nil {
 		return err
@@ -131,7 +138,7 @@ func handlePush(e *core.RequestEvent, deps Deps) error {
 	if err != nil {
 		return err
 	}
-	recordDevice(e.App, e.Auth.Id, device, e.Request.UserAgent(), now, "last_push_at")
+	devices.note(e.Auth.Id, device, e.Request.UserAgent(), now, true)
 	return e.JSON(http.StatusOK, res)
 }
 
@@ -140,28 +147,112 @@ func pushTooLarge() error {
 		fmt.Sprintf("A push body may be at most %d MB. Push in smaller batches.", MaxPushBytes>>20), nil)
 }
 
-// recordDevice notes when a device last synced, for admins.
-func recordDevice(app core.App, user, device, userAgent string, now time.Time, field string) {
+// deviceLog records when each device last synced, for admins. Syncs only
+// note it in memory; a background flush writes all of them in one
+// transaction every second, so pulls never wait for the writer.
+type deviceLog struct {
+	app     core.App
+	mu      gosync.Mutex
+	pending map[[2]string]deviceSeen
+	done    chan struct{}
+	once    gosync.Once
+	wg      gosync.WaitGroup
+}
+
+type deviceSeen struct {
+	userAgent  string
+	pull, push time.Time
+}
+
+func newDeviceLog(app core.App) *deviceLog {
+	return &deviceLog{app: app, pending: map[[2]string]deviceSeen{}, done: make(chan struct{})}
+}
+
+func (l *deviceLog) start() {
+	l.once.Do(func() {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			tick := time.NewTicker(time.Second)
+			defer tick.Stop()
+			for {
+				select {
+				case <-tick.C:
+					l.flush()
+				case <-l.done:
+					l.flush()
+					return
+				}
+			}
+		}()
+	})
+}
+
+func (l *deviceLog) stop() {
+	select {
+	case <-l.done:
+	default:
+		close(l.done)
+	}
+	l.wg.Wait()
+}
+
+func (l *deviceLog) note(user, device, userAgent string, at time.Time, push bool) {
 	if device == "" {
 		return
-	}
-	r, err := app.FindFirstRecordByFilter(crm.SyncDevices, "user = {:u} && device_id = {:d}", dbx.Params{"u": user, "d": device})
-	if err != nil {
-		c, cerr := app.FindCachedCollectionByNameOrId(crm.SyncDevices)
-		if cerr != nil {
-			return
-		}
-		r = core.NewRecord(c)
-		r.Set("user", user)
-		r.Set("device_id", device)
 	}
 	if len(userAgent) > 300 {
 		userAgent = userAgent[:300]
 	}
-	r.Set("user_agent", userAgent)
-	r.Set(field, now.UTC())
-	r.Set("last_sync_at", now.UTC())
-	if err := app.Save(r); err != nil {
-		app.Logger().Warn("could not record sync device", "user", user, "error", err)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	key := [2]string{user, device}
+	seen := l.pending[key]
+	seen.userAgent = userAgent
+	if push {
+		seen.push = at
+	} else {
+		seen.pull = at
+	}
+	l.pending[key] = seen
+}
+
+func (l *deviceLog) flush() {
+	l.mu.Lock()
+	batch := l.pending
+	l.pending = map[[2]string]deviceSeen{}
+	l.mu.Unlock()
+	if len(batch) == 0 {
+		return
+	}
+	err := l.app.RunInTransaction(func(tx core.App) error {
+		c, err := tx.FindCachedCollectionByNameOrId(crm.SyncDevices)
+		if err != nil {
+			return err
+		}
+		for key, seen := range batch {
+			r, err := tx.FindFirstRecordByFilter(crm.SyncDevices, "user = {:u} && device_id = {:d}", dbx.Params{"u": key[0], "d": key[1]})
+			if err != nil {
+				r = core.NewRecord(c)
+				r.Set("user", key[0])
+				r.Set("device_id", key[1])
+			}
+			r.Set("user_agent", seen.userAgent)
+			for field, at := range map[string]time.Time{"last_pull_at": seen.pull, "last_push_at": seen.push} {
+				if !at.IsZero() {
+					r.Set(field, at.UTC())
+					if at.After(r.GetDateTime("last_sync_at").Time()) {
+						r.Set("last_sync_at", at.UTC())
+					}
+				}
+			}
+			if err := tx.Save(r); err != nil { // e.g. the user was deleted meanwhile
+				l.app.Logger().Warn("could not record a sync device", "user", key[0], "error", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		l.app.Logger().Warn("could not record sync devices", "devices", len(batch), "error", err)
 	}
 }

@@ -17,7 +17,6 @@ const (
 	ChangesTable = "_rounds_changes"
 	writerTable  = "_rounds_writer"
 	metaTable    = "_rounds_sync_meta"
-	pullsTable   = "_rounds_pulls"
 )
 
 // WriterID names who writes in the change log: the device when it said
@@ -58,10 +57,6 @@ var captureTables = []string{
 	// who is writing: set by a push inside its transaction, empty otherwise
 	`CREATE TABLE IF NOT EXISTS ` + writerTable + ` (id INTEGER PRIMARY KEY CHECK (id = 1), device TEXT NOT NULL, user TEXT NOT NULL)`,
 	`CREATE TABLE IF NOT EXISTS ` + metaTable + ` (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
-	// the cursor each served pull started from: a push names the pull's
-	// timestamp, the merge needs the version the device edited
-	`CREATE TABLE IF NOT EXISTS ` + pullsTable + ` (user TEXT NOT NULL, device TEXT NOT NULL, timestamp INTEGER NOT NULL,
-		since INTEGER NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (user, device, timestamp))`,
 	// a first row, so that a cursor is never 0 (which some clients treat as "never synced")
 	`INSERT INTO ` + ChangesTable + ` (tbl, record_id, op, at)
 		SELECT '_init', '', 'c', ` + nowMs + ` WHERE NOT EXISTS (SELECT 1 FROM ` + ChangesTable + `)`,
@@ -224,7 +219,7 @@ func DropCapture(db dbx.Builder) error {
 			}
 		}
 	}
-	for _, tbl := range []string{ChangesTable, writerTable, metaTable, pullsTable} {
+	for _, tbl := range []string{ChangesTable, writerTable, metaTable} {
 		if _, err := db.NewQuery(`DROP TABLE IF EXISTS ` + tbl).Execute(); err != nil {
 			return err
 		}

@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
@@ -33,10 +32,8 @@ type Migration struct {
 // PullRequest is a device's pull.
 type PullRequest struct {
 	Rep          string // the signed-in rep's id
-	Device       string // X-Device-Id, "" when the device sent none
 	LastPulledAt *int64 // nil on the first sync
 	Migration    *Migration
-	Now          time.Time
 }
 
 // BadRequestError is a client mistake; its message is safe to return.
@@ -103,6 +100,26 @@ func clip(s string) string {
 	return s
 }
 
+// Cursors. A pull answers with a timestamp that carries two change-log
+// positions: the one it read up to (top) and the one the device held
+// before it (base). WatermelonDB pushes with the new timestamp; the merge
+// needs base, the version the device's offline edits were made on. Packing
+// both into the number keeps the server free of per-pull state.
+const cursorScale = 1_000_000
+
+// EncodeCursor packs top and base; a gap of a million changes or more is
+// clipped (the base then errs late, never early).
+func EncodeCursor(top, base int64) int64 {
+	gap := min(max(top-base, 0), cursorScale-1)
+	return top*cursorScale + gap
+}
+
+// DecodeCursor unpacks a timestamp into top and base.
+func DecodeCursor(c int64) (top, base int64) {
+	top = c / cursorScale
+	return top, top - c%cursorScale
+}
+
 // snapshot is a read transaction: every query of one pull sees the same
 // committed state, so the cursor and the changes agree.
 type snapshot struct {
@@ -137,26 +154,26 @@ func Pull(ctx context.Context, app core.App, req PullRequest, w io.Writer) error
 	_ = s.query("SELECT CAST(value AS INTEGER) FROM "+metaTable+" WHERE key = 'pruned_through'", nil).Row(&floor)
 
 	full := req.LastPulledAt == nil
-	replacement := !full && (*req.LastPulledAt < floor || *req.LastPulledAt > top)
+	var since int64
+	if !full {
+		since, _ = DecodeCursor(*req.LastPulledAt)
+	}
+	replacement := !full && (since < floor || since > top)
 	base := top // after a full pull the device holds the state at top
 	if !full && !replacement {
-		base = *req.LastPulledAt
-	}
-	if _, err := app.NonconcurrentDB().NewQuery("INSERT OR REPLACE INTO " + pullsTable + " (user, device, timestamp, since, at) VALUES ({:u}, {:d}, {:t}, {:s}, {:at})").
-		Bind(dbx.Params{"u": req.Rep, "d": WriterID(req.Rep, req.Device), "t": top, "s": base, "at": req.Now.UnixMilli()}).WithContext(ctx).Execute(); err != nil {
-		return fmt.Errorf("pull: remember cursor: %w", err)
+		base = since
 	}
 
 	out := newPullWriter(w)
 	if full || replacement {
 		err = s.fullPull(out, req.Rep)
 	} else {
-		err = s.incrementalPull(out, req, *req.LastPulledAt, top)
+		err = s.incrementalPull(out, req, since, top)
 	}
 	if err != nil {
 		return err
 	}
-	return out.finish(top, replacement)
+	return out.finish(EncodeCursor(top, base), replacement)
 }
 
 // scopedSelect selects the wire columns of t within rep's scope; extra is

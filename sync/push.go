@@ -162,19 +162,10 @@ func Push(ctx context.Context, app core.App, req PushRequest) (PushResult, error
 	return p.res, nil
 }
 
-// resolveBase finds the cursor the device's edits are based on. WatermelonDB
-// pulls, then pushes with the new timestamp; the version the device edited
-// is the one before that pull, remembered when the pull was served.
+// resolveBase finds the version the device's edits are based on: the
+// base packed into the timestamp of the pull before this push.
 func (p *pusher) resolveBase() error {
-	p.base = p.req.LastPulledAt
-	var since sql.NullInt64
-	err := p.tx.NonconcurrentDB().NewQuery("SELECT since FROM " + pullsTable + " WHERE user = {:u} AND device = {:d} AND timestamp = {:t}").
-		Bind(dbx.Params{"u": p.req.Rep, "d": p.writer, "t": p.req.LastPulledAt}).Row(&since)
-	if err == nil && since.Valid {
-		p.base = since.Int64
-	} else if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("push: find base cursor: %w", err)
-	}
+	_, p.base = DecodeCursor(p.req.LastPulledAt)
 	var at sql.NullInt64
 	if err := p.tx.NonconcurrentDB().NewQuery("SELECT at FROM " + ChangesTable + " WHERE seq <= {:s} ORDER BY seq DESC LIMIT 1").
 		Bind(dbx.Params{"s": p.base}).Row(&at); err != nil && !errors.Is(err, sql.ErrNoRows) {

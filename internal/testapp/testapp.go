@@ -299,6 +299,12 @@ func (r Response) JSON(t testing.TB, v any) {
 // Do sends method url with body (a string, []byte, or anything JSON-encodable; nil for none) as actor.
 func (c *Client) Do(actor, method, url string, body any) Response {
 	c.t.Helper()
+	return c.DoWithHeaders(actor, method, url, body, nil)
+}
+
+// DoWithHeaders is Do with extra request headers.
+func (c *Client) DoWithHeaders(actor, method, url string, body any, headers map[string]string) Response {
+	c.t.Helper()
 	var r io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -319,6 +325,9 @@ func (c *Client) Do(actor, method, url string, body any) Response {
 	}
 	if token := Token(c.t, actor); token != "" {
 		req.Header.Set("Authorization", token)
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
 	}
 	rec := httptest.NewRecorder()
 	c.mux.ServeHTTP(rec, req)

@@ -1,0 +1,28 @@
+package sync_test
+
+import (
+	"testing"
+
+	rsync "rounds/sync"
+)
+
+func TestCursorCarriesTopAndBase(t *testing.T) {
+	t.Parallel()
+	cases := []struct{ top, base, wantBase int64 }{
+		{1, 1, 1},
+		{5000, 4990, 4990},
+		{9_000_000_000, 8_999_999_000, 8_999_999_000}, // still exact in a JavaScript number
+		{3_000_000, 1, 3_000_000 - 999_999},           // a huge gap errs late, never early
+		{10, 20, 10},                                  // a base past top is clamped
+	}
+	for _, c := range cases {
+		cur := rsync.EncodeCursor(c.top, c.base)
+		if cur > 1<<53 {
+			t.Errorf("cursor %d does not fit a JavaScript number", cur)
+		}
+		top, base := rsync.DecodeCursor(cur)
+		if top != c.top || base != c.wantBase {
+			t.Errorf("EncodeCursor(%d, %d) decodes to (%d, %d), want (%d, %d)", c.top, c.base, top, base, c.top, c.wantBase)
+		}
+	}
+}
