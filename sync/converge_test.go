@@ -121,6 +121,9 @@ func (w *world) pull(d *device) {
 		}
 	}
 	ts := p.Timestamp
+	if d.lastPulledAt != nil && ts < *d.lastPulledAt {
+		w.t.Fatalf("%s: the cursor went back from %d to %d (WatermelonDB rejects this)", d.name, *d.lastPulledAt, ts)
+	}
 	d.lastPulledAt = &ts
 }
 

@@ -21,6 +21,12 @@ func TestCursorCarriesTopAndBase(t *testing.T) {
 			t.Errorf("cursor %d does not fit a JavaScript number", cur)
 		}
 		top, base := rsync.DecodeCursor(cur)
+		if prev := rsync.EncodeCursor(c.top-1, 0); cur <= prev {
+			t.Errorf("cursor %d is not after %d, a cursor of an earlier top", cur, prev)
+		}
+		if same := rsync.EncodeCursor(c.top, c.top); cur > same {
+			t.Errorf("cursor %d is after %d, the cursor of a pull with nothing new", cur, same)
+		}
 		if top != c.top || base != c.wantBase {
 			t.Errorf("EncodeCursor(%d, %d) decodes to (%d, %d), want (%d, %d)", c.top, c.base, top, base, c.top, c.wantBase)
 		}

@@ -104,20 +104,22 @@ func clip(s string) string {
 // positions: the one it read up to (top) and the one the device held
 // before it (base). WatermelonDB pushes with the new timestamp; the merge
 // needs base, the version the device's offline edits were made on. Packing
-// both into the number keeps the server free of per-pull state.
+// both into the number keeps the server free of per-pull state. The gap is
+// stored as its complement, so that cursors never decrease (WatermelonDB
+// checks): for the same top, a smaller gap gives a larger cursor.
 const cursorScale = 1_000_000
 
 // EncodeCursor packs top and base; a gap of a million changes or more is
 // clipped (the base then errs late, never early).
 func EncodeCursor(top, base int64) int64 {
 	gap := min(max(top-base, 0), cursorScale-1)
-	return top*cursorScale + gap
+	return top*cursorScale + (cursorScale - 1 - gap)
 }
 
 // DecodeCursor unpacks a timestamp into top and base.
 func DecodeCursor(c int64) (top, base int64) {
 	top = c / cursorScale
-	return top, top - c%cursorScale
+	return top, top - (cursorScale - 1 - c%cursorScale)
 }
 
 // snapshot is a read transaction: every query of one pull sees the same
