@@ -125,7 +125,7 @@ func checkRepWrite(app core.App, auth, r *core.Record) error {
 			}
 			if product != nil && !product.GetBool("active") {
 				return router.NewBadRequestError("Failed to save the order line.",
-					fieldError("product", "inactive_product", fmt.Sprintf("product %s is no longer sold", product.GetString("sku"))))
+					fieldErr(&crm.FieldError{Field: "product", Code: "inactive_product", Message: fmt.Sprintf("product %s is no longer sold", product.GetString("sku"))}))
 			}
 		}
 	}

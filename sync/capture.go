@@ -116,22 +116,24 @@ func triggers(t Table) []string {
 	ai := `CREATE TRIGGER ` + name("ai") + ` AFTER INSERT ON ` + q(t.Name) + ` BEGIN ` +
 		insertChange(t, OpCreate, scopeExpr(t, "NEW", false), "'*'", "''", ownerTo, "NEW.id") + ` END`
 
+	// one statement: the changed columns are computed once, and a record
+	// that moved to another customer is logged under both (UNION)
 	cols := changedCols(t)
-	au := `CREATE TRIGGER ` + name("au") + ` AFTER UPDATE ON ` + q(t.Name) + ` WHEN ` + cols + ` != '' BEGIN ` +
-		insertChange(t, OpUpdate, scopeExpr(t, "NEW", false), cols, "''", "''", "NEW.id")
-	// a record that moved to another customer is logged under the old one too
-	au += fmt.Sprintf(` INSERT INTO %s (tbl, record_id, op, customer, cols, device, at) SELECT '%s', NEW.id, '%s', %s, %s, %s, %s WHERE %s IS NOT %s;`,
-		ChangesTable, t.Name, OpUpdate, scopeExpr(t, "OLD", false), cols, writerDevice, nowMs, scopeExpr(t, "OLD", false), scopeExpr(t, "NEW", false))
+	customers := "SELECT " + scopeExpr(t, "NEW", false) + " AS c"
+	if t.Parent != "" || t.Name == crm.OrderLines {
+		customers += " UNION SELECT " + scopeExpr(t, "OLD", false)
+	}
+	au := `CREATE TRIGGER ` + name("au") + ` AFTER UPDATE ON ` + q(t.Name) + ` BEGIN ` +
+		fmt.Sprintf(`INSERT INTO %s (tbl, record_id, op, customer, cols, device, at) SELECT '%s', NEW.id, '%s', s.c, x.cols, %s, %s FROM (SELECT %s AS cols) x, (%s) s WHERE x.cols != '';`,
+			ChangesTable, t.Name, OpUpdate, writerDevice, nowMs, cols, customers)
 	switch t.Name {
 	case crm.Customers:
 		au += fmt.Sprintf(` INSERT INTO %s (tbl, record_id, op, customer, owner_from, owner_to, device, at) SELECT 'customers', NEW.id, '%s', NEW.id, OLD.owner, NEW.owner, %s, %s WHERE OLD.owner IS NOT NEW.owner;`,
 			ChangesTable, OpOwner, writerDevice, nowMs)
 	case crm.Orders:
 		// the lines of an order that moved go with it
-		for _, row := range []string{"NEW", "OLD"} {
-			au += fmt.Sprintf(` INSERT INTO %s (tbl, record_id, op, customer, cols, device, at) SELECT 'order_lines', id, '%s', %s.customer, '*', %s, %s FROM order_lines WHERE "order" = NEW.id AND OLD.customer IS NOT NEW.customer;`,
-				ChangesTable, OpUpdate, row, writerDevice, nowMs)
-		}
+		au += fmt.Sprintf(` INSERT INTO %s (tbl, record_id, op, customer, cols, device, at) SELECT 'order_lines', l.id, '%s', s.c, '*', %s, %s FROM order_lines l, (SELECT NEW.customer AS c UNION SELECT OLD.customer) s WHERE l."order" = NEW.id AND OLD.customer IS NOT NEW.customer;`,
+			ChangesTable, OpUpdate, writerDevice, nowMs)
 	}
 	au += ` END`
 
