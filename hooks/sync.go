@@ -136,7 +136,8 @@ func handlePush(e *core.RequestEvent, deps Deps, devices *deviceLog) error {
 		Rep: e.Auth.Id, Device: device, LastPulledAt: lastPulledAt, Changes: changes, Now: now,
 	})
 	if err != nil {
-		return err
+		e.App.Logger().Error("sync push failed", "user", e.Auth.Id, "error", err)
+		return router.NewInternalServerError("The push could not be applied; nothing was changed. Try again.", err)
 	}
 	devices.note(e.Auth.Id, device, e.Request.UserAgent(), now, true)
 	return e.JSON(http.StatusOK, res)

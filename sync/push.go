@@ -103,6 +103,7 @@ func tableNames() string {
 // pusher applies one push inside one transaction.
 type pusher struct {
 	tx     core.App
+	st     *store
 	req    PushRequest
 	writer string // who the change log credits: the device, or the rep
 	base   int64  // the cursor the device's edits are based on
@@ -110,13 +111,15 @@ type pusher struct {
 	res    PushResult
 	// records the push already settled, so that a record listed twice is applied once
 	done map[string]bool
+	// orders whose lines changed: their totals are recomputed at the end
+	touched map[string]bool
 }
 
 // Push applies a device's changes in one transaction: per-record outcomes,
 // field-level three-way merge, every conflict and refusal logged to
 // sync_conflicts. A retried push changes nothing.
 func Push(ctx context.Context, app core.App, req PushRequest) (PushResult, error) {
-	p := &pusher{req: req, done: map[string]bool{}}
+	p := &pusher{req: req, done: map[string]bool{}, touched: map[string]bool{}}
 	p.res.ExperimentalRejectedIDs = map[string][]string{}
 	p.res.Rejected = []Rejection{}
 	p.res.Conflicts = []ConflictReport{}
@@ -124,6 +127,15 @@ func Push(ctx context.Context, app core.App, req PushRequest) (PushResult, error
 
 	err := app.RunInTransaction(func(tx core.App) error {
 		p.tx = tx
+		st, err := newStore(ctx, tx, req.Now)
+		if err != nil {
+			return err
+		}
+		defer st.close()
+		p.st = st
+		if err := p.preload(); err != nil {
+			return err
+		}
 		db := tx.NonconcurrentDB()
 		if _, err := db.NewQuery("INSERT OR REPLACE INTO " + writerTable + " (id, device, user) VALUES (1, {:d}, {:u})").
 			Bind(dbx.Params{"d": p.writer, "u": req.Rep}).Execute(); err != nil {
@@ -153,7 +165,10 @@ func Push(ctx context.Context, app core.App, req PushRequest) (PushResult, error
 				}
 			}
 		}
-		_, err := db.NewQuery("DELETE FROM " + writerTable).Execute()
+		if err := p.updateTotals(); err != nil {
+			return err
+		}
+		_, err = db.NewQuery("DELETE FROM " + writerTable).Execute()
 		return err
 	})
 	if err != nil {
@@ -173,6 +188,135 @@ func (p *pusher) resolveBase() error {
 	}
 	if at.Valid {
 		p.baseAt = time.UnixMilli(at.Int64).UTC()
+	}
+	return nil
+}
+
+// relationTargets maps the relation columns devices send to their tables.
+var relationTargets = map[string]string{
+	"customer": crm.Customers, "contact": crm.Contacts, "visit": crm.Visits,
+	"order": crm.Orders, "product": crm.Products,
+}
+
+// preload loads, in a few queries, every record the push names and the
+// records they point to.
+func (p *pusher) preload() error {
+	refs := map[string][]string{}
+	for _, t := range Tables {
+		tc := p.req.Changes[t.Name]
+		for _, raws := range [][]Raw{tc.Created, tc.Updated} {
+			for _, raw := range raws {
+				if id, ok := raw["id"].(string); ok {
+					refs[t.Name] = append(refs[t.Name], id)
+				}
+				for col, target := range relationTargets {
+					if id, ok := raw[col].(string); ok && id != "" {
+						refs[target] = append(refs[target], id)
+					}
+				}
+			}
+		}
+		refs[t.Name] = append(refs[t.Name], tc.Deleted...)
+	}
+	for round := 0; round < 2; round++ { // the records, then what they point to
+		for _, t := range Tables {
+			if len(refs[t.Name]) == 0 {
+				continue
+			}
+			if err := p.st.preload(t.Name, refs[t.Name]); err != nil {
+				return err
+			}
+		}
+		next := map[string][]string{}
+		for table, recs := range p.st.records {
+			for _, r := range recs {
+				if r == nil {
+					continue
+				}
+				for col, target := range relationTargets {
+					if _, ok := r.Collection().Fields.GetByName(col).(*core.RelationField); ok {
+						if id := r.GetString(col); id != "" {
+							next[target] = append(next[target], id)
+						}
+					}
+				}
+			}
+			_ = table
+		}
+		refs = next
+	}
+	return nil
+}
+
+// save applies the record rules to r (orig is the stored version, nil for
+// a new record), validates it, and writes it.
+func (p *pusher) save(t Table, r, orig *core.Record) error {
+	find := p.st.finder()
+	var err error
+	var origRec crm.Record
+	if orig != nil {
+		origRec = orig
+	}
+	switch t.Name {
+	case crm.Customers:
+		err = crm.PrepareCustomer(r, orig == nil)
+	case crm.Contacts:
+		err = crm.PrepareContact(r)
+	case crm.Visits:
+		err = crm.PrepareVisit(find, r, origRec)
+	case crm.FollowUps:
+		err = crm.PrepareFollowUp(find, r, origRec)
+	case crm.Orders:
+		err = crm.PrepareOrder(find, r, origRec, func() time.Time { return p.req.Now })
+		if orig == nil {
+			r.Set("total", 0)
+		}
+	case crm.OrderLines:
+		err = crm.PriceLine(find, r)
+		p.touched[r.GetString("order")] = true
+		if orig != nil {
+			p.touched[orig.GetString("order")] = true
+		}
+	}
+	var fe *crm.FieldError
+	if errors.As(err, &fe) {
+		return refuse("%s", fe.Error())
+	}
+	if err != nil {
+		return err
+	}
+	if err := p.st.validate(r); err != nil {
+		return err
+	}
+	if orig == nil {
+		return p.st.insert(r)
+	}
+	return p.st.update(r)
+}
+
+// updateTotals recomputes the totals of orders whose lines changed.
+func (p *pusher) updateTotals() error {
+	for _, id := range keys(p.touched) {
+		order, err := p.st.find(crm.Orders, id)
+		if err != nil || order == nil {
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		totals, err := p.st.lineTotals(id)
+		if err != nil {
+			return err
+		}
+		total := crm.SumCents(totals)
+		if crm.Cents(order.GetFloat("total")) == crm.Cents(total) {
+			continue
+		}
+		order = order.Clone()
+		order.Set("total", total)
+		if err := p.st.update(order); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -198,7 +342,7 @@ func (p *pusher) logConflict(table, id, field string, server, client any, resolu
 		"server_value": jsonValue(server), "client_value": jsonValue(client),
 		"resolution": resolution, "rule": clip500(rule), "user": p.req.Rep, "device": clip(p.req.Device),
 	})
-	if err := p.tx.SaveNoValidate(r); err != nil {
+	if err := p.st.insert(r); err != nil {
 		return fmt.Errorf("log conflict on %s/%s: %w", table, id, err)
 	}
 	return nil
@@ -221,19 +365,23 @@ func clip500(s string) string {
 
 // savepoint runs fn so that a failure undoes everything fn wrote.
 func (p *pusher) savepoint(fn func() error) error {
-	db := p.tx.NonconcurrentDB()
-	if _, err := db.NewQuery("SAVEPOINT push_record").Execute(); err != nil {
+	if err := p.st.exec("savepoint", "SAVEPOINT push_record"); err != nil {
 		return err
 	}
+	p.st.journal = p.st.journal[:0]
+	touched := len(p.touched)
 	if err := fn(); err != nil {
-		if _, rbErr := db.NewQuery("ROLLBACK TO push_record").Execute(); rbErr != nil {
+		if rbErr := p.st.exec("rollback to", "ROLLBACK TO push_record"); rbErr != nil {
 			return errors.Join(err, rbErr)
 		}
-		_, _ = db.NewQuery("RELEASE push_record").Execute()
+		p.st.forget() // the cache must not keep what was rolled back
+		if len(p.touched) != touched {
+			p.touched = map[string]bool{} // recomputed from the database at the end anyway
+		}
+		_ = p.st.exec("release", "RELEASE push_record")
 		return err
 	}
-	_, err := db.NewQuery("RELEASE push_record").Execute()
-	return err
+	return p.st.exec("release", "RELEASE push_record")
 }
 
 // recordError is a refusal of one record, as opposed to a failure of the push.
@@ -250,25 +398,14 @@ func refuse(format string, args ...any) error {
 func (p *pusher) customerOf(t Table, parent string) (customer *core.Record, order *core.Record, err error) {
 	switch t.Parent {
 	case "customer":
-		customer, err = findOptional(p.tx, crm.Customers, parent)
+		customer, err = p.st.find(crm.Customers, parent)
 	case "order":
-		order, err = findOptional(p.tx, crm.Orders, parent)
+		order, err = p.st.find(crm.Orders, parent)
 		if err == nil && order != nil {
-			customer, err = findOptional(p.tx, crm.Customers, order.GetString("customer"))
+			customer, err = p.st.find(crm.Customers, order.GetString("customer"))
 		}
 	}
 	return customer, order, err
-}
-
-func findOptional(app core.App, collection, id string) (*core.Record, error) {
-	if id == "" {
-		return nil, nil
-	}
-	r, err := app.FindRecordById(collection, id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
-	}
-	return r, err
 }
 
 // inScope checks that r (existing, or about to be written) belongs to a
@@ -452,7 +589,7 @@ func (p *pusher) apply(t Table, id string, raw Raw, created bool) error {
 	if err != nil {
 		return err
 	}
-	existing, err := findOptional(p.tx, t.Name, id)
+	existing, err := p.st.find(t.Name, id)
 	if err != nil {
 		return err
 	}
@@ -514,9 +651,14 @@ func (p *pusher) create(t Table, collection *core.Collection, id string, raw Raw
 	}
 	// an edit beats a delete: a record the server deleted comes back
 	var deletedAt sql.NullInt64
-	_ = p.tx.NonconcurrentDB().NewQuery("SELECT MAX(seq) FROM " + ChangesTable + " INDEXED BY _rounds_changes_record WHERE tbl = {:t} AND record_id = {:id} AND op = 'd'").
-		Bind(dbx.Params{"t": t.Name, "id": id}).Row(&deletedAt)
-	if err := p.tx.Save(r); err != nil {
+	st, err := p.st.stmt("deleted at", "SELECT MAX(seq) FROM "+ChangesTable+" INDEXED BY _rounds_changes_record WHERE tbl = ? AND record_id = ? AND op = 'd'")
+	if err != nil {
+		return err
+	}
+	if err := st.QueryRowContext(p.st.ctx, t.Name, id).Scan(&deletedAt); err != nil {
+		return err
+	}
+	if err := p.save(t, r, nil); err != nil {
 		return err
 	}
 	if deletedAt.Valid {
@@ -537,7 +679,7 @@ func (p *pusher) checkLine(t Table, r, order *core.Record, changedProduct bool) 
 		return refuse("order %s is %s: its lines can no longer change", order.Id, status)
 	}
 	if changedProduct {
-		product, err := findOptional(p.tx, crm.Products, r.GetString("product"))
+		product, err := p.st.find(crm.Products, r.GetString("product"))
 		if err != nil {
 			return err
 		}
@@ -563,16 +705,29 @@ func changedColumns(raw Raw) []string {
 // serverEdits returns, per column, the time of the latest change to r made
 // since the device's base version by anyone but this device.
 func (p *pusher) serverEdits(t Table, id string) (map[string]time.Time, error) {
-	var rows []struct {
-		Cols string `db:"cols"`
-		At   int64  `db:"at"`
+	type edit struct {
+		Cols string
+		At   int64
 	}
-	err := p.tx.NonconcurrentDB().NewQuery("SELECT cols, at FROM " + ChangesTable + " INDEXED BY _rounds_changes_record" +
-		" WHERE tbl = {:t} AND record_id = {:id} AND seq > {:base} AND device != {:me}").
-		Bind(dbx.Params{"t": t.Name, "id": id, "base": p.base, "me": p.writer}).All(&rows)
+	var rows []edit
+	st, err := p.st.stmt("server edits", "SELECT cols, at FROM "+ChangesTable+" INDEXED BY _rounds_changes_record"+
+		" WHERE tbl = ? AND record_id = ? AND seq > ? AND device != ?")
+	if err != nil {
+		return nil, err
+	}
+	res, err := st.QueryContext(p.st.ctx, t.Name, id, p.base, p.writer)
 	if err != nil {
 		return nil, fmt.Errorf("push: server edits of %s/%s: %w", t.Name, id, err)
 	}
+	for res.Next() {
+		var e edit
+		if err := res.Scan(&e.Cols, &e.At); err != nil {
+			res.Close()
+			return nil, err
+		}
+		rows = append(rows, e)
+	}
+	res.Close()
 	out := map[string]time.Time{}
 	for _, r := range rows {
 		at := time.UnixMilli(r.At).UTC()
@@ -592,7 +747,8 @@ func (p *pusher) serverEdits(t Table, id string) (map[string]time.Time, error) {
 	return out, nil
 }
 
-func (p *pusher) update(t Table, r, order *core.Record, raw Raw, values map[string]any, created bool) error {
+func (p *pusher) update(t Table, existing, order *core.Record, raw Raw, values map[string]any, created bool) error {
+	r := existing.Clone() // the store keeps the stored version until the write succeeds
 	cols := changedColumns(raw)
 	if created { // a retried create: every column the device sent is its own
 		cols = cols[:0]
@@ -695,7 +851,7 @@ func (p *pusher) update(t Table, r, order *core.Record, raw Raw, values map[stri
 		}
 	}
 	if applied {
-		if err := p.tx.Save(r); err != nil {
+		if err := p.save(t, r, existing); err != nil {
 			return err
 		}
 	} else if len(conflicts) > 0 {
@@ -744,7 +900,7 @@ func (p *pusher) delete(ctx context.Context, t Table, id string) error {
 		return p.reject(t, id, nil, t.Name+" are read-only for devices")
 	}
 	err := p.savepoint(func() error {
-		r, err := findOptional(p.tx, t.Name, id)
+		r, err := p.st.find(t.Name, id)
 		if err != nil || r == nil {
 			return err // already gone: nothing to do
 		}
@@ -774,7 +930,16 @@ func (p *pusher) delete(ctx context.Context, t Table, id string) error {
 			}
 			return p.logConflict(t.Name, id, "*", nil, "deleted", conflict.Restored, conflict.RuleEditBeatsDel)
 		}
-		return p.tx.Delete(r)
+		if t.Name == crm.OrderLines {
+			p.touched[r.GetString("order")] = true
+		}
+		if err := p.st.delete(r); err != nil {
+			if errors.Is(err, errStillReferenced) {
+				return refuse("this %s cannot be deleted: it is %v", singular(t.Name), err)
+			}
+			return err
+		}
+		return nil
 	})
 	var re *recordError
 	if errors.As(err, &re) {

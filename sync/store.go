@@ -1,0 +1,369 @@
+package sync
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/pocketbase/dbx"
+	validation "github.com/pocketbase/ozzo-validation/v4"
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/types"
+
+	"rounds/crm"
+)
+
+// store is a push's view of the database. Records are loaded once, in
+// batches, and kept with the push's own writes; writes go through
+// statements prepared once per push, so that SQLite compiles the capture
+// triggers once rather than for every record (that compile is most of the
+// cost of a PocketBase save). Validation is PocketBase's own field
+// validation, with relation targets checked against the loaded records.
+type store struct {
+	ctx     context.Context
+	tx      core.App
+	db      *sql.Tx
+	records map[string]map[string]*core.Record // table -> id -> record; nil: known not to exist
+	stmts   map[string]*sql.Stmt
+	cols    map[string][]string
+	now     time.Time
+	// journal lists the records written since the last savepoint
+	journal [][2]string
+}
+
+func newStore(ctx context.Context, tx core.App, now time.Time) (*store, error) {
+	dbtx, ok := tx.NonconcurrentDB().(*dbx.Tx)
+	if !ok {
+		return nil, fmt.Errorf("push: expected a transaction, got %T", tx.NonconcurrentDB())
+	}
+	exec, ok := dbtx.Builder.(interface{ Executor() dbx.Executor })
+	if !ok {
+		return nil, fmt.Errorf("push: unexpected database builder %T", dbtx.Builder)
+	}
+	sqlTx, ok := exec.Executor().(*sql.Tx)
+	if !ok {
+		return nil, fmt.Errorf("push: unexpected executor %T", exec.Executor())
+	}
+	return &store{ctx: ctx, tx: tx, db: sqlTx, records: map[string]map[string]*core.Record{},
+		stmts: map[string]*sql.Stmt{}, cols: map[string][]string{}, now: now}, nil
+}
+
+func (s *store) close() {
+	for _, st := range s.stmts {
+		st.Close()
+	}
+}
+
+// stmt prepares (once) and returns a statement.
+func (s *store) stmt(key, query string) (*sql.Stmt, error) {
+	if st, ok := s.stmts[key]; ok {
+		return st, nil
+	}
+	st, err := s.db.PrepareContext(s.ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("prepare %s: %w", key, err)
+	}
+	s.stmts[key] = st
+	return st, nil
+}
+
+func (s *store) exec(key, query string, args ...any) error {
+	st, err := s.stmt(key, query)
+	if err != nil {
+		return err
+	}
+	_, err = st.ExecContext(s.ctx, args...)
+	return err
+}
+
+// preload loads the records of table with the given ids in batches.
+func (s *store) preload(table string, ids []string) error {
+	if s.records[table] == nil {
+		s.records[table] = map[string]*core.Record{}
+	}
+	var missing []string
+	for _, id := range ids {
+		if _, ok := s.records[table][id]; !ok && id != "" && !slices.Contains(missing, id) {
+			missing = append(missing, id)
+		}
+	}
+	for len(missing) > 0 {
+		n := min(len(missing), 500)
+		found, err := s.tx.FindRecordsByIds(table, missing[:n])
+		if err != nil {
+			return fmt.Errorf("load %s: %w", table, err)
+		}
+		for _, id := range missing[:n] {
+			s.records[table][id] = nil
+		}
+		for _, r := range found {
+			s.records[table][r.Id] = r
+		}
+		missing = missing[n:]
+	}
+	return nil
+}
+
+// find returns the record, or nil when it does not exist.
+func (s *store) find(table, id string) (*core.Record, error) {
+	if id == "" {
+		return nil, nil
+	}
+	if r, ok := s.records[table][id]; ok {
+		return r, nil
+	}
+	if err := s.preload(table, []string{id}); err != nil {
+		return nil, err
+	}
+	return s.records[table][id], nil
+}
+
+func (s *store) finder() crm.Finder {
+	return func(collection, id string) (crm.Record, error) {
+		r, err := s.find(collection, id)
+		if r == nil || err != nil {
+			return nil, err
+		}
+		return r, nil
+	}
+}
+
+// validate runs PocketBase's field validation on r without touching the
+// database: relation targets are looked up in the store.
+func (s *store) validate(r *core.Record) error {
+	errs := validation.Errors{}
+	for _, f := range r.Collection().Fields {
+		name := f.GetName()
+		switch field := f.(type) {
+		case *core.AutodateField:
+			continue
+		case *core.TextField:
+			if field.PrimaryKey {
+				continue // ids are checked by the push itself
+			}
+		case *core.RelationField:
+			id := r.GetString(name)
+			if id == "" {
+				if field.Required {
+					errs[name] = validation.NewError("validation_required", "cannot be blank")
+				}
+				continue
+			}
+			target, err := s.tx.FindCachedCollectionByNameOrId(field.CollectionId)
+			if err != nil {
+				return err
+			}
+			found, err := s.find(target.Name, id)
+			if err != nil {
+				return err
+			}
+			if found == nil {
+				errs[name] = validation.NewError("validation_missing_rel_records", fmt.Sprintf("%s %s does not exist", target.Name, id))
+			}
+			continue
+		}
+		if err := f.ValidateValue(s.ctx, s.tx, r); err != nil {
+			errs[name] = err
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return errs
+}
+
+func (s *store) columns(c *core.Collection) []string {
+	if cols, ok := s.cols[c.Name]; ok {
+		return cols
+	}
+	cols := c.Fields.FieldNames()
+	slices.Sort(cols)
+	s.cols[c.Name] = cols
+	return cols
+}
+
+func (s *store) args(r *core.Record, cols []string) ([]any, error) {
+	data, err := r.DBExport(s.tx)
+	if err != nil {
+		return nil, err
+	}
+	args := make([]any, 0, len(cols)+1)
+	for _, c := range cols {
+		args = append(args, data[c])
+	}
+	return args, nil
+}
+
+func quoteCols(cols []string) []string {
+	out := make([]string, len(cols))
+	for i, c := range cols {
+		out[i] = `"` + c + `"`
+	}
+	return out
+}
+
+// insert writes a new record, stamping created and updated.
+func (s *store) insert(r *core.Record) error {
+	c := r.Collection()
+	if r.Id == "" {
+		r.Id = core.GenerateDefaultRandomId()
+	}
+	now := types.NowDateTime()
+	for _, f := range c.Fields {
+		if a, ok := f.(*core.AutodateField); ok && a.OnCreate {
+			r.SetRaw(a.Name, now)
+		}
+	}
+	cols := s.columns(c)
+	args, err := s.args(r, cols)
+	if err != nil {
+		return err
+	}
+	query := fmt.Sprintf(`INSERT INTO "%s" (%s) VALUES (%s)`, c.Name, strings.Join(quoteCols(cols), ","),
+		strings.TrimSuffix(strings.Repeat("?,", len(cols)), ","))
+	if err := s.exec("insert "+c.Name, query, args...); err != nil {
+		return fmt.Errorf("insert %s/%s: %w", c.Name, r.Id, err)
+	}
+	r.MarkAsNotNew()
+	s.keep(r)
+	return nil
+}
+
+// update writes every column of an existing record, stamping updated.
+func (s *store) update(r *core.Record) error {
+	c := r.Collection()
+	now := types.NowDateTime()
+	for _, f := range c.Fields {
+		if a, ok := f.(*core.AutodateField); ok && a.OnUpdate {
+			r.SetRaw(a.Name, now)
+		}
+	}
+	cols := s.columns(c)
+	args, err := s.args(r, cols)
+	if err != nil {
+		return err
+	}
+	sets := make([]string, len(cols))
+	for i, col := range quoteCols(cols) {
+		sets[i] = col + " = ?"
+	}
+	query := fmt.Sprintf(`UPDATE "%s" SET %s WHERE id = ?`, c.Name, strings.Join(sets, ", "))
+	if err := s.exec("update "+c.Name, query, append(args, r.Id)...); err != nil {
+		return fmt.Errorf("update %s/%s: %w", c.Name, r.Id, err)
+	}
+	s.keep(r)
+	return nil
+}
+
+func (s *store) keep(r *core.Record) {
+	s.set(r.Collection().Name, r.Id, r)
+}
+
+func (s *store) set(table, id string, r *core.Record) {
+	if s.records[table] == nil {
+		s.records[table] = map[string]*core.Record{}
+	}
+	s.records[table][id] = r
+	s.journal = append(s.journal, [2]string{table, id})
+}
+
+// forget drops from the cache every record written since the savepoint,
+// so that they are read again from the database.
+func (s *store) forget() {
+	for _, k := range s.journal {
+		delete(s.records[k[0]], k[1])
+	}
+	s.journal = s.journal[:0]
+}
+
+// errStillReferenced refuses a delete that would break a required link.
+var errStillReferenced = errors.New("still referenced")
+
+// delete removes r the way PocketBase does: records that cascade go with
+// it, optional links to it are emptied, a required link refuses.
+func (s *store) delete(r *core.Record) error {
+	refs, err := s.tx.FindCachedCollectionReferences(r.Collection())
+	if err != nil {
+		return err
+	}
+	for refCollection, fields := range refs {
+		for _, f := range fields {
+			rel, ok := f.(*core.RelationField)
+			if !ok || rel.IsMultiple() {
+				return fmt.Errorf("delete %s: unsupported reference %s.%s", r.Collection().Name, refCollection.Name, f.GetName())
+			}
+			var ids []string
+			err := s.tx.NonconcurrentDB().NewQuery(fmt.Sprintf(`SELECT id FROM "%s" WHERE "%s" = {:id}`, refCollection.Name, rel.Name)).
+				Bind(dbx.Params{"id": r.Id}).Column(&ids)
+			if err != nil {
+				return err
+			}
+			if len(ids) == 0 {
+				continue
+			}
+			switch {
+			case rel.CascadeDelete:
+				for _, id := range ids {
+					child, err := s.find(refCollection.Name, id)
+					if err != nil {
+						return err
+					}
+					if child != nil {
+						if err := s.delete(child); err != nil {
+							return err
+						}
+					}
+				}
+			case rel.Required:
+				return fmt.Errorf("%w by %s", errStillReferenced, refCollection.Name)
+			default:
+				for _, id := range ids {
+					child, err := s.find(refCollection.Name, id)
+					if err != nil {
+						return err
+					}
+					if child == nil {
+						continue
+					}
+					child = child.Clone()
+					child.Set(rel.Name, "")
+					if err := s.update(child); err != nil {
+						return err
+					}
+				}
+			}
+		}
+	}
+	c := r.Collection()
+	if err := s.exec("delete "+c.Name, fmt.Sprintf(`DELETE FROM "%s" WHERE id = ?`, c.Name), r.Id); err != nil {
+		return fmt.Errorf("delete %s/%s: %w", c.Name, r.Id, err)
+	}
+	s.set(c.Name, r.Id, nil)
+	return nil
+}
+
+// lineTotals returns the line totals of an order.
+func (s *store) lineTotals(orderID string) ([]float64, error) {
+	st, err := s.stmt("line totals", `SELECT line_total FROM order_lines WHERE "order" = ?`)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := st.QueryContext(s.ctx, orderID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []float64
+	for rows.Next() {
+		var v float64
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
