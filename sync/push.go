@@ -113,6 +113,10 @@ type pusher struct {
 	done map[string]bool
 	// orders whose lines changed: their totals are recomputed at the end
 	touched map[string]bool
+	// changes others made since the base, per table and record
+	edits map[string]map[string][]edit
+	// records the server deleted, per table
+	deleted map[string]map[string]bool
 }
 
 // Push applies a device's changes in one transaction: per-record outcomes,
@@ -190,6 +194,85 @@ func (p *pusher) resolveBase() error {
 		p.baseAt = time.UnixMilli(at.Int64).UTC()
 	}
 	return nil
+}
+
+// edit is a change another writer made to a record since the device's base.
+type edit struct {
+	Cols string
+	At   int64
+}
+
+// editsOf returns the changes others made to a record since the base,
+// loading them for the record's whole table in one query on first use.
+func (p *pusher) editsOf(table, id string) ([]edit, error) {
+	if p.edits == nil {
+		p.edits = map[string]map[string][]edit{}
+	}
+	if _, ok := p.edits[table]; !ok {
+		tc := p.req.Changes[table]
+		ids := append([]string{}, tc.Deleted...)
+		for _, raws := range [][]Raw{tc.Created, tc.Updated} {
+			for _, raw := range raws {
+				if rid, ok := raw["id"].(string); ok {
+					ids = append(ids, rid)
+				}
+			}
+		}
+		byID := map[string][]edit{}
+		rows, err := p.st.db.QueryContext(p.st.ctx, "SELECT record_id, cols, at FROM "+ChangesTable+" INDEXED BY _rounds_changes_record"+
+			" WHERE tbl = ? AND record_id IN (SELECT value FROM json_each(?)) AND seq > ? AND device != ?", table, jsonIDs(ids), p.base, p.writer)
+		if err != nil {
+			return nil, fmt.Errorf("push: server edits of %s: %w", table, err)
+		}
+		for rows.Next() {
+			var rid string
+			var e edit
+			if err := rows.Scan(&rid, &e.Cols, &e.At); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			byID[rid] = append(byID[rid], e)
+		}
+		rows.Close()
+		p.edits[table] = byID
+	}
+	return p.edits[table][id], nil
+}
+
+// deletedOnServer reports whether the server deleted a record with this id
+// (the device's create or edit then restores it), looking the whole table
+// up in one query on first use.
+func (p *pusher) deletedOnServer(table, id string) (bool, error) {
+	if p.deleted == nil {
+		p.deleted = map[string]map[string]bool{}
+	}
+	if _, ok := p.deleted[table]; !ok {
+		var ids []string
+		for _, raws := range [][]Raw{p.req.Changes[table].Created, p.req.Changes[table].Updated} {
+			for _, raw := range raws {
+				if rid, ok := raw["id"].(string); ok {
+					ids = append(ids, rid)
+				}
+			}
+		}
+		set := map[string]bool{}
+		rows, err := p.st.db.QueryContext(p.st.ctx, "SELECT DISTINCT record_id FROM "+ChangesTable+" INDEXED BY _rounds_changes_record"+
+			" WHERE tbl = ? AND record_id IN (SELECT value FROM json_each(?)) AND op = 'd'", table, jsonIDs(ids))
+		if err != nil {
+			return false, fmt.Errorf("push: deletions in %s: %w", table, err)
+		}
+		for rows.Next() {
+			var rid string
+			if err := rows.Scan(&rid); err != nil {
+				rows.Close()
+				return false, err
+			}
+			set[rid] = true
+		}
+		rows.Close()
+		p.deleted[table] = set
+	}
+	return p.deleted[table][id], nil
 }
 
 // relationTargets maps the relation columns devices send to their tables.
@@ -650,18 +733,14 @@ func (p *pusher) create(t Table, collection *core.Collection, id string, raw Raw
 		}
 	}
 	// an edit beats a delete: a record the server deleted comes back
-	var deletedAt sql.NullInt64
-	st, err := p.st.stmt("deleted at", "SELECT MAX(seq) FROM "+ChangesTable+" INDEXED BY _rounds_changes_record WHERE tbl = ? AND record_id = ? AND op = 'd'")
+	wasDeleted, err := p.deletedOnServer(t.Name, id)
 	if err != nil {
-		return err
-	}
-	if err := st.QueryRowContext(p.st.ctx, t.Name, id).Scan(&deletedAt); err != nil {
 		return err
 	}
 	if err := p.save(t, r, nil); err != nil {
 		return err
 	}
-	if deletedAt.Valid {
+	if wasDeleted {
 		if err := p.logConflict(t.Name, id, "*", nil, raw, conflict.Restored, conflict.RuleEditBeatsDel); err != nil {
 			return err
 		}
@@ -705,29 +784,10 @@ func changedColumns(raw Raw) []string {
 // serverEdits returns, per column, the time of the latest change to r made
 // since the device's base version by anyone but this device.
 func (p *pusher) serverEdits(t Table, id string) (map[string]time.Time, error) {
-	type edit struct {
-		Cols string
-		At   int64
-	}
-	var rows []edit
-	st, err := p.st.stmt("server edits", "SELECT cols, at FROM "+ChangesTable+" INDEXED BY _rounds_changes_record"+
-		" WHERE tbl = ? AND record_id = ? AND seq > ? AND device != ?")
+	rows, err := p.editsOf(t.Name, id)
 	if err != nil {
 		return nil, err
 	}
-	res, err := st.QueryContext(p.st.ctx, t.Name, id, p.base, p.writer)
-	if err != nil {
-		return nil, fmt.Errorf("push: server edits of %s/%s: %w", t.Name, id, err)
-	}
-	for res.Next() {
-		var e edit
-		if err := res.Scan(&e.Cols, &e.At); err != nil {
-			res.Close()
-			return nil, err
-		}
-		rows = append(rows, e)
-	}
-	res.Close()
 	out := map[string]time.Time{}
 	for _, r := range rows {
 		at := time.UnixMilli(r.At).UTC()

@@ -296,9 +296,7 @@ func (s *store) delete(r *core.Record) error {
 			if !ok || rel.IsMultiple() {
 				return fmt.Errorf("delete %s: unsupported reference %s.%s", r.Collection().Name, refCollection.Name, f.GetName())
 			}
-			var ids []string
-			err := s.tx.NonconcurrentDB().NewQuery(fmt.Sprintf(`SELECT id FROM "%s" WHERE "%s" = {:id}`, refCollection.Name, rel.Name)).
-				Bind(dbx.Params{"id": r.Id}).Column(&ids)
+			ids, err := s.referencing(refCollection.Name, rel.Name, r.Id)
 			if err != nil {
 				return err
 			}
@@ -344,6 +342,28 @@ func (s *store) delete(r *core.Record) error {
 	}
 	s.set(c.Name, r.Id, nil)
 	return nil
+}
+
+// referencing returns the ids of the records of table whose field points to id.
+func (s *store) referencing(table, field, id string) ([]string, error) {
+	st, err := s.stmt("refs "+table+"."+field, fmt.Sprintf(`SELECT id FROM "%s" WHERE "%s" = ?`, table, field))
+	if err != nil {
+		return nil, err
+	}
+	rows, err := st.QueryContext(s.ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		ids = append(ids, v)
+	}
+	return ids, rows.Err()
 }
 
 // lineTotals returns the line totals of an order.
