@@ -126,6 +126,9 @@ func TestQueriesUseIndexes(t *testing.T) {
 		"SELECT id FROM devices WHERE user = 'x'",
 		"SELECT id FROM notifications WHERE status = 'pending' AND next_attempt_at <= '2026-03-02'",
 		"SELECT id FROM users WHERE manager = 'x'",
+		"SELECT id FROM visits WHERE contact = 'x'",
+		"SELECT id FROM follow_ups WHERE visit = 'x'",
+		"SELECT id FROM orders WHERE visit = 'x'",
 	}
 	for _, q := range queries {
 		var plan []struct {
@@ -146,7 +149,7 @@ func TestMigrationDownAndUpAgain(t *testing.T) {
 	t.Parallel()
 	app := newApp(t)
 	runner := core.NewMigrationsRunner(app, core.AppMigrations)
-	if _, err := runner.Down(2); err != nil {
+	if _, err := runner.Down(3); err != nil {
 		t.Fatalf("down: %v", err)
 	}
 	users, err := app.FindCollectionByNameOrId(crm.Users)
