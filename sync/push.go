@@ -645,7 +645,9 @@ func (p *pusher) upsert(ctx context.Context, t Table, raw Raw, created bool) err
 	if t.ReadOnly {
 		return p.reject(t, id, raw, t.Name+" are read-only for devices")
 	}
-	err := p.savepoint(func() error { return p.apply(t, id, raw, created) })
+	// Creates and updates refuse (or fail validation) before they write,
+	// and each is one statement: no savepoint needed.
+	err := p.apply(t, id, raw, created)
 	var re *recordError
 	switch {
 	case errors.As(err, &re):
