@@ -15,11 +15,18 @@ import (
 type Deps struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// SyncRetention is how long the change log keeps changes (and
+	// tombstones); a device offline for longer gets a full re-sync.
+	// Zero means 90 days.
+	SyncRetention time.Duration
 }
 
 func (d Deps) withDefaults() Deps {
 	if d.Now == nil {
 		d.Now = time.Now
+	}
+	if d.SyncRetention <= 0 {
+		d.SyncRetention = 90 * 24 * time.Hour
 	}
 	return d
 }

@@ -46,6 +46,16 @@ func registerSync(app core.App, deps Deps) {
 		return e.Next()
 	})
 
+	// Every night, changes older than the retention leave the change log.
+	app.Cron().MustAdd("sync_prune", "30 3 * * *", func() {
+		removed, err := rsync.Prune(app, deps.Now().Add(-deps.SyncRetention))
+		if err != nil {
+			app.Logger().Error("sync prune failed", "error", err)
+			return
+		}
+		app.Logger().Info("sync change log pruned", "rows", removed)
+	})
+
 	reinstall := func(e *core.CollectionEvent) error {
 		if err := e.Next(); err != nil {
 			return err

@@ -3,8 +3,10 @@ package sync
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
 
 	"rounds/crm"
 )
@@ -227,4 +229,35 @@ func DropCapture(db dbx.Builder) error {
 		}
 	}
 	return nil
+}
+
+// Prune drops change-log rows written before cutoff and records how far
+// the log now reaches back: a device whose cursor is older gets a full
+// replacement pull. Tombstones live as long as the rows around them.
+func Prune(app core.App, cutoff time.Time) (removed int64, err error) {
+	err = app.RunInTransaction(func(tx core.App) error {
+		db := tx.NonconcurrentDB()
+		var through int64
+		if err := db.NewQuery("SELECT COALESCE(MAX(seq), 0) FROM " + ChangesTable + " INDEXED BY _rounds_changes_at WHERE at < {:cutoff}").
+			Bind(dbx.Params{"cutoff": cutoff.UnixMilli()}).Row(&through); err != nil {
+			return err
+		}
+		var top int64
+		if err := db.NewQuery("SELECT COALESCE(MAX(seq), 0) FROM " + ChangesTable).Row(&top); err != nil {
+			return err
+		}
+		through = min(through, top-1) // keep the newest row: the cursor must never fall back to 0
+		if through <= 0 {
+			return nil
+		}
+		res, err := db.NewQuery("DELETE FROM " + ChangesTable + " WHERE seq <= {:s}").Bind(dbx.Params{"s": through}).Execute()
+		if err != nil {
+			return err
+		}
+		removed, _ = res.RowsAffected()
+		_, err = db.NewQuery("INSERT INTO " + metaTable + " (key, value) VALUES ('pruned_through', {:s}) " +
+			"ON CONFLICT (key) DO UPDATE SET value = MAX(CAST(value AS INTEGER), excluded.value)").Bind(dbx.Params{"s": through}).Execute()
+		return err
+	})
+	return removed, err
 }

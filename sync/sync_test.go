@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pocketbase/pocketbase/tests"
 
@@ -459,5 +460,38 @@ func TestSchemaAndBadRequests(t *testing.T) {
 		if res.Status != c.status || !strings.Contains(res.Body, c.mention) {
 			t.Errorf("%s %s: %d %s, want %d mentioning %q", c.method, c.url, res.Status, res.Body, c.status, c.mention)
 		}
+	}
+}
+
+func TestRetention(t *testing.T) {
+	t.Parallel()
+	s := newSync(t)
+	old := s.pull(testapp.RepA, "null").Timestamp
+	if res := s.client.Do(testapp.RepA, "PATCH", "/api/collections/contacts/records/"+testapp.ContactA, M{"title": "after the old cursor"}); res.Status != 200 {
+		t.Fatal(res.Body)
+	}
+	recent := s.pull(testapp.RepA, old).Timestamp
+	if res := s.client.Do(testapp.RepA, "PATCH", "/api/collections/visits/records/"+testapp.VisitA, M{"outcome": "new"}); res.Status != 200 {
+		t.Fatal(res.Body)
+	}
+
+	// everything logged so far is older than the retention (the newest row stays)
+	removed, err := rsync.Prune(s.app, time.Now().Add(time.Hour))
+	if err != nil || removed == 0 {
+		t.Fatalf("prune: %d rows, %v", removed, err)
+	}
+	// a device whose cursor predates what is left gets a full replacement pull
+	p := s.pull(testapp.RepA, old)
+	if p.ExperimentalStrategy != "replacement" || len(p.ids("customers")) != 1 || len(p.ids("visits")) != 1 {
+		t.Fatalf("old cursor after pruning: strategy %q, %v", p.ExperimentalStrategy, p.Changes)
+	}
+	// a device that is up to date carries on incrementally
+	q := s.pull(testapp.RepA, recent)
+	if q.ExperimentalStrategy != "" || !slices.Equal(q.ids("visits"), []string{testapp.VisitA}) || len(q.ids("customers")) != 0 {
+		t.Fatalf("recent cursor after pruning: strategy %q, %v", q.ExperimentalStrategy, q.Changes)
+	}
+	// and a cursor from the future (a restored backup) gets a full pull too
+	if f := s.pull(testapp.RepA, q.Timestamp+50*1_000_000); f.ExperimentalStrategy != "replacement" {
+		t.Fatalf("future cursor: strategy %q", f.ExperimentalStrategy)
 	}
 }
