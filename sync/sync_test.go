@@ -3,6 +3,7 @@ package sync_test
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -493,5 +494,23 @@ func TestRetention(t *testing.T) {
 	// and a cursor from the future (a restored backup) gets a full pull too
 	if f := s.pull(testapp.RepA, q.Timestamp+50*1_000_000); f.ExperimentalStrategy != "replacement" {
 		t.Fatalf("future cursor: strategy %q", f.ExperimentalStrategy)
+	}
+}
+
+func TestPullMigrationSendsNewColumnsWhole(t *testing.T) {
+	t.Parallel()
+	s := newSync(t)
+	ts := s.pull(testapp.RepA, "null").Timestamp
+	// nothing changed, but the device just added contacts.title and the
+	// products table: those arrive complete
+	migration := `{"from":1,"tables":["products"],"columns":[{"table":"contacts","columns":["title"]}]}`
+	res := s.client.Do(testapp.RepA, "GET", fmt.Sprintf("/api/sync/pull?last_pulled_at=%d&schema_version=1&migration=%s", ts, url.QueryEscape(migration)), nil)
+	if res.Status != 200 {
+		t.Fatalf("%d %s", res.Status, res.Body)
+	}
+	var p pullResult
+	res.JSON(t, &p)
+	if !slices.Equal(p.ids("contacts"), []string{testapp.ContactA}) || len(p.ids("products")) != 3 || len(p.ids("visits")) != 0 {
+		t.Fatalf("migration pull: %v", p.Changes)
 	}
 }
