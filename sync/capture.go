@@ -55,7 +55,9 @@ var captureTables = []string{
 	`CREATE INDEX IF NOT EXISTS _rounds_changes_record ON ` + ChangesTable + ` (tbl, record_id, seq)`,
 	`CREATE INDEX IF NOT EXISTS _rounds_changes_owner_from ON ` + ChangesTable + ` (owner_from, seq) WHERE owner_from != ''`,
 	`CREATE INDEX IF NOT EXISTS _rounds_changes_owner_to ON ` + ChangesTable + ` (owner_to, seq) WHERE owner_to != ''`,
-	`CREATE INDEX IF NOT EXISTS _rounds_changes_at ON ` + ChangesTable + ` (at)`,
+	// no index on at: every write pays for each index of the log, and
+	// pruning walks the log from its oldest end instead
+	`DROP INDEX IF EXISTS _rounds_changes_at`,
 	// who is writing: set by a push inside its transaction, empty otherwise
 	`CREATE TABLE IF NOT EXISTS ` + writerTable + ` (id INTEGER PRIMARY KEY CHECK (id = 1), device TEXT NOT NULL, user TEXT NOT NULL)`,
 	`CREATE TABLE IF NOT EXISTS ` + metaTable + ` (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
@@ -237,8 +239,11 @@ func DropCapture(db dbx.Builder) error {
 func Prune(app core.App, cutoff time.Time) (removed int64, err error) {
 	err = app.RunInTransaction(func(tx core.App) error {
 		db := tx.NonconcurrentDB()
+		// at grows with seq (one clock, one writer): the rows to drop are
+		// the oldest ones, up to the first row that is recent enough
 		var through int64
-		if err := db.NewQuery("SELECT COALESCE(MAX(seq), 0) FROM " + ChangesTable + " INDEXED BY _rounds_changes_at WHERE at < {:cutoff}").
+		if err := db.NewQuery("SELECT COALESCE((SELECT seq FROM " + ChangesTable + " WHERE at >= {:cutoff} ORDER BY seq LIMIT 1) - 1, " +
+			"(SELECT MAX(seq) FROM " + ChangesTable + "))").
 			Bind(dbx.Params{"cutoff": cutoff.UnixMilli()}).Row(&through); err != nil {
 			return err
 		}
