@@ -1,7 +1,6 @@
 package hooks
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -38,7 +37,7 @@ func registerSync(app core.App, deps Deps) {
 		g.GET("/pull", func(e *core.RequestEvent) error { return handlePull(e, deps, devices) }).
 			Bind(apis.RequireAuth(crm.Users))
 		g.POST("/push", func(e *core.RequestEvent) error { return handlePush(e, deps, devices) }).
-			Bind(apis.RequireAuth(crm.Users), apis.BodyLimit(MaxPushBytes+1))
+			Bind(apis.RequireAuth(crm.Users), apis.BodyLimit(0)) // the handler enforces MaxPushBytes, naming it
 		return se.Next()
 	})
 	app.OnTerminate().BindFunc(func(e *core.TerminateEvent) error {
@@ -118,12 +117,11 @@ func handlePush(e *core.RequestEvent, deps Deps, devices *deviceLog) error {
 	if err != nil || lastPulledAt < 0 {
 		return router.NewBadRequestError(fmt.Sprintf("Query parameter last_pulled_at must be the timestamp of the pull before this push, got %q", raw), nil)
 	}
+	if e.Request.ContentLength > MaxPushBytes {
+		return pushTooLarge()
+	}
 	body, err := io.ReadAll(io.LimitReader(e.Request.Body, MaxPushBytes+1))
 	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return pushTooLarge()
-		}
 		return router.NewBadRequestError("Could not read the push body.", err)
 	}
 	if len(body) > MaxPushBytes {

@@ -514,3 +514,24 @@ func TestPullMigrationSendsNewColumnsWhole(t *testing.T) {
 		t.Fatalf("migration pull: %v", p.Changes)
 	}
 }
+
+func TestOversizedPushes(t *testing.T) {
+	t.Parallel()
+	s := newSync(t)
+	ids := make([]string, 20001)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("manyvisits%07d", i)
+	}
+	res := s.client.Do(testapp.RepA, "POST", "/api/sync/push?last_pulled_at=1000000", M{"visits": M{"deleted": ids}})
+	if res.Status != 413 || !strings.Contains(res.Body, "at most 20000 records") {
+		t.Fatalf("20,001 records: %d %.200s", res.Status, res.Body)
+	}
+	huge := strings.Repeat("x", 17<<20)
+	res = s.client.Do(testapp.RepA, "POST", "/api/sync/push?last_pulled_at=1000000", `{"visits":{"created":[{"id":"abcdefghijklmnop","notes":"`+huge+`"}]}}`)
+	if res.Status != 413 || !strings.Contains(res.Body, "16 MB") {
+		t.Fatalf("17 MB body: %d %.200s", res.Status, res.Body)
+	}
+	if n := s.count("sync_conflicts"); n != 1 { // the fixture's
+		t.Fatalf("an oversized push wrote %d conflict rows", n-1)
+	}
+}
