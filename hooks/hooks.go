@@ -38,4 +38,5 @@ func Register(app core.App, deps Deps) {
 	registerInvariants(app, deps)
 	registerAccess(app)
 	registerSync(app, deps)
+	registerDevices(app)
 }
