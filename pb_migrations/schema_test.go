@@ -76,6 +76,15 @@ func TestSchemaMatchesContract(t *testing.T) {
 	}
 }
 
+func TestChangeCaptureTriggersAfterAllMigrations(t *testing.T) {
+	t.Parallel()
+	app := newApp(t)
+	var n int
+	if err := app.DB().NewQuery("SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND name LIKE '!_rounds!_%' ESCAPE '!'").Row(&n); err != nil || n != 21 {
+		t.Fatalf("%d capture triggers (%v), want 3 for each of the 7 synced tables", n, err)
+	}
+}
+
 func TestSyncedCollectionsTakeClientIDs(t *testing.T) {
 	t.Parallel()
 	app := newApp(t)
@@ -149,7 +158,7 @@ func TestMigrationDownAndUpAgain(t *testing.T) {
 	t.Parallel()
 	app := newApp(t)
 	runner := core.NewMigrationsRunner(app, core.AppMigrations)
-	if _, err := runner.Down(3); err != nil {
+	if _, err := runner.Down(4); err != nil {
 		t.Fatalf("down: %v", err)
 	}
 	users, err := app.FindCollectionByNameOrId(crm.Users)
