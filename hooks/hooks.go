@@ -19,6 +19,9 @@ type Deps struct {
 	// tombstones); a device offline for longer gets a full re-sync.
 	// Zero means 90 days.
 	SyncRetention time.Duration
+	// CareSecret signs customer links (at least 32 bytes); empty means
+	// ROUNDS_CARE_SECRET, else a random secret kept in the data directory.
+	CareSecret []byte
 }
 
 func (d Deps) withDefaults() Deps {
@@ -39,4 +42,5 @@ func Register(app core.App, deps Deps) {
 	registerAccess(app)
 	registerSync(app, deps)
 	registerDevices(app)
+	registerCare(app, deps)
 }

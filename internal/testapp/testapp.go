@@ -116,9 +116,17 @@ func New(t testing.TB) *tests.TestApp {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hooks.Register(app, hooks.Deps{Now: func() time.Time { return Now }})
+	hooks.Register(app, Deps())
 	t.Cleanup(app.Cleanup)
 	return app
+}
+
+// CareSecret signs the test apps' customer links.
+var CareSecret = []byte("test-care-secret-0123456789abcdef")
+
+// Deps are the dependencies of the test apps: a fixed clock and secret.
+func Deps() hooks.Deps {
+	return hooks.Deps{Now: func() time.Time { return Now }, CareSecret: CareSecret}
 }
 
 // Token is the auth token of an actor ("" for anonymous).
@@ -137,7 +145,7 @@ func build() (Fixtures, error) {
 		return Fixtures{}, err
 	}
 	defer app.Cleanup()
-	hooks.Register(app, hooks.Deps{Now: func() time.Time { return Now }})
+	hooks.Register(app, Deps())
 
 	f := Fixtures{Tokens: map[string]string{Anon: ""}}
 	if err := company(app, f.Tokens); err != nil {

@@ -1,0 +1,422 @@
+package hooks
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	gosync "sync"
+
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/apis"
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/router"
+
+	"rounds/care"
+	"rounds/crm"
+)
+
+// careSecretFile holds the generated signing secret in the data directory
+// when ROUNDS_CARE_SECRET is not set.
+const careSecretFile = ".care_secret"
+
+// signerFor resolves the customer-link signer once: the secret from Deps,
+// else ROUNDS_CARE_SECRET, else a random one stored in the data directory.
+type signerFor struct {
+	once   gosync.Once
+	signer *care.Signer
+	err    error
+}
+
+func (s *signerFor) get(app core.App, deps Deps) (*care.Signer, error) {
+	s.once.Do(func() {
+		secret := deps.CareSecret
+		if len(secret) == 0 {
+			secret = []byte(os.Getenv("ROUNDS_CARE_SECRET"))
+		}
+		if len(secret) == 0 {
+			secret, s.err = loadOrCreateSecret(filepath.Join(app.DataDir(), careSecretFile))
+			if s.err != nil {
+				return
+			}
+		}
+		s.signer, s.err = care.NewSigner(secret, deps.Now)
+	})
+	return s.signer, s.err
+}
+
+func loadOrCreateSecret(path string) ([]byte, error) {
+	if data, err := os.ReadFile(path); err == nil && len(data) >= 64 {
+		return data, nil
+	}
+	buf := make([]byte, 32)
+	if _, err := rand.Read(buf); err != nil {
+		return nil, err
+	}
+	secret := []byte(hex.EncodeToString(buf))
+	if err := os.WriteFile(path, secret, 0o600); err != nil {
+		return nil, fmt.Errorf("store the care signing secret: %w", err)
+	}
+	return secret, nil
+}
+
+// registerCare serves the customer-care endpoints: invites for reps, device
+// registration and preferences for customers (JSON and a phone-sized page).
+func registerCare(app core.App, deps Deps) {
+	signers := &signerFor{}
+	app.OnServe().BindFunc(func(se *core.ServeEvent) error {
+		h := &careHandlers{deps: deps, signers: signers}
+		se.Router.POST("/api/care/invites", h.invite).Bind(apis.RequireAuth(crm.Users))
+		se.Router.POST("/api/care/register", h.register)
+		se.Router.GET("/api/care/preferences", h.preferencesJSON)
+		se.Router.POST("/api/care/preferences", h.preferencesJSON)
+		se.Router.GET("/care/preferences", h.preferencesPage)
+		se.Router.POST("/care/preferences", h.preferencesPage)
+		return se.Next()
+	})
+}
+
+type careHandlers struct {
+	deps    Deps
+	signers *signerFor
+}
+
+func (h *careHandlers) signer(e *core.RequestEvent) (*care.Signer, error) {
+	s, err := h.signers.get(e.App, h.deps)
+	if err != nil {
+		e.App.Logger().Error("care signer unavailable", "error", err)
+		return nil, router.NewInternalServerError("Customer links are not available right now.", nil)
+	}
+	return s, nil
+}
+
+// redactToken keeps link tokens out of the request log.
+func redactToken(e *core.RequestEvent) {
+	q := e.Request.URL.Query()
+	if q.Has("token") {
+		q.Set("token", "REDACTED")
+		e.Request.URL.RawQuery = q.Encode()
+	}
+}
+
+func linkURL(app core.App, path, token string) string {
+	base := strings.TrimRight(app.Settings().Meta.AppURL, "/")
+	return base + path + "?token=" + url.QueryEscape(token)
+}
+
+func (h *careHandlers) invite(e *core.RequestEvent) error {
+	var body struct {
+		Contact string `json:"contact"`
+	}
+	if err := e.BindBody(&body); err != nil || body.Contact == "" {
+		return router.NewBadRequestError(`The body must be {"contact": "<contact id>"}.`, nil)
+	}
+	contact, err := e.App.FindRecordById(crm.Contacts, body.Contact)
+	if err == nil {
+		var customer *core.Record
+		customer, err = e.App.FindRecordById(crm.Customers, contact.GetString("customer"))
+		if err == nil && customer.GetString("owner") != e.Auth.Id {
+			err = errors.New("not in scope")
+		}
+	}
+	if err != nil {
+		return router.NewNotFoundError("No contact of yours has this id.", nil)
+	}
+	signer, err := h.signer(e)
+	if err != nil {
+		return err
+	}
+	token, expires, err := signer.Issue(contact.Id, care.ScopeRegister, care.InviteTTL)
+	if err != nil {
+		return err
+	}
+	return e.JSON(http.StatusOK, map[string]any{
+		"token": token, "url": linkURL(e.App, "/care/register", token), "expires_at": expires.Format("2006-01-02T15:04:05Z"),
+	})
+}
+
+func (h *careHandlers) register(e *core.RequestEvent) error {
+	var body struct {
+		Token    string `json:"token"`
+		FCMToken string `json:"fcm_token"`
+		Platform string `json:"platform"`
+	}
+	if err := e.BindBody(&body); err != nil {
+		return router.NewBadRequestError(`The body must be JSON: {"token", "fcm_token", "platform"}.`, nil)
+	}
+	signer, err := h.signer(e)
+	if err != nil {
+		return err
+	}
+	contactID, err := signer.Verify(body.Token, care.ScopeRegister)
+	if err != nil {
+		return router.NewUnauthorizedError("The invite was refused: "+err.Error()+".", nil)
+	}
+	body.FCMToken = strings.TrimSpace(body.FCMToken)
+	switch {
+	case body.FCMToken == "":
+		return router.NewBadRequestError("The field fcm_token is required: the phone's FCM registration token.", nil)
+	case len(body.FCMToken) > 4096:
+		return router.NewBadRequestError("The field fcm_token is longer than 4096 characters.", nil)
+	case body.Platform != "" && !slices.Contains(platforms, body.Platform):
+		return router.NewBadRequestError("The field platform must be android, ios or web.", nil)
+	}
+	err = e.App.RunInTransaction(func(tx core.App) error {
+		contact, err := tx.FindRecordById(crm.Contacts, contactID)
+		if err != nil {
+			return router.NewNotFoundError("This invite's contact no longer exists.", nil)
+		}
+		device, err := tx.FindFirstRecordByFilter(crm.ContactDevices, "token = {:t}", dbx.Params{"t": body.FCMToken})
+		if err != nil {
+			c, cerr := tx.FindCachedCollectionByNameOrId(crm.ContactDevices)
+			if cerr != nil {
+				return cerr
+			}
+			device = core.NewRecord(c)
+			device.Set("token", body.FCMToken)
+		}
+		device.Set("contact", contact.Id)
+		device.Set("platform", body.Platform)
+		if err := tx.Save(device); err != nil {
+			return err
+		}
+		contact.Set("care_opt_in", true)
+		contact.Set("consent_at", h.deps.Now().UTC())
+		contact.Set("consent_method", "invite link, registered a "+orUnknown(body.Platform)+" phone")
+		contact.Set("opted_out_at", "")
+		return tx.Save(contact)
+	})
+	if err != nil {
+		var apiErr *router.ApiError
+		if errors.As(err, &apiErr) {
+			return apiErr
+		}
+		return router.NewBadRequestError("Failed to register the phone.", err)
+	}
+	token, _, err := signer.Issue(contactID, care.ScopeManage, care.PreferencesTTL)
+	if err != nil {
+		return err
+	}
+	return e.JSON(http.StatusOK, map[string]any{
+		"preferences_token": token, "preferences_url": linkURL(e.App, "/care/preferences", token),
+	})
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}
+
+// preferences are what a customer may change about the messages they get.
+type preferences struct {
+	CareOptIn  *bool   `json:"care_opt_in"`
+	QuietStart *string `json:"quiet_start"`
+	QuietEnd   *string `json:"quiet_end"`
+	WeeklyMax  *int    `json:"weekly_max"`
+}
+
+// contactFromLink verifies the preferences token of the request.
+func (h *careHandlers) contactFromLink(e *core.RequestEvent, token string) (*core.Record, error) {
+	signer, err := h.signer(e)
+	if err != nil {
+		return nil, err
+	}
+	id, err := signer.Verify(token, care.ScopeManage)
+	if err != nil {
+		return nil, router.NewUnauthorizedError("The link was refused: "+err.Error()+".", nil)
+	}
+	contact, err := e.App.FindRecordById(crm.Contacts, id)
+	if err != nil {
+		return nil, router.NewNotFoundError("This link's contact no longer exists.", nil)
+	}
+	return contact, nil
+}
+
+func prefsOf(c *core.Record) map[string]any {
+	return map[string]any{
+		"name": c.GetString("name"), "care_opt_in": c.GetBool("care_opt_in"),
+		"quiet_start": c.GetString("quiet_start"), "quiet_end": c.GetString("quiet_end"), "weekly_max": c.GetInt("weekly_max"),
+	}
+}
+
+// applyPreferences validates and saves a customer's choices; opting out
+// cancels every customer message queued for them, in the same transaction.
+func (h *careHandlers) applyPreferences(app core.App, contact *core.Record, p preferences) error {
+	start, end := contact.GetString("quiet_start"), contact.GetString("quiet_end")
+	if p.QuietStart != nil {
+		start = *p.QuietStart
+	}
+	if p.QuietEnd != nil {
+		end = *p.QuietEnd
+	}
+	if (start == "") != (end == "") {
+		return router.NewBadRequestError("Quiet hours need both quiet_start and quiet_end (HH:MM), or neither.", nil)
+	}
+	for _, v := range []string{start, end} {
+		if v == "" {
+			continue
+		}
+		if _, err := care.ParseClock(v); err != nil {
+			return router.NewBadRequestError("Quiet hours: "+err.Error()+".", nil)
+		}
+	}
+	if p.WeeklyMax != nil && (*p.WeeklyMax < 0 || *p.WeeklyMax > 50) {
+		return router.NewBadRequestError("The field weekly_max must be between 0 (no maximum) and 50.", nil)
+	}
+	return app.RunInTransaction(func(tx core.App) error {
+		c, err := tx.FindRecordById(crm.Contacts, contact.Id)
+		if err != nil {
+			return err
+		}
+		optingOut := p.CareOptIn != nil && !*p.CareOptIn && c.GetBool("care_opt_in")
+		if p.CareOptIn != nil {
+			c.Set("care_opt_in", *p.CareOptIn)
+			if *p.CareOptIn {
+				c.Set("opted_out_at", "")
+				if c.GetDateTime("consent_at").IsZero() {
+					c.Set("consent_at", h.deps.Now().UTC())
+					c.Set("consent_method", "preferences link")
+				}
+			} else {
+				c.Set("opted_out_at", h.deps.Now().UTC())
+			}
+		}
+		c.Set("quiet_start", start)
+		c.Set("quiet_end", end)
+		if p.WeeklyMax != nil {
+			c.Set("weekly_max", *p.WeeklyMax)
+		}
+		if err := tx.Save(c); err != nil {
+			return router.NewBadRequestError("Failed to save the preferences.", err)
+		}
+		*contact = *c
+		if optingOut {
+			return cancelQueued(tx, c.Id, "the customer opted out")
+		}
+		return nil
+	})
+}
+
+// cancelQueued cancels the customer messages still waiting for a contact.
+func cancelQueued(app core.App, contactID, reason string) error {
+	queued, err := app.FindRecordsByFilter(crm.Notifications, "contact = {:c} && audience = 'customer' && status = 'pending'", "", 0, 0, dbx.Params{"c": contactID})
+	if err != nil {
+		return err
+	}
+	for _, n := range queued {
+		n.Set("status", "cancelled")
+		n.Set("error", reason)
+		if err := app.Save(n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (h *careHandlers) preferencesJSON(e *core.RequestEvent) error {
+	token := e.Request.URL.Query().Get("token")
+	redactToken(e)
+	contact, err := h.contactFromLink(e, token)
+	if err != nil {
+		return err
+	}
+	if e.Request.Method == http.MethodPost {
+		var p preferences
+		if err := e.BindBody(&p); err != nil {
+			return router.NewBadRequestError(`The body must be JSON: {"care_opt_in": bool, "quiet_start": "HH:MM", "quiet_end": "HH:MM", "weekly_max": 0-50}.`, nil)
+		}
+		if err := h.applyPreferences(e.App, contact, p); err != nil {
+			return err
+		}
+	}
+	return e.JSON(http.StatusOK, prefsOf(contact))
+}
+
+var preferencesPage = template.Must(template.New("prefs").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Your message preferences</title>
+<style>body{font-family:system-ui,sans-serif;max-width:28rem;margin:1.5rem auto;padding:0 1rem;line-height:1.5}
+label{display:block;margin:1rem 0 .25rem}input[type=time],input[type=number]{font-size:1rem;padding:.4rem}
+button{font-size:1rem;padding:.6rem 1.2rem;margin-top:1.2rem}.note{background:#eef7ee;padding:.6rem}.error{background:#fbeaea;padding:.6rem}</style></head>
+<body>
+{{if .Error}}<h1>This link does not work</h1><p class="error">{{.Error}}</p>
+{{else}}<h1>Hello {{.Name}}</h1>
+<p>Choose which messages you receive from us, and when.</p>
+{{if .Saved}}<p class="note">Saved.{{if not .OptIn}} You will not receive any more messages from us.{{end}}</p>{{end}}
+{{if .Problem}}<p class="error">{{.Problem}}</p>{{end}}
+<form method="post" action="/care/preferences">
+<input type="hidden" name="token" value="{{.Token}}">
+<label><input type="checkbox" name="care_opt_in" value="true"{{if .OptIn}} checked{{end}}> Send me birthday and holiday greetings</label>
+<label for="qs">Quiet hours: no messages from</label><input id="qs" type="time" name="quiet_start" value="{{.QuietStart}}">
+<label for="qe">until</label><input id="qe" type="time" name="quiet_end" value="{{.QuietEnd}}">
+<label for="wm">At most this many messages a week (0 for no limit)</label><input id="wm" type="number" min="0" max="50" name="weekly_max" value="{{.WeeklyMax}}">
+<div><button type="submit">Save</button></div>
+</form>{{end}}
+</body></html>`))
+
+type pageData struct {
+	Error, Problem, Name, Token, QuietStart, QuietEnd string
+	OptIn, Saved                                      bool
+	WeeklyMax                                         int
+}
+
+func (h *careHandlers) preferencesPage(e *core.RequestEvent) error {
+	token := e.Request.URL.Query().Get("token")
+	if e.Request.Method == http.MethodPost {
+		if err := e.Request.ParseForm(); err == nil && e.Request.PostForm.Get("token") != "" {
+			token = e.Request.PostForm.Get("token")
+		}
+	}
+	redactToken(e)
+	render := func(status int, d pageData) error {
+		e.Response.Header().Set("Content-Type", "text/html; charset=utf-8")
+		e.Response.Header().Set("Cache-Control", "no-store")
+		e.Response.Header().Set("Referrer-Policy", "no-referrer")
+		e.Response.WriteHeader(status)
+		return preferencesPage.Execute(e.Response, d)
+	}
+	contact, err := h.contactFromLink(e, token)
+	if err != nil {
+		var apiErr *router.ApiError
+		if errors.As(err, &apiErr) {
+			return render(apiErr.Status, pageData{Error: apiErr.Message})
+		}
+		return err
+	}
+	d := pageData{Token: token}
+	status := http.StatusOK
+	if e.Request.Method == http.MethodPost {
+		optIn := e.Request.PostForm.Get("care_opt_in") == "true"
+		start, end := e.Request.PostForm.Get("quiet_start"), e.Request.PostForm.Get("quiet_end")
+		p := preferences{CareOptIn: &optIn, QuietStart: &start, QuietEnd: &end}
+		if raw := e.Request.PostForm.Get("weekly_max"); raw != "" {
+			n, err := strconv.Atoi(raw)
+			if err != nil {
+				n = -1
+			}
+			p.WeeklyMax = &n
+		}
+		if err := h.applyPreferences(e.App, contact, p); err != nil {
+			var apiErr *router.ApiError
+			if !errors.As(err, &apiErr) {
+				return err
+			}
+			d.Problem, status = apiErr.Message, apiErr.Status
+		} else {
+			d.Saved = true
+		}
+	}
+	d.Name, d.OptIn = contact.GetString("name"), contact.GetBool("care_opt_in")
+	d.QuietStart, d.QuietEnd, d.WeeklyMax = contact.GetString("quiet_start"), contact.GetString("quiet_end"), contact.GetInt("weekly_max")
+	return render(status, d)
+}
