@@ -250,7 +250,7 @@ func company(app core.App, tokens map[string]string) error {
 	save("devices", DeviceB, map[string]any{"user": UserRepB, "token": "fcm-token-b", "platform": "ios"})
 	save("contact_devices", ContactDevice, map[string]any{"contact": ContactA, "token": "fcm-contact-a", "platform": "ios"})
 	save("care_campaigns", Campaign, map[string]any{"name": "New Year", "date": "01-01", "title": "Happy New Year", "body": "All the best", "active": true})
-	save("notifications", Notification, map[string]any{"kind": "birthday_greeting", "audience": "customer", "contact": ContactA, "dedup_key": "birthday:" + ContactA + ":2026-03-02", "status": "sent"})
+	save("notifications", Notification, map[string]any{"kind": "birthday_greeting", "audience": "customer", "contact": ContactA, "dedup_key": "birthday:" + ContactA + ":2025-03-02", "status": "sent", "sent_at": Now.AddDate(-1, 0, 0)})
 	save("sync_conflicts", Conflict, map[string]any{"collection": "customers", "record_id": CustomerA, "field": "phone", "server_value": "1", "client_value": "2", "resolution": "server", "rule": "latest edit wins", "user": UserRepA})
 
 	if len(errs) > 0 {

@@ -1,0 +1,383 @@
+// Package reminders is the `reminders` job: every minute it decides, in
+// each recipient's local time, which follow-up reminders, morning digests,
+// birthday greetings and holiday greetings are due, writes each once to
+// the outbox under a unique dedup key, and delivers the outbox.
+package reminders
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
+
+	"rounds/care"
+	"rounds/crm"
+	"rounds/push"
+)
+
+// Config is what the job needs from outside.
+type Config struct {
+	// DefaultZone is the time zone of recipients who have none.
+	DefaultZone *time.Location
+	// PreferencesURL returns a contact's preferences link; every customer
+	// message carries it.
+	PreferencesURL func(contact string) (string, error)
+	// Sender delivers; nil is outbox-only mode.
+	Sender push.Sender
+	// DeliverLimit bounds the outbox rows delivered per run (0: 2,000).
+	DeliverLimit int
+}
+
+// Stats counts what one run did.
+type Stats struct {
+	Enqueued, SkippedAtSource int
+	Delivery                  push.Stats
+}
+
+// Run enqueues what is due at now and delivers the outbox.
+func Run(ctx context.Context, app core.App, now time.Time, cfg Config) (Stats, error) {
+	if cfg.DefaultZone == nil {
+		cfg.DefaultZone = time.UTC
+	}
+	if cfg.DeliverLimit <= 0 {
+		cfg.DeliverLimit = 2000
+	}
+	r := &run{ctx: ctx, app: app, now: now.UTC(), cfg: cfg}
+	for _, step := range []func() error{r.followUps, r.digests, r.birthdays, r.holidays} {
+		if err := step(); err != nil {
+			return r.stats, err
+		}
+	}
+	var err error
+	r.stats.Delivery, err = push.Deliver(ctx, app, cfg.Sender, now, cfg.DeliverLimit)
+	return r.stats, err
+}
+
+type run struct {
+	ctx   context.Context
+	app   core.App
+	now   time.Time
+	cfg   Config
+	stats Stats
+}
+
+// notification is an outbox row to write.
+type notification struct {
+	Kind, Audience, User, Contact, DedupKey, Title, Body string
+	Data                                                 map[string]any
+	ExpiresAt                                            time.Time
+	Status, Reason                                       string // "" means pending
+}
+
+// exists reports whether a dedup key is already in the outbox.
+func (r *run) exists(key string) (bool, error) {
+	var n int
+	err := r.app.DB().NewQuery("SELECT COUNT(*) FROM notifications WHERE dedup_key = {:k}").Bind(dbx.Params{"k": key}).Row(&n)
+	return n > 0, err
+}
+
+// enqueue writes n once: a second write of the same dedup key (another
+// run, a restart) changes nothing.
+func (r *run) enqueue(n notification) error {
+	if ok, err := r.exists(n.DedupKey); err != nil || ok {
+		return err
+	}
+	c, err := r.app.FindCachedCollectionByNameOrId(crm.Notifications)
+	if err != nil {
+		return err
+	}
+	rec := core.NewRecord(c)
+	status := n.Status
+	if status == "" {
+		status = push.Pending
+	}
+	data, _ := json.Marshal(n.Data)
+	rec.Load(map[string]any{
+		"kind": n.Kind, "audience": n.Audience, "user": n.User, "contact": n.Contact, "dedup_key": n.DedupKey,
+		"title": clip(n.Title, 200), "body": clip(n.Body, 4000), "status": status, "error": n.Reason, "data": string(data),
+	})
+	if !n.ExpiresAt.IsZero() {
+		rec.Set("expires_at", n.ExpiresAt.UTC())
+	}
+	if err := r.app.Save(rec); err != nil {
+		if ok, _ := r.exists(n.DedupKey); ok {
+			return nil // written meanwhile by another runner: the unique key held
+		}
+		return fmt.Errorf("enqueue %s: %w", n.DedupKey, err)
+	}
+	if status == push.Pending {
+		r.stats.Enqueued++
+	} else {
+		r.stats.SkippedAtSource++
+	}
+	return nil
+}
+
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+func firstName(name string) string {
+	if f := strings.Fields(name); len(f) > 0 {
+		return f[0]
+	}
+	return name
+}
+
+// followUps reminds reps of follow-ups due now (inside 07:00–21:00 local,
+// caught up when less than a day late).
+func (r *run) followUps() error {
+	var rows []struct {
+		ID        string `db:"id"`
+		Due       string `db:"due_at"`
+		Note      string `db:"note"`
+		Assignee  string `db:"assignee"`
+		RepZone   string `db:"rep_tz"`
+		Customer  string `db:"customer"`
+		CustName  string `db:"customer_name"`
+		RepActive bool   `db:"active"`
+	}
+	err := r.app.DB().NewQuery(`
+		SELECT f.id, f.due_at, f.note, f.assignee, u.timezone AS rep_tz, u.active, f.customer, c.name AS customer_name
+		FROM follow_ups f INDEXED BY idx_follow_ups_due
+		JOIN users u ON u.id = f.assignee JOIN customers c ON c.id = f.customer
+		WHERE f.status = 'open' AND f.due_at >= {:from} AND f.due_at <= {:to}`).
+		Bind(dbx.Params{"from": r.now.Add(-2 * care.FollowUpGrace).Format(dateLayout), "to": r.now.Format(dateLayout)}).All(&rows)
+	if err != nil {
+		return fmt.Errorf("due follow-ups: %w", err)
+	}
+	for _, f := range rows {
+		due, err := time.Parse(dateLayout, f.Due)
+		if err != nil || !f.RepActive {
+			continue
+		}
+		loc := care.Zone(r.cfg.DefaultZone, f.RepZone)
+		dec := care.FollowUp(due, r.now, loc)
+		if !dec.Due && !dec.Late {
+			continue
+		}
+		n := notification{
+			Kind: "follow_up_due", Audience: "rep", User: f.Assignee,
+			DedupKey: fmt.Sprintf("follow_up:%s:%d", f.ID, due.UnixMilli()),
+			Title:    "Follow-up due: " + f.CustName, Body: f.Note,
+			Data:      map[string]any{"follow_up": f.ID, "customer": f.Customer},
+			ExpiresAt: care.EndOfDay(r.now.In(loc)),
+		}
+		if dec.Late {
+			n.Status, n.Reason = push.Skipped, dec.Reason
+		}
+		if err := r.enqueue(n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+const dateLayout = "2006-01-02 15:04:05.000Z"
+
+// digests sends each active rep a morning summary at 08:00 local.
+func (r *run) digests() error {
+	var reps []struct {
+		ID   string `db:"id"`
+		Zone string `db:"timezone"`
+	}
+	if err := r.app.DB().NewQuery("SELECT id, timezone FROM users WHERE role = 'rep' AND active = TRUE").All(&reps); err != nil {
+		return err
+	}
+	for _, rep := range reps {
+		loc := care.Zone(r.cfg.DefaultZone, rep.Zone)
+		local := r.now.In(loc)
+		if !care.DigestWindow.Contains(local) {
+			continue
+		}
+		day := care.DateOf(local)
+		key := fmt.Sprintf("digest:%s:%s", rep.ID, day)
+		if ok, err := r.exists(key); err != nil || ok {
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		start := time.Date(day.Year, day.Month, day.Day, 0, 0, 0, 0, loc)
+		end := start.AddDate(0, 0, 1)
+		var today, overdue int
+		q := "SELECT COUNT(*) FROM follow_ups WHERE assignee = {:r} AND status = 'open' AND due_at >= {:a} AND due_at < {:b}"
+		if err := r.app.DB().NewQuery(q).Bind(dbx.Params{"r": rep.ID, "a": start.UTC().Format(dateLayout), "b": end.UTC().Format(dateLayout)}).Row(&today); err != nil {
+			return err
+		}
+		if err := r.app.DB().NewQuery(q).Bind(dbx.Params{"r": rep.ID, "a": "", "b": start.UTC().Format(dateLayout)}).Row(&overdue); err != nil {
+			return err
+		}
+		tomorrow := care.DateOf(start.AddDate(0, 0, 1).Add(12 * time.Hour))
+		var birthdays []struct {
+			Name     string `db:"name"`
+			Customer string `db:"customer_name"`
+		}
+		if err := r.app.DB().NewQuery(`
+			SELECT ct.name, c.name AS customer_name FROM contacts ct JOIN customers c ON c.id = ct.customer
+			WHERE ct.birthday IN (SELECT value FROM json_each({:keys})) AND c.owner = {:r} ORDER BY ct.name LIMIT 20`).
+			Bind(dbx.Params{"keys": jsonList(care.CelebratedOn(tomorrow)), "r": rep.ID}).All(&birthdays); err != nil {
+			return err
+		}
+		body := fmt.Sprintf("Today: %d follow-up%s, %d overdue.", today, plural(today), overdue)
+		if len(birthdays) > 0 {
+			names := make([]string, len(birthdays))
+			for i, b := range birthdays {
+				names[i] = b.Name + " (" + b.Customer + ")"
+			}
+			body += " Birthdays tomorrow: " + strings.Join(names, ", ") + "."
+		}
+		err := r.enqueue(notification{
+			Kind: "rep_digest", Audience: "rep", User: rep.ID, DedupKey: key,
+			Title: "Your day", Body: body, ExpiresAt: care.EndOfDay(local),
+			Data: map[string]any{"today": today, "overdue": overdue, "birthdays_tomorrow": len(birthdays)},
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+func jsonList(items []string) string {
+	data, _ := json.Marshal(items)
+	return string(data)
+}
+
+// recipient is a contact who may get a greeting.
+type recipient struct {
+	ID           string `db:"id"`
+	Name         string `db:"name"`
+	ContactZone  string `db:"contact_tz"`
+	CustomerZone string `db:"customer_tz"`
+	RepZone      string `db:"rep_tz"`
+	RepName      string `db:"rep_name"`
+	QuietStart   string `db:"quiet_start"`
+	QuietEnd     string `db:"quiet_end"`
+	WeeklyMax    int    `db:"weekly_max"`
+}
+
+const recipientColumns = `ct.id, ct.name, ct.timezone AS contact_tz, c.timezone AS customer_tz, COALESCE(u.timezone, '') AS rep_tz,
+	COALESCE(u.name, '') AS rep_name, ct.quiet_start, ct.quiet_end, ct.weekly_max`
+
+// greet decides and enqueues one greeting for a contact whose day it is.
+func (r *run) greet(c recipient, day care.Date, window care.Window, kind, key, title, body string) error {
+	loc := care.Zone(r.cfg.DefaultZone, c.ContactZone, c.CustomerZone, c.RepZone)
+	local := r.now.In(loc)
+	if care.DateOf(local) != day {
+		return nil // not this contact's day (yet, or any more)
+	}
+	if ok, err := r.exists(key); err != nil || ok {
+		return err
+	}
+	g := care.Greeting{Window: window, WeeklyMax: c.WeeklyMax}
+	if s, err := care.ParseClock(c.QuietStart); err == nil {
+		if e, err := care.ParseClock(c.QuietEnd); err == nil {
+			g.Quiet = care.Quiet{Start: s, End: e}
+		}
+	}
+	if c.WeeklyMax > 0 {
+		if err := r.app.DB().NewQuery(`SELECT COUNT(*) FROM notifications WHERE contact = {:c} AND audience = 'customer'
+			AND (status = 'pending' OR (status = 'sent' AND sent_at >= {:since}))`).
+			Bind(dbx.Params{"c": c.ID, "since": r.now.Add(-7 * 24 * time.Hour).Format(dateLayout)}).Row(&g.SentThisWeek); err != nil {
+			return err
+		}
+	}
+	verdict, reason := g.Decide(local)
+	if verdict == care.Wait {
+		return nil
+	}
+	n := notification{Kind: kind, Audience: "customer", Contact: c.ID, DedupKey: key, Title: title, Body: body,
+		ExpiresAt: care.EndOfDay(local), Data: map[string]any{}}
+	if verdict == care.Skip {
+		n.Status, n.Reason = push.Skipped, reason
+	}
+	if r.cfg.PreferencesURL != nil {
+		u, err := r.cfg.PreferencesURL(c.ID)
+		if err != nil {
+			return err
+		}
+		n.Data["preferences_url"] = u
+	}
+	return r.enqueue(n)
+}
+
+// birthdays greets opted-in contacts on their birthday morning, through
+// the birthday index: the cost follows the birthdays, not the contacts.
+func (r *run) birthdays() error {
+	for _, day := range care.DatesAround(r.now) {
+		var rows []recipient
+		err := r.app.DB().NewQuery(`SELECT ` + recipientColumns + `
+			FROM contacts ct INDEXED BY idx_contacts_birthday_opt_in
+			JOIN customers c ON c.id = ct.customer LEFT JOIN users u ON u.id = c.owner
+			WHERE ct.birthday IN (SELECT value FROM json_each({:keys})) AND ct.care_opt_in = TRUE`).
+			Bind(dbx.Params{"keys": jsonList(care.CelebratedOn(day))}).All(&rows)
+		if err != nil {
+			return fmt.Errorf("birthdays on %s: %w", day, err)
+		}
+		for _, c := range rows {
+			body := "Wishing you a wonderful day."
+			if c.RepName != "" {
+				body = "Warm wishes from " + c.RepName + " and all of us."
+			}
+			key := fmt.Sprintf("birthday:%s:%s", c.ID, day)
+			if err := r.greet(c, day, care.BirthdayWindow, "birthday_greeting", key, "Happy birthday, "+firstName(c.Name)+"!", body); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// holidays sends the active care campaigns of the day to the opted-in
+// contacts of customers in the campaign's tiers.
+func (r *run) holidays() error {
+	for _, day := range care.DatesAround(r.now) {
+		campaigns, err := r.app.FindRecordsByFilter(crm.CareCampaigns, "active = true && date = {:d}", "", 0, 0, dbx.Params{"d": day.MMDD()})
+		if err != nil {
+			return err
+		}
+		if day.Month == time.February && day.Day == 28 && !care.IsLeap(day.Year) {
+			leap, err := r.app.FindRecordsByFilter(crm.CareCampaigns, "active = true && date = '02-29'", "", 0, 0)
+			if err != nil {
+				return err
+			}
+			campaigns = append(campaigns, leap...)
+		}
+		for _, camp := range campaigns {
+			tiers := camp.GetStringSlice("tiers")
+			if len(tiers) == 0 {
+				tiers = crm.Tiers
+			}
+			var rows []recipient
+			err := r.app.DB().NewQuery(`SELECT ` + recipientColumns + `
+				FROM contacts ct JOIN customers c ON c.id = ct.customer LEFT JOIN users u ON u.id = c.owner
+				WHERE ct.care_opt_in = TRUE AND c.tier IN (SELECT value FROM json_each({:tiers}))`).
+				Bind(dbx.Params{"tiers": jsonList(tiers)}).All(&rows)
+			if err != nil {
+				return fmt.Errorf("campaign %s: %w", camp.Id, err)
+			}
+			for _, c := range rows {
+				key := fmt.Sprintf("holiday:%s:%s:%s", camp.Id, c.ID, day)
+				if err := r.greet(c, day, care.HolidayWindow, "holiday_greeting", key, camp.GetString("title"), camp.GetString("body")); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,305 @@
+package reminders_test
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tests"
+
+	"rounds/internal/testapp"
+	"rounds/push"
+	"rounds/reminders"
+)
+
+// The fixture: contacts A and B have their birthday on 03-02 and opted in;
+// their customers and rep A are in Europe/Berlin; only A has a phone.
+
+func utc(y int, m time.Month, d, h, min int) time.Time {
+	return time.Date(y, m, d, h, min, 0, 0, time.UTC)
+}
+
+type world struct {
+	t   *testing.T
+	app *tests.TestApp
+	rec *push.Recorder
+}
+
+func newWorld(t *testing.T) *world {
+	return &world{t: t, app: testapp.New(t), rec: &push.Recorder{}}
+}
+
+func (w *world) run(at time.Time) reminders.Stats {
+	w.t.Helper()
+	st, err := reminders.Run(context.Background(), w.app, at, reminders.Config{
+		Sender:         w.rec,
+		PreferencesURL: func(c string) (string, error) { return "https://rounds.test/care/preferences?token=for-" + c, nil },
+	})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return st
+}
+
+func (w *world) set(collection, id string, fields map[string]any) {
+	w.t.Helper()
+	r, err := w.app.FindRecordById(collection, id)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	r.Load(fields)
+	if err := w.app.Save(r); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+// sent lists the messages of one kind that went out.
+func (w *world) sent(kind string) []push.Message {
+	var out []push.Message
+	for _, m := range w.rec.Sent {
+		if m.Data["kind"] == kind {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func (w *world) rows(kind string) map[string]*core.Record {
+	w.t.Helper()
+	out := map[string]*core.Record{}
+	rows, err := w.app.FindRecordsByFilter("notifications", "kind = {:k}", "", 0, 0, dbx.Params{"k": kind})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	for _, r := range rows {
+		if r.Id != testapp.Notification { // the fixture's, a year old
+			out[r.GetString("dedup_key")] = r
+		}
+	}
+	return out
+}
+
+func TestBirthdayGreetingOnceOnTheMorning(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.run(utc(2026, 3, 2, 7, 30)) // 08:30 in Berlin: too early
+	if len(w.rows("birthday_greeting")) != 0 {
+		t.Fatal("a greeting before 09:00 local")
+	}
+	w.run(utc(2026, 3, 2, 8, 5)) // 09:05 in Berlin
+	rows := w.rows("birthday_greeting")
+	a, b := rows["birthday:"+testapp.ContactA+":2026-03-02"], rows["birthday:"+testapp.ContactB+":2026-03-02"]
+	if a == nil || a.GetString("status") != "sent" || b == nil || b.GetString("status") != "skipped" || !strings.Contains(b.GetString("error"), "no registered device") {
+		t.Fatalf("rows: %v", rows)
+	}
+	greetings := w.sent("birthday_greeting")
+	if len(greetings) != 1 || greetings[0].Token != "fcm-contact-a" {
+		t.Fatalf("greetings sent: %+v", greetings)
+	}
+	m := greetings[0]
+	if !strings.HasPrefix(m.Title, "Happy birthday, Contact") || m.Data["preferences_url"] == "" || m.CollapseKey != a.GetString("dedup_key") {
+		t.Fatalf("message %+v", m)
+	}
+	// the end of the recipient's day bounds delivery
+	if want := time.Date(2026, 3, 2, 23, 59, 59, 0, time.UTC).Add(-time.Hour); !m.ExpiresAt.Equal(want) {
+		t.Fatalf("expires %v, want %v", m.ExpiresAt, want)
+	}
+	for _, at := range []time.Time{utc(2026, 3, 2, 8, 6), utc(2026, 3, 2, 9, 30)} {
+		w.run(at)
+	}
+	if n := len(w.sent("birthday_greeting")); n != 1 {
+		t.Fatalf("%d greetings sent in all, want exactly one", n)
+	}
+}
+
+func TestGreetingsFollowEachPersonsTimeZone(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.set("contacts", testapp.ContactA, map[string]any{"timezone": "America/New_York"}) // the contact's own zone wins
+	w.run(utc(2026, 3, 2, 8, 5))                                                        // 03:05 in New York
+	if _, ok := w.rows("birthday_greeting")["birthday:"+testapp.ContactA+":2026-03-02"]; ok {
+		t.Fatal("greeted at 3 a.m. local")
+	}
+	w.run(utc(2026, 3, 2, 14, 5)) // 09:05 in New York
+	if r := w.rows("birthday_greeting")["birthday:"+testapp.ContactA+":2026-03-02"]; r == nil || r.GetString("status") != "sent" {
+		t.Fatalf("no greeting at 09:05 New York time: %v", r)
+	}
+}
+
+func TestGreetingAcrossADSTChange(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	// 8 March 2026: New York springs forward; 09:00 EDT is 13:00 UTC
+	w.set("contacts", testapp.ContactA, map[string]any{"timezone": "America/New_York", "birthday": "03-08"})
+	w.run(utc(2026, 3, 8, 12, 59)) // 08:59 EDT
+	if len(w.sent("birthday_greeting")) != 0 {
+		t.Fatal("sent before 09:00 local on the DST day")
+	}
+	w.run(utc(2026, 3, 8, 13, 1))
+	if len(w.sent("birthday_greeting")) != 1 {
+		t.Fatalf("%d sent at 09:01 EDT", len(w.sent("birthday_greeting")))
+	}
+}
+
+func Test29FebruaryBirthdays(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.set("contacts", testapp.ContactA, map[string]any{"birthday": "02-29"})
+	w.run(utc(2027, 2, 28, 8, 30)) // 09:30 in Berlin on 28 February of a common year
+	if r := w.rows("birthday_greeting")["birthday:"+testapp.ContactA+":2027-02-28"]; r == nil || r.GetString("status") != "sent" {
+		t.Fatalf("no greeting on 28 February 2027: %v", w.rows("birthday_greeting"))
+	}
+	w.run(utc(2027, 3, 1, 8, 30))
+	if len(w.sent("birthday_greeting")) != 1 {
+		t.Fatal("greeted again on 1 March")
+	}
+	w2 := newWorld(t)
+	w2.set("contacts", testapp.ContactA, map[string]any{"birthday": "02-29"})
+	w2.run(utc(2028, 2, 28, 8, 30)) // a leap year: wait for the 29th
+	w2.run(utc(2028, 2, 29, 8, 30))
+	if _, ok := w2.rows("birthday_greeting")["birthday:"+testapp.ContactA+":2028-02-29"]; !ok || len(w2.sent("birthday_greeting")) != 1 {
+		t.Fatalf("leap year: %v", w2.rows("birthday_greeting"))
+	}
+}
+
+func TestQuietHoursAndCatchUp(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.set("contacts", testapp.ContactA, map[string]any{"quiet_start": "09:00", "quiet_end": "10:00"})
+	w.run(utc(2026, 3, 2, 8, 30)) // 09:30 Berlin: quiet
+	if len(w.sent("birthday_greeting")) != 0 {
+		t.Fatal("sent during quiet hours")
+	}
+	w.run(utc(2026, 3, 2, 9, 45)) // after downtime, 10:45 Berlin: still inside the window
+	if len(w.sent("birthday_greeting")) != 1 {
+		t.Fatal("no catch-up inside the window")
+	}
+
+	late := newWorld(t)
+	late.run(utc(2026, 3, 2, 10, 30)) // the server was down all morning: 11:30 Berlin
+	r := late.rows("birthday_greeting")["birthday:"+testapp.ContactA+":2026-03-02"]
+	if len(late.sent("birthday_greeting")) != 0 || r == nil || r.GetString("status") != "skipped" || !strings.Contains(r.GetString("error"), "window") {
+		t.Fatalf("a greeting outside its window: sent %d, row %v", len(late.sent("birthday_greeting")), r)
+	}
+}
+
+func TestOptOutAndWeeklyMaximum(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.set("contacts", testapp.ContactA, map[string]any{"care_opt_in": false})
+	w.run(utc(2026, 3, 2, 8, 30))
+	if len(w.sent("birthday_greeting")) != 0 || len(w.rows("birthday_greeting")) != 1 { // only B's (skipped: no device)
+		t.Fatalf("opted-out contact greeted: %v", w.rows("birthday_greeting"))
+	}
+
+	m := newWorld(t)
+	m.set("contacts", testapp.ContactA, map[string]any{"weekly_max": 1})
+	// the fixture's greeting to A went out a year ago; make it two days ago
+	m.set("notifications", testapp.Notification, map[string]any{"sent_at": utc(2026, 2, 28, 9, 0), "audience": "customer"})
+	m.run(utc(2026, 3, 2, 8, 30))
+	r := m.rows("birthday_greeting")["birthday:"+testapp.ContactA+":2026-03-02"]
+	if len(m.sent("birthday_greeting")) != 0 || r == nil || !strings.Contains(r.GetString("error"), "weekly maximum of 1") {
+		t.Fatalf("weekly maximum ignored: sent %d, row %v", len(m.sent("birthday_greeting")), r)
+	}
+}
+
+func TestFollowUpReachesEveryRepDeviceAndNoCustomer(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	c, _ := w.app.FindCollectionByNameOrId("devices")
+	d := core.NewRecord(c)
+	d.Load(map[string]any{"user": testapp.UserRepA, "token": "fcm-token-a-tablet", "platform": "android"})
+	if err := w.app.Save(d); err != nil {
+		t.Fatal(err)
+	}
+	// FollowUpA is due on 4 March at 10:00 UTC (11:00 in Berlin)
+	w.run(utc(2026, 3, 4, 9, 59))
+	if len(w.rows("follow_up_due")) != 0 {
+		t.Fatal("reminded before the due time")
+	}
+	w.run(utc(2026, 3, 4, 10, 0))
+	var got []string
+	for _, m := range w.rec.Sent {
+		if m.Data["follow_up"] == testapp.FollowUpA {
+			if m.Data["kind"] != "follow_up_due" {
+				t.Fatalf("message %+v", m)
+			}
+			got = append(got, m.Token)
+		}
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, []string{"fcm-token-a", "fcm-token-a-tablet"}) { // both of rep A's phones, no customer's
+		t.Fatalf("follow-up sent to %v", got)
+	}
+}
+
+func TestFollowUpDueAtNightWaitsForTheMorning(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.set("follow_ups", testapp.FollowUpA, map[string]any{"due_at": utc(2026, 3, 4, 22, 0)}) // 23:00 Berlin
+	w.run(utc(2026, 3, 4, 22, 1))
+	w.run(utc(2026, 3, 5, 5, 59)) // 06:59 Berlin
+	for key := range w.rows("follow_up_due") {
+		if strings.HasPrefix(key, "follow_up:"+testapp.FollowUpA+":") {
+			t.Fatal("reminded at night")
+		}
+	}
+	w.run(utc(2026, 3, 5, 6, 0)) // 07:00 Berlin
+	found := false
+	for key := range w.rows("follow_up_due") {
+		found = found || strings.HasPrefix(key, "follow_up:"+testapp.FollowUpA+":")
+	}
+	if !found {
+		t.Fatal("no reminder when the window opened")
+	}
+}
+
+func TestMorningDigest(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.set("contacts", testapp.ContactA, map[string]any{"birthday": "03-03"})
+	w.run(utc(2026, 3, 2, 7, 5)) // 08:05 in Berlin
+	d := w.rows("rep_digest")["digest:"+testapp.UserRepA+":2026-03-02"]
+	if d == nil || !strings.Contains(d.GetString("body"), "Birthdays tomorrow: Contact of userrepa0000001") {
+		t.Fatalf("digest: %v", w.rows("rep_digest"))
+	}
+	if _, ok := w.rows("rep_digest")["digest:"+testapp.UserRepX+":2026-03-02"]; ok {
+		t.Fatal("rep X (New York, 02:05) got a digest")
+	}
+}
+
+func TestHolidayGreetingsByTier(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	camp, _ := w.app.FindRecordById("care_campaigns", testapp.Campaign)
+	camp.Set("tiers", []string{"B"}) // customers A and B are tier A
+	if err := w.app.Save(camp); err != nil {
+		t.Fatal(err)
+	}
+	w.run(utc(2027, 1, 1, 9, 30)) // 10:30 Berlin on New Year's Day
+	if len(w.rows("holiday_greeting")) != 0 {
+		t.Fatal("a tier-B campaign reached tier-A customers")
+	}
+	camp.Set("tiers", []string{})
+	_ = w.app.Save(camp)
+	w.run(utc(2027, 1, 1, 9, 31))
+	if r := w.rows("holiday_greeting")["holiday:"+testapp.Campaign+":"+testapp.ContactA+":2027-01-01"]; r == nil || r.GetString("status") != "sent" {
+		t.Fatalf("holiday greeting: %v", w.rows("holiday_greeting"))
+	}
+}
+
+func TestOutboxOnlyMode(t *testing.T) {
+	t.Parallel()
+	app := testapp.New(t)
+	if _, err := reminders.Run(context.Background(), app, utc(2026, 3, 2, 8, 5), reminders.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := app.FindFirstRecordByFilter("notifications", "dedup_key = {:k}", dbx.Params{"k": "birthday:" + testapp.ContactA + ":2026-03-02"})
+	if err != nil || r.GetString("status") != "skipped" || r.GetString("error") != push.NotConfigured {
+		t.Fatalf("outbox-only: %v %v", r, err)
+	}
+}
