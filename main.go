@@ -1,9 +1,12 @@
 // Command rounds is the Rounds server: PocketBase with the Rounds schema,
-// access rules, invariants and commands.
+// access rules, invariants, sync, customer care and commands.
 package main
 
 import (
+	"context"
 	"log"
+	"os"
+	"time"
 	_ "time/tzdata" // time zones work on machines without a zoneinfo database
 
 	"github.com/pocketbase/pocketbase"
@@ -11,22 +14,52 @@ import (
 
 	"rounds/hooks"
 	_ "rounds/pb_migrations"
+	"rounds/push/fcm"
 	"rounds/seed"
 )
 
 func main() {
-	app := pocketbase.New()
+	deps, err := config(os.Getenv)
+	if err != nil {
+		log.Fatal(err)
+	}
 
+	app := pocketbase.New()
 	migratecmd.MustRegister(app, app.RootCmd, migratecmd.Config{
 		TemplateLang: migratecmd.TemplateLangGo,
 		Dir:          "pb_migrations",
 		Automigrate:  false, // the schema changes only through reviewed Go migrations
 	})
 	app.RootCmd.AddCommand(seed.Command(app))
-
-	hooks.Register(app, hooks.Deps{})
+	hooks.Register(app, deps)
 
 	if err := app.Start(); err != nil {
 		log.Fatal(err)
 	}
+}
+
+// config reads the environment: FCM_* for push (none set: outbox-only
+// mode), ROUNDS_TIMEZONE for people without a time zone (default UTC),
+// ROUNDS_CARE_SECRET for customer links (default: generated and kept in
+// the data directory).
+func config(getenv func(string) string) (hooks.Deps, error) {
+	var deps hooks.Deps
+	if cfg, ok := fcm.FromEnv(getenv); ok {
+		sender, err := fcm.New(context.Background(), cfg)
+		if err != nil {
+			return deps, err
+		}
+		deps.Sender = sender
+	}
+	if tz := getenv("ROUNDS_TIMEZONE"); tz != "" {
+		loc, err := time.LoadLocation(tz)
+		if err != nil {
+			return deps, err
+		}
+		deps.DefaultZone = loc
+	}
+	if s := getenv("ROUNDS_CARE_SECRET"); s != "" {
+		deps.CareSecret = []byte(s)
+	}
+	return deps, nil
 }

@@ -123,10 +123,11 @@ func TestCommandsAsANewUser(t *testing.T) {
 }
 
 // startServer runs `rounds serve` on a free loopback port until the test ends.
-func startServer(t *testing.T, ctx context.Context, dir string) (string, *bytes.Buffer) {
+func startServer(t *testing.T, ctx context.Context, dir string, env ...string) (string, *bytes.Buffer) {
 	t.Helper()
 	addr := freeAddr(t)
 	serve := rounds(ctx, "serve", "--http", addr, "--dir", dir)
+	serve.Env = append(serve.Env, env...)
 	logs := new(bytes.Buffer)
 	serve.Stdout, serve.Stderr = logs, logs
 	if err := serve.Start(); err != nil {

@@ -70,8 +70,7 @@ func loadOrCreateSecret(path string) ([]byte, error) {
 
 // registerCare serves the customer-care endpoints: invites for reps, device
 // registration and preferences for customers (JSON and a phone-sized page).
-func registerCare(app core.App, deps Deps) {
-	signers := &signerFor{}
+func registerCare(app core.App, deps Deps, signers *signerFor) {
 	app.OnServe().BindFunc(func(se *core.ServeEvent) error {
 		h := &careHandlers{deps: deps, signers: signers}
 		se.Router.POST("/api/care/invites", h.invite).Bind(apis.RequireAuth(crm.Users))

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/pocketbase/pocketbase/core"
+
+	"rounds/push"
 )
 
 // Deps are the things Rounds needs from the outside world, passed down
@@ -22,11 +24,18 @@ type Deps struct {
 	// CareSecret signs customer links (at least 32 bytes); empty means
 	// ROUNDS_CARE_SECRET, else a random secret kept in the data directory.
 	CareSecret []byte
+	// Sender delivers push notifications; nil is outbox-only mode.
+	Sender push.Sender
+	// DefaultZone is the time zone of people who have none; nil is UTC.
+	DefaultZone *time.Location
 }
 
 func (d Deps) withDefaults() Deps {
 	if d.Now == nil {
 		d.Now = time.Now
+	}
+	if d.DefaultZone == nil {
+		d.DefaultZone = time.UTC
 	}
 	if d.SyncRetention <= 0 {
 		d.SyncRetention = 90 * 24 * time.Hour
@@ -42,5 +51,7 @@ func Register(app core.App, deps Deps) {
 	registerAccess(app)
 	registerSync(app, deps)
 	registerDevices(app)
-	registerCare(app, deps)
+	signers := &signerFor{}
+	registerCare(app, deps, signers)
+	registerReminders(app, deps, signers)
 }

@@ -61,7 +61,12 @@ func TestRealSDKAgainstFakeFCM(t *testing.T) {
 	if fake.Attempts("flaky-1") != 2 {
 		t.Errorf("flaky token tried %d times, want 2 (503 then success)", fake.Attempts("flaky-1"))
 	}
-	got := fake.Delivered()[0]
+	var got fakefcm.Message
+	for _, m := range fake.Delivered() { // SendEach sends concurrently: any order
+		if m.Token == "ok-1" {
+			got = m
+		}
+	}
 	if got.Token != "ok-1" || got.Notification["title"] != "Happy birthday" || got.Data["preferences_url"] != "https://x/p" ||
 		got.Android.CollapseKey != "birthday:c1:2026-03-02" || got.APNS.Headers["apns-collapse-id"] != "birthday:c1:2026-03-02" ||
 		got.APNS.Headers["apns-expiration"] == "" || !strings.HasSuffix(got.Android.TTL, "s") {
