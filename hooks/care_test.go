@@ -12,6 +12,7 @@ import (
 	"github.com/pocketbase/pocketbase/tests"
 
 	"rounds/care"
+	"rounds/hooks"
 	"rounds/internal/testapp"
 )
 
@@ -218,5 +219,22 @@ func TestCarePreferencesPage(t *testing.T) {
 	bad := client.Do(testapp.Anon, http.MethodGet, "/care/preferences?token=garbage", nil)
 	if bad.Status != 401 || !strings.Contains(bad.Body, "malformed") || !strings.Contains(bad.Body, "<html") {
 		t.Fatalf("bad link page: %d %.300s", bad.Status, bad.Body)
+	}
+}
+
+func TestCareEndpointsAreRateLimited(t *testing.T) {
+	t.Parallel()
+	app := testapp.New(t)
+	client := testapp.NewClient(t, app)
+	var last testapp.Response
+	for i := 0; i <= hooks.CareRateLimit; i++ {
+		last = client.Do(testapp.Anon, http.MethodGet, "/api/care/preferences?token=guess", nil)
+	}
+	if last.Status != 429 || !strings.Contains(last.Body, "Too many requests") {
+		t.Fatalf("request %d: %d %s", hooks.CareRateLimit+1, last.Status, last.Body)
+	}
+	// other endpoints are not affected
+	if res := client.Do(testapp.RepA, http.MethodGet, "/api/collections/customers/records", nil); res.Status != 200 {
+		t.Fatalf("customers after the care limit: %d", res.Status)
 	}
 }

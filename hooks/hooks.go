@@ -53,5 +53,6 @@ func Register(app core.App, deps Deps) {
 	registerDevices(app)
 	signers := &signerFor{}
 	registerCare(app, deps, signers)
+	registerCareRateLimit(app, deps)
 	registerReminders(app, deps, signers)
 }
