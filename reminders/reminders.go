@@ -316,18 +316,31 @@ func (r *run) greet(c recipient, day care.Date, window care.Window, kind, key, t
 	return r.enqueue(n)
 }
 
-// birthdays greets opted-in contacts on their birthday morning, through
-// the birthday index: the cost follows the birthdays, not the contacts.
+// Recipient is a contact who may get a greeting, with what decides when.
+type Recipient = recipient
+
+// SelectBirthdays returns the opted-in contacts who celebrate a birthday on
+// day (29 February birthdays on 28 February of common years), through the
+// birthday index: the cost follows the birthdays, not the contacts.
+func SelectBirthdays(app core.App, day care.Date) ([]Recipient, error) {
+	var rows []recipient
+	err := app.DB().NewQuery(`SELECT ` + recipientColumns + `
+		FROM contacts ct INDEXED BY idx_contacts_birthday_opt_in
+		JOIN customers c ON c.id = ct.customer LEFT JOIN users u ON u.id = c.owner
+		WHERE ct.birthday IN (SELECT value FROM json_each({:keys})) AND ct.care_opt_in = TRUE`).
+		Bind(dbx.Params{"keys": jsonList(care.CelebratedOn(day))}).All(&rows)
+	if err != nil {
+		return nil, fmt.Errorf("birthdays on %s: %w", day, err)
+	}
+	return rows, nil
+}
+
+// birthdays greets opted-in contacts on their birthday morning.
 func (r *run) birthdays() error {
 	for _, day := range care.DatesAround(r.now) {
-		var rows []recipient
-		err := r.app.DB().NewQuery(`SELECT ` + recipientColumns + `
-			FROM contacts ct INDEXED BY idx_contacts_birthday_opt_in
-			JOIN customers c ON c.id = ct.customer LEFT JOIN users u ON u.id = c.owner
-			WHERE ct.birthday IN (SELECT value FROM json_each({:keys})) AND ct.care_opt_in = TRUE`).
-			Bind(dbx.Params{"keys": jsonList(care.CelebratedOn(day))}).All(&rows)
+		rows, err := SelectBirthdays(r.app, day)
 		if err != nil {
-			return fmt.Errorf("birthdays on %s: %w", day, err)
+			return err
 		}
 		for _, c := range rows {
 			body := "Wishing you a wonderful day."
