@@ -126,20 +126,36 @@ func Deliver(ctx context.Context, app core.App, sender Sender, now time.Time, li
 		return st, nil
 	}
 
-	// claim before sending: committed, so that nothing sends these twice
+	// claim before sending, committed: a row is claimed by one runner only
+	// (a conditional update under SQLite's single writer), so overlapping
+	// runs, or a crash and a restart, never send a dedup key twice
+	claimed := jobs[:0]
 	err = app.RunInTransaction(func(tx core.App) error {
+		leaseEnd := now.Add(lease).UTC()
 		for _, j := range jobs {
-			j.row.Set("attempts", j.row.GetInt("attempts")+1)
-			j.row.Set("error", inFlight)
-			j.row.Set("next_attempt_at", now.Add(lease).UTC())
-			if err := tx.Save(j.row); err != nil {
+			res, err := tx.NonconcurrentDB().NewQuery(`UPDATE notifications SET attempts = attempts + 1, error = {:f},
+				next_attempt_at = {:lease}, updated = {:updated}
+				WHERE id = {:id} AND status = 'pending' AND (next_attempt_at = '' OR next_attempt_at <= {:now})`).
+				Bind(dbx.Params{"f": inFlight, "lease": leaseEnd.Format(types.DefaultDateLayout), "updated": types.NowDateTime().String(),
+					"id": j.row.Id, "now": at}).Execute()
+			if err != nil {
 				return err
+			}
+			if n, _ := res.RowsAffected(); n == 1 {
+				j.row.Set("attempts", j.row.GetInt("attempts")+1)
+				j.row.Set("error", inFlight)
+				j.row.Set("next_attempt_at", leaseEnd)
+				claimed = append(claimed, j)
 			}
 		}
 		return nil
 	})
 	if err != nil {
 		return st, fmt.Errorf("claim outbox rows: %w", err)
+	}
+	jobs = claimed
+	if len(jobs) == 0 {
+		return st, nil
 	}
 
 	// one message per device token, sent in batches of MaxBatch

@@ -224,3 +224,38 @@ func TestBackoff(t *testing.T) {
 		t.Errorf("jitter range %v..%v", lo, hi)
 	}
 }
+
+// TestOverlappingRunsSendOnce runs several deliveries at once over the
+// same outbox: every row goes out exactly once.
+func TestOverlappingRunsSendOnce(t *testing.T) {
+	t.Parallel()
+	app := testapp.New(t)
+	for i := 0; i < 50; i++ {
+		enqueue(t, app, "k"+string(rune('A'+i%26))+string(rune('a'+i/26)), map[string]any{"audience": "rep", "user": testapp.UserRepA})
+	}
+	rec := &push.Recorder{}
+	errs := make(chan error, 4)
+	for r := 0; r < 4; r++ {
+		go func() {
+			_, err := push.Deliver(context.Background(), app, rec, now, 100)
+			errs <- err
+		}()
+	}
+	for r := 0; r < 4; r++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := map[string]int{}
+	for _, m := range rec.Sent {
+		seen[m.CollapseKey]++
+	}
+	for key, n := range seen {
+		if n != 1 {
+			t.Fatalf("%s went out %d times", key, n)
+		}
+	}
+	if len(seen) != 50 {
+		t.Fatalf("%d of 50 rows went out", len(seen))
+	}
+}
