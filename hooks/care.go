@@ -248,9 +248,10 @@ func prefsOf(c *core.Record) map[string]any {
 	}
 }
 
-// applyPreferences validates and saves a customer's choices; opting out
-// cancels every customer message queued for them, in the same transaction.
-func (h *careHandlers) applyPreferences(app core.App, contact *core.Record, p preferences) error {
+// applyPreferences validates and saves a customer's choices and returns the
+// saved contact; opting out cancels every customer message queued for them,
+// in the same transaction.
+func (h *careHandlers) applyPreferences(app core.App, contact *core.Record, p preferences) (*core.Record, error) {
 	start, end := contact.GetString("quiet_start"), contact.GetString("quiet_end")
 	if p.QuietStart != nil {
 		start = *p.QuietStart
@@ -259,20 +260,21 @@ func (h *careHandlers) applyPreferences(app core.App, contact *core.Record, p pr
 		end = *p.QuietEnd
 	}
 	if (start == "") != (end == "") {
-		return router.NewBadRequestError("Quiet hours need both quiet_start and quiet_end (HH:MM), or neither.", nil)
+		return nil, router.NewBadRequestError("Quiet hours need both quiet_start and quiet_end (HH:MM), or neither.", nil)
 	}
 	for _, v := range []string{start, end} {
 		if v == "" {
 			continue
 		}
 		if _, err := care.ParseClock(v); err != nil {
-			return router.NewBadRequestError("Quiet hours: "+err.Error()+".", nil)
+			return nil, router.NewBadRequestError("Quiet hours: "+err.Error()+".", nil)
 		}
 	}
 	if p.WeeklyMax != nil && (*p.WeeklyMax < 0 || *p.WeeklyMax > 50) {
-		return router.NewBadRequestError("The field weekly_max must be between 0 (no maximum) and 50.", nil)
+		return nil, router.NewBadRequestError("The field weekly_max must be between 0 (no maximum) and 50.", nil)
 	}
-	return app.RunInTransaction(func(tx core.App) error {
+	var saved *core.Record
+	err := app.RunInTransaction(func(tx core.App) error {
 		c, err := tx.FindRecordById(crm.Contacts, contact.Id)
 		if err != nil {
 			return err
@@ -298,12 +300,13 @@ func (h *careHandlers) applyPreferences(app core.App, contact *core.Record, p pr
 		if err := tx.Save(c); err != nil {
 			return router.NewBadRequestError("Failed to save the preferences.", err)
 		}
-		*contact = *c
+		saved = c
 		if optingOut {
 			return cancelQueued(tx, c.Id, "the customer opted out")
 		}
 		return nil
 	})
+	return saved, err
 }
 
 // cancelQueued cancels the customer messages still waiting for a contact.
@@ -334,7 +337,7 @@ func (h *careHandlers) preferencesJSON(e *core.RequestEvent) error {
 		if err := e.BindBody(&p); err != nil {
 			return router.NewBadRequestError(`The body must be JSON: {"care_opt_in": bool, "quiet_start": "HH:MM", "quiet_end": "HH:MM", "weekly_max": 0-50}.`, nil)
 		}
-		if err := h.applyPreferences(e.App, contact, p); err != nil {
+		if contact, err = h.applyPreferences(e.App, contact, p); err != nil {
 			return err
 		}
 	}
@@ -405,14 +408,14 @@ func (h *careHandlers) preferencesPage(e *core.RequestEvent) error {
 			}
 			p.WeeklyMax = &n
 		}
-		if err := h.applyPreferences(e.App, contact, p); err != nil {
+		if saved, err := h.applyPreferences(e.App, contact, p); err != nil {
 			var apiErr *router.ApiError
 			if !errors.As(err, &apiErr) {
 				return err
 			}
 			d.Problem, status = apiErr.Message, apiErr.Status
 		} else {
-			d.Saved = true
+			contact, d.Saved = saved, true
 		}
 	}
 	d.Name, d.OptIn = contact.GetString("name"), contact.GetBool("care_opt_in")
