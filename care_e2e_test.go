@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -78,9 +80,25 @@ func TestCareEndToEnd(t *testing.T) {
 	fake := fakefcm.Start()
 	defer fake.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	t.Cleanup(cancel) // after the server has stopped gracefully (cleanups run last-registered first)
 	dir := t.TempDir()
 	setUp(t, ctx, dir, "--customers", "8", "--reps", "2")
+	// runs after the server has stopped (cleanups run last-registered first)
+	// and flushed its request log: no link token may be in it
+	t.Cleanup(func() {
+		db, err := sql.Open("sqlite", filepath.Join(dir, "auxiliary.db"))
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer db.Close()
+		var logged, leaked int
+		_ = db.QueryRow("SELECT COUNT(*) FROM _logs WHERE data LIKE '%/api/care/preferences%'").Scan(&logged)
+		_ = db.QueryRow("SELECT COUNT(*) FROM _logs WHERE data LIKE '%token=ey%'").Scan(&leaked)
+		if logged == 0 || leaked != 0 {
+			t.Errorf("request log: %d preference requests logged, %d with a token in the URL", logged, leaked)
+		}
+	})
 	base, logs := startServer(t, ctx, dir, "FCM_PROJECT_ID=demo", "FCM_ENDPOINT="+fake.URL+"/v1", "ROUNDS_CARE_SECRET=e2e-care-secret-0123456789abcdef0123")
 	a := api{t: t, base: base}
 	admin := signIn(t, base, "_superusers", demoAdmin, demoAdminPassword)
