@@ -10,7 +10,7 @@ HTTP           ?= 127.0.0.1:8090
 ADMIN_EMAIL    ?= admin@rounds.test
 ADMIN_PASSWORD ?= rounds-demo-admin
 
-.PHONY: all build run test bench clean
+.PHONY: all build run test fuzz bench clean
 
 all: build
 
@@ -34,6 +34,15 @@ test: e2e/watermelon/node_modules
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
+	$(MAKE) fuzz FUZZTIME=5s
+
+## fuzz: each fuzz target for FUZZTIME (seed corpora in testdata/fuzz and in the targets)
+FUZZTIME ?= 60s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeChanges$$' -fuzztime $(FUZZTIME) ./sync
+	$(GO) test -run '^$$' -fuzz '^FuzzPush$$' -fuzztime $(FUZZTIME) ./sync
+	$(GO) test -run '^$$' -fuzz '^FuzzResolve$$' -fuzztime $(FUZZTIME) ./sync
+	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./care
 
 # WatermelonDB, for the real-client sync test (versions pinned by package-lock.json)
 e2e/watermelon/node_modules: e2e/watermelon/package.json e2e/watermelon/package-lock.json

@@ -535,3 +535,5 @@ func TestOversizedPushes(t *testing.T) {
 		t.Fatalf("an oversized push wrote %d conflict rows", n-1)
 	}
 }
+
+func unix(s int64) time.Time { return time.Unix(s%(1<<40), 0) }

@@ -287,6 +287,13 @@ func NewClient(t testing.TB, app *tests.TestApp) *Client {
 	return &Client{t: t, mux: mux}
 }
 
+// For returns the client reporting to t (inside fuzz targets and subtests).
+func (c *Client) For(t testing.TB) *Client {
+	cc := *c
+	cc.t = t
+	return &cc
+}
+
 // Handler is the app's router, for an httptest.Server.
 func (c *Client) Handler() http.Handler { return c.mux }
 
