@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	gosync "sync"
 	"syscall"
 	"testing"
 	"time"
@@ -125,6 +126,15 @@ func TestCommandsAsANewUser(t *testing.T) {
 // startServer runs `rounds serve` on a free loopback port until the test ends.
 func startServer(t *testing.T, ctx context.Context, dir string, env ...string) (string, *bytes.Buffer) {
 	t.Helper()
+	base, logs, stop := startServerStoppable(t, ctx, dir, env...)
+	t.Cleanup(stop)
+	return base, logs
+}
+
+// startServerStoppable runs `rounds serve` and returns a function that
+// stops it gracefully (and waits).
+func startServerStoppable(t *testing.T, ctx context.Context, dir string, env ...string) (string, *bytes.Buffer, func()) {
+	t.Helper()
 	addr := freeAddr(t)
 	serve := rounds(ctx, "serve", "--http", addr, "--dir", dir)
 	serve.Env = append(serve.Env, env...)
@@ -133,13 +143,16 @@ func startServer(t *testing.T, ctx context.Context, dir string, env ...string) (
 	if err := serve.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		_ = serve.Process.Signal(syscall.SIGTERM)
-		_ = serve.Wait()
-	})
+	var once gosync.Once
+	stop := func() {
+		once.Do(func() {
+			_ = serve.Process.Signal(syscall.SIGTERM)
+			_ = serve.Wait()
+		})
+	}
 	base := "http://" + addr
 	waitHealthy(t, base, logs)
-	return base, logs
+	return base, logs, stop
 }
 
 // setUp prepares a data directory the way `make run` does, with a small company.
