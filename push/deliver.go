@@ -53,6 +53,13 @@ type target struct {
 	token, platform, table string
 }
 
+// job is an outbox row being delivered.
+type job struct {
+	row     *core.Record
+	targets []target
+	msg     Message
+}
+
 // Deliver sends up to limit due outbox rows through sender (nil: outbox-only
 // mode, rows are skipped with NotConfigured). Each row is claimed in the
 // database before it is sent, so a crash or a second runner never sends a
@@ -81,11 +88,6 @@ func Deliver(ctx context.Context, app core.App, sender Sender, now time.Time, li
 		return st, err
 	}
 
-	type job struct {
-		row     *core.Record
-		targets []target
-		msg     Message
-	}
 	var jobs []*job
 	for _, n := range due {
 		status, reason, targets, err := recipients(app, n, now)
@@ -126,11 +128,28 @@ func Deliver(ctx context.Context, app core.App, sender Sender, now time.Time, li
 		return st, nil
 	}
 
+	// claim, send and record in chunks: a crash leaves at most one chunk
+	// claimed and unrecorded (those rows are failed, never sent twice)
+	for len(jobs) > 0 {
+		n := min(len(jobs), deliverChunk)
+		if err := deliverJobs(ctx, app, sender, now, at, jobs[:n], &st); err != nil {
+			return st, err
+		}
+		jobs = jobs[n:]
+	}
+	return st, nil
+}
+
+// deliverChunk is how many rows are claimed at once.
+const deliverChunk = 100
+
+// deliverJobs claims, sends and records one chunk of rows.
+func deliverJobs(ctx context.Context, app core.App, sender Sender, now time.Time, at string, jobs []*job, st *Stats) error {
 	// claim before sending, committed: a row is claimed by one runner only
 	// (a conditional update under SQLite's single writer), so overlapping
 	// runs, or a crash and a restart, never send a dedup key twice
 	claimed := jobs[:0]
-	err = app.RunInTransaction(func(tx core.App) error {
+	err := app.RunInTransaction(func(tx core.App) error {
 		leaseEnd := now.Add(lease).UTC()
 		for _, j := range jobs {
 			res, err := tx.NonconcurrentDB().NewQuery(`UPDATE notifications SET attempts = attempts + 1, error = {:f},
@@ -151,11 +170,11 @@ func Deliver(ctx context.Context, app core.App, sender Sender, now time.Time, li
 		return nil
 	})
 	if err != nil {
-		return st, fmt.Errorf("claim outbox rows: %w", err)
+		return fmt.Errorf("claim outbox rows: %w", err)
 	}
 	jobs = claimed
 	if len(jobs) == 0 {
-		return st, nil
+		return nil
 	}
 
 	// one message per device token, sent in batches of MaxBatch
@@ -210,7 +229,7 @@ func Deliver(ctx context.Context, app core.App, sender Sender, now time.Time, li
 		switch class, after := ClassOf(r.Err); class {
 		case BadToken:
 			if err := removeToken(app, slots[i].t); err != nil {
-				return st, err
+				return err
 			}
 			st.TokensRemoved++
 		case BadPayload:
@@ -239,10 +258,10 @@ func Deliver(ctx context.Context, app core.App, sender Sender, now time.Time, li
 			st.Failed++
 		}
 		if err != nil {
-			return st, err
+			return err
 		}
 	}
-	return st, nil
+	return nil
 }
 
 // recipients resolves the device tokens of a row, or the status it ends
