@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"encoding/json/jsontext"
 	"errors"
 	"fmt"
 	"math"
@@ -67,6 +68,11 @@ type PushResult struct {
 // DecodeChanges reads a push body strictly: an object of known tables,
 // each with created and updated lists of objects and a deleted list of ids.
 func DecodeChanges(body []byte) (Changes, error) {
+	// RFC 7493 (I-JSON): no duplicate names, valid UTF-8. A record with two
+	// "customer" keys is ambiguous; refuse it rather than guess.
+	if _, err := jsontext.NewDecoder(bytes.NewReader(body)).ReadValue(); err != nil {
+		return nil, badRequest("The push body is not valid JSON: %v", err)
+	}
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(body, &top); err != nil {
 		return nil, badRequest("The push body must be WatermelonDB's changes object: %v", err)

@@ -537,3 +537,21 @@ func TestOversizedPushes(t *testing.T) {
 }
 
 func unix(s int64) time.Time { return time.Unix(s%(1<<40), 0) }
+
+func TestPushRefusesAmbiguousJSON(t *testing.T) {
+	t.Parallel()
+	s := newSync(t)
+	for body, mention := range map[string]string{
+		`{"visits":{"created":[{"id":"dupkeys00000001","customer":"customera000001","customer":"customerb000001"}]}}`: `duplicate`,
+		"{\"visits\":{\"created\":[{\"id\":\"badutf8000000001\",\"notes\":\"\xff\xfe\"}]}}":                           `UTF-8`,
+		`{"visits":{"created":[]}} trailing`: `invalid character`,
+	} {
+		res := s.client.Do(testapp.RepA, "POST", "/api/sync/push?last_pulled_at=1000000", body)
+		if res.Status != 400 || !strings.Contains(res.Body, mention) {
+			t.Errorf("%q: %d %s, want 400 mentioning %q", body, res.Status, res.Body, mention)
+		}
+	}
+	if _, err := s.app.FindRecordById("visits", "dupkeys00000001"); err == nil {
+		t.Fatal("an ambiguous record was written")
+	}
+}
