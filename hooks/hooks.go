@@ -54,5 +54,6 @@ func Register(app core.App, deps Deps) {
 	signers := &signerFor{}
 	registerCare(app, deps, signers)
 	registerCareRateLimit(app, deps)
+	registerSignInLimit(app, deps)
 	registerReminders(app, deps, signers)
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tests"
 
+	"rounds/hooks"
 	"rounds/internal/testapp"
 )
 
@@ -350,5 +351,28 @@ func TestClientMadeIDs(t *testing.T) {
 	res := client.Do(testapp.RepA, http.MethodPost, "/api/collections/contacts/records", M{"customer": testapp.CustomerA, "name": "Y"})
 	if res.Status != 200 {
 		t.Fatalf("server-made id: %d %s", res.Status, res.Body)
+	}
+}
+
+func TestFailedSignInsAreLimited(t *testing.T) {
+	t.Parallel()
+	app := testapp.New(t)
+	client := testapp.NewClient(t, app)
+	signIn := func(password string) testapp.Response {
+		return client.Do(testapp.Anon, http.MethodPost, "/api/collections/users/auth-with-password", M{"identity": "rep.a@rounds.test", "password": password})
+	}
+	for i := 0; i < 15; i++ { // successes are not counted
+		if res := signIn(testapp.Password); res.Status != 200 {
+			t.Fatalf("sign-in %d: %d %s", i, res.Status, res.Body)
+		}
+	}
+	for i := 0; i < hooks.FailedSignInLimit; i++ {
+		if res := signIn("wrong password"); res.Status != 400 {
+			t.Fatalf("failed sign-in %d: %d", i, res.Status)
+		}
+	}
+	res := signIn(testapp.Password) // even the right password waits now
+	if res.Status != 429 || !strings.Contains(res.Body, "Too many failed sign-ins") {
+		t.Fatalf("after %d failures: %d %s", hooks.FailedSignInLimit, res.Status, res.Body)
 	}
 }

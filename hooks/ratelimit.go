@@ -77,3 +77,44 @@ func registerCareRateLimit(app core.App, deps Deps) {
 		return se.Next()
 	})
 }
+
+// FailedSignInLimit is how many failed sign-ins one client may make per
+// minute before sign-in is refused for the rest of the minute.
+const FailedSignInLimit = 10
+
+// registerSignInLimit slows down password guessing: after
+// FailedSignInLimit failed attempts from one address within a minute,
+// sign-in answers 429 until the minute is over. Successful sign-ins are
+// not counted (a field team behind one office address signs in freely).
+func registerSignInLimit(app core.App, deps Deps) {
+	failures := newLimiter(FailedSignInLimit, time.Minute, deps.Now)
+	app.OnServe().BindFunc(func(se *core.ServeEvent) error {
+		se.Router.BindFunc(func(e *core.RequestEvent) error {
+			if e.Request.Method != http.MethodPost || !strings.HasSuffix(e.Request.URL.Path, "/auth-with-password") {
+				return e.Next()
+			}
+			ip := e.RealIP()
+			if wait, blocked := failures.blocked(ip); blocked {
+				e.Response.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+				return router.NewApiError(http.StatusTooManyRequests, "Too many failed sign-ins from this address; try again in a minute.", nil)
+			}
+			err := e.Next()
+			if err != nil || e.Status() == http.StatusBadRequest {
+				failures.allow(ip) // counts the failure
+			}
+			return err
+		})
+		return se.Next()
+	})
+}
+
+// blocked reports whether key has used up its window, without counting.
+func (l *limiter) blocked(key string) (time.Duration, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.seen[key]
+	if b == nil || l.now().Sub(b.start) >= l.window || b.n < l.max {
+		return 0, false
+	}
+	return b.start.Add(l.window).Sub(l.now()), true
+}
