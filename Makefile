@@ -30,7 +30,7 @@ run: build
 	./rounds serve --http $(HTTP) --dir $(DATA)
 
 ## test: everything CI checks
-test: e2e/watermelon/node_modules
+test: e2e/watermelon/node_modules e2e/dashboard/node_modules
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
@@ -47,6 +47,11 @@ fuzz:
 # WatermelonDB, for the real-client sync test (versions pinned by package-lock.json)
 e2e/watermelon/node_modules: e2e/watermelon/package.json e2e/watermelon/package-lock.json
 	cd e2e/watermelon && npm ci --no-audit --no-fund
+	@touch $@
+
+# playwright-core, to drive Debian's Chromium against the dashboard
+e2e/dashboard/node_modules: e2e/dashboard/package.json e2e/dashboard/package-lock.json
+	cd e2e/dashboard && npm ci --no-audit --no-fund
 	@touch $@
 
 ## bench: the benchmarks whose figures are kept in BENCHMARKS.md

@@ -1,0 +1,64 @@
+// The PocketBase dashboard (/_/) in Debian's Chromium: sign in as a
+// superuser, look at customers, sync_conflicts and notifications, and
+// rename a customer through the record form. Screenshots go to SHOTS.
+//
+// Environment: ROUNDS_URL, ADMIN_EMAIL, ADMIN_PASSWORD, CUSTOMER_NAME,
+// NEW_NAME, SHOTS.
+'use strict'
+
+const { chromium } = require('playwright-core')
+const path = require('path')
+const fs = require('fs')
+
+const env = (name) => {
+  const v = process.env[name]
+  if (!v) throw new Error(`missing environment variable ${name}`)
+  return v
+}
+
+async function main() {
+  const base = env('ROUNDS_URL')
+  const shots = env('SHOTS')
+  fs.mkdirSync(shots, { recursive: true })
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  })
+  try {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } })
+    const shot = (name) => page.screenshot({ path: path.join(shots, name + '.png') })
+
+    await page.goto(base + '/_/')
+    await page.fill('#login_identity', env('ADMIN_EMAIL'))
+    await page.fill('#login_pass', env('ADMIN_PASSWORD'))
+    await page.click('button:has-text("Login")')
+    await page.waitForSelector('text=New collection', { timeout: 15000 })
+    await shot('1-signed-in')
+
+    for (const collection of ['sync_conflicts', 'notifications', 'customers']) {
+      await page.goto(`${base}/_/#/collections?collection=${collection}`)
+      await page.waitForSelector('text=/Total: \\d+/', { timeout: 15000 })
+      const total = await page.textContent('text=/Total: \\d+/')
+      if (/Total: 0\b/.test(total)) throw new Error(`${collection} shows no records`)
+      await shot(`2-${collection}`)
+    }
+
+    await page.click(`text=${env('CUSTOMER_NAME')}`)
+    const name = page.locator('textarea[name="name"]')
+    await name.waitFor({ timeout: 15000 })
+    await name.fill(env('NEW_NAME'))
+    await shot('3-editing')
+    await page.click('button:has-text("Save changes")')
+    await page.waitForSelector(`text=${env('NEW_NAME')}`, { timeout: 15000 })
+    await shot('4-saved')
+    process.stdout.write('ok: signed in, browsed 3 collections, renamed a customer\n')
+  } finally {
+    await browser.close()
+  }
+}
+
+main().then(() => process.exit(0), (e) => {
+  process.stderr.write(`FAIL: ${e.stack || e}\n`)
+  process.exit(1)
+})
