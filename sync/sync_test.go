@@ -279,6 +279,7 @@ func TestPushRejectsOneByOne(t *testing.T) {
 			{"id": "badvisit0000003", "customer": testapp.CustomerA, "mood": "happy"},
 			{"id": "short", "customer": testapp.CustomerA},
 			{"id": testapp.VisitB, "customer": testapp.CustomerA, "purpose": "id of rep B's visit"},
+			{"id": "badvisit0000004", "customer": testapp.CustomerA, "contact": testapp.ContactB}, // a relation out of scope
 		}, "updated": []M{}, "deleted": []string{}},
 		"order_lines": M{"created": []M{
 			{"id": "badline00000001", "order": testapp.OrderASubmitted, "product": testapp.ProductCoffee, "quantity": 1.0},
@@ -292,6 +293,7 @@ func TestPushRejectsOneByOne(t *testing.T) {
 		"badvisit0000003":      "unknown column visits.mood",
 		"short":                "invalid id",
 		testapp.VisitB:         "already in use",
+		"badvisit0000004":      "belongs to another customer",
 		"badline00000001":      "can no longer change",
 		"badline00000002":      "no longer sold",
 		testapp.LineASubmitted: "can no longer change",
@@ -309,7 +311,7 @@ func TestPushRejectsOneByOne(t *testing.T) {
 	if len(got) != len(wantRejected) {
 		t.Errorf("rejected %v", got)
 	}
-	if ids := res.ExperimentalRejectedIDs["visits"]; len(ids) != 5 {
+	if ids := res.ExperimentalRejectedIDs["visits"]; len(ids) != 6 {
 		t.Errorf("experimentalRejectedIds.visits = %v", ids)
 	}
 	if _, err := s.app.FindRecordById("visits", "okvisit00000001"); err != nil {
