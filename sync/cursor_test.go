@@ -2,6 +2,7 @@ package sync_test
 
 import (
 	"testing"
+	"time"
 
 	rsync "rounds/sync"
 )
@@ -29,6 +30,21 @@ func TestCursorCarriesTopAndBase(t *testing.T) {
 		}
 		if top != c.top || base != c.wantBase {
 			t.Errorf("EncodeCursor(%d, %d) decodes to (%d, %d), want (%d, %d)", c.top, c.base, top, base, c.top, c.wantBase)
+		}
+	}
+}
+
+func TestFastDatesMatchTheGenericParser(t *testing.T) {
+	t.Parallel()
+	for _, s := range []string{"2026-03-02 10:00:00.000Z", "1999-12-31 23:59:59.999Z", "2028-02-29 00:00:00.001Z", "1900-01-01 00:00:00.000Z"} {
+		want, _ := time.Parse("2006-01-02 15:04:05.000Z", s)
+		if got := rsync.DateMillisForTest(s); got != want.UnixMilli() {
+			t.Errorf("%s: %d, want %d", s, got, want.UnixMilli())
+		}
+	}
+	for _, s := range []string{"2026-13-02 10:00:00.000Z", "2026-03-02T10:00:00.000Z", "garbage"} {
+		if got := rsync.DateMillisForTest(s); got != -1 {
+			t.Errorf("%s: accepted as %d", s, got)
 		}
 	}
 }

@@ -452,6 +452,19 @@ func jsonIDs(lists ...[]string) string {
 	return string(data)
 }
 
+// keyCache holds, per table, each column's `,"name":` ready to append.
+var keyCache = func() map[string][][]byte {
+	out := map[string][][]byte{}
+	for _, t := range Tables {
+		for _, c := range t.Columns {
+			out[t.Name] = append(out[t.Name], append(appendJSONString([]byte{','}, c.Name), ':'))
+		}
+	}
+	return out
+}()
+
+func columnKeys(t Table) [][]byte { return keyCache[t.Name] }
+
 // pullWriter streams WatermelonDB's pull response.
 type pullWriter struct {
 	w      *bufio.Writer
@@ -493,9 +506,7 @@ func (p *pullWriter) record(t Table, id string, vals []any) error {
 	p.buf = append(p.buf, `{"id":`...)
 	p.buf = appendJSONString(p.buf, id)
 	for i, c := range t.Columns {
-		p.buf = append(p.buf, ',')
-		p.buf = appendJSONString(p.buf, c.Name)
-		p.buf = append(p.buf, ':')
+		p.buf = append(p.buf, columnKeys(t)[i]...)
 		p.buf = appendJSON(p.buf, toWire(c, vals[i]))
 	}
 	p.buf = append(p.buf, '}')

@@ -40,6 +40,9 @@ func toWire(c Column, v any) any {
 		if s == "" {
 			return nil
 		}
+		if ms, ok := fastDateMillis(s); ok {
+			return ms
+		}
 		t, err := time.Parse(types.DefaultDateLayout, s)
 		if err != nil {
 			dt, err := types.ParseDateTime(s)
@@ -51,6 +54,36 @@ func toWire(c Column, v any) any {
 		return t.UnixMilli()
 	}
 	return v
+}
+
+// fastDateMillis reads PocketBase's stored layout "2006-01-02 15:04:05.000Z"
+// without the generic parser (dates are most of a pull's conversions).
+func fastDateMillis(s string) (int64, bool) {
+	if len(s) != 24 || s[4] != '-' || s[7] != '-' || s[10] != ' ' || s[13] != ':' || s[16] != ':' || s[19] != '.' || s[23] != 'Z' {
+		return 0, false
+	}
+	num := func(from, to int) (int, bool) {
+		n := 0
+		for i := from; i < to; i++ {
+			c := s[i]
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n, true
+	}
+	y, ok1 := num(0, 4)
+	mo, ok2 := num(5, 7)
+	d, ok3 := num(8, 10)
+	h, ok4 := num(11, 13)
+	mi, ok5 := num(14, 16)
+	se, ok6 := num(17, 19)
+	ms, ok7 := num(20, 23)
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7) || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 59 {
+		return 0, false
+	}
+	return time.Date(y, time.Month(mo), d, h, mi, se, ms*int(time.Millisecond), time.UTC).UnixMilli(), true
 }
 
 func asString(v any) string {
