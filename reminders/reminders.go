@@ -376,11 +376,15 @@ func (r *run) holidays() error {
 			if len(tiers) == 0 {
 				tiers = crm.Tiers
 			}
+			// contacts already greeted for this campaign and day are left out in
+			// SQL (through the unique dedup key), so that each run during the
+			// window only considers the ones still to do
 			var rows []recipient
 			err := r.app.DB().NewQuery(`SELECT ` + recipientColumns + `
 				FROM contacts ct JOIN customers c ON c.id = ct.customer LEFT JOIN users u ON u.id = c.owner
-				WHERE ct.care_opt_in = TRUE AND c.tier IN (SELECT value FROM json_each({:tiers}))`).
-				Bind(dbx.Params{"tiers": jsonList(tiers)}).All(&rows)
+				WHERE ct.care_opt_in = TRUE AND c.tier IN (SELECT value FROM json_each({:tiers}))
+				AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.dedup_key = {:prefix} || ct.id || {:suffix})`).
+				Bind(dbx.Params{"tiers": jsonList(tiers), "prefix": "holiday:" + camp.Id + ":", "suffix": ":" + day.String()}).All(&rows)
 			if err != nil {
 				return fmt.Errorf("campaign %s: %w", camp.Id, err)
 			}
