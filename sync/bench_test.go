@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
 	"slices"
 	gosync "sync"
 	"sync/atomic"
@@ -194,36 +193,6 @@ func BenchmarkPush1000(b *testing.B) {
 	b.ReportMetric(restTotal.Seconds()/syncTotal.Seconds(), "x-faster")
 }
 
-// peakHeap samples the live heap while fn runs and returns its peak above
-// the heap in use before fn.
-func peakHeap(fn func()) uint64 {
-	runtime.GC()
-	var before runtime.MemStats
-	runtime.ReadMemStats(&before)
-	var peak atomic.Uint64
-	done := make(chan struct{})
-	go func() {
-		var ms runtime.MemStats
-		for {
-			runtime.ReadMemStats(&ms)
-			if ms.HeapAlloc > peak.Load() {
-				peak.Store(ms.HeapAlloc)
-			}
-			select {
-			case <-done:
-				return
-			case <-time.After(2 * time.Millisecond):
-			}
-		}
-	}()
-	fn()
-	close(done)
-	if p := peak.Load(); p > before.HeapAlloc {
-		return p - before.HeapAlloc
-	}
-	return 0
-}
-
 type countingWriter struct{ n int64 }
 
 func (w *countingWriter) Write(p []byte) (int, error) { w.n += int64(len(p)); return len(p), nil }
@@ -237,7 +206,7 @@ func BenchmarkFirstPullLargeRep(b *testing.B) {
 	var peak uint64
 	for b.Loop() {
 		w := &countingWriter{}
-		p := peakHeap(func() {
+		p := testapp.PeakHeapGrowth(func() {
 			if err := rsync.Pull(context.Background(), app, rsync.PullRequest{Rep: rep.Id}, w); err != nil {
 				b.Fatal(err)
 			}
