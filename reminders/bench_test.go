@@ -1,15 +1,11 @@
 package reminders_test
 
 import (
-	"context"
-	"io"
 	"testing"
 	"time"
 
-	"github.com/pocketbase/pocketbase/tests"
-
 	"rounds/care"
-	"rounds/hooks"
+	"rounds/internal/testapp"
 	"rounds/reminders"
 	"rounds/seed"
 )
@@ -19,19 +15,11 @@ import (
 // contacts, through the birthday index; the baseline is the same selection
 // scanning the contacts table, in the same run.
 func BenchmarkDueBirthdays(b *testing.B) {
-	app, err := tests.NewTestApp(b.TempDir())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer app.Cleanup()
-	hooks.Register(app, hooks.Deps{})
 	o := seed.DefaultOptions()
 	o.Today = time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
 	o.Reps, o.Managers, o.Customers = 100, 5, 333_334
 	o.VisitsPerCustomer, o.FollowUpsPerCustomer, o.OrdersPerCustomer = 0, 0, 0
-	if _, err := seed.Run(context.Background(), app, o, io.Discard); err != nil {
-		b.Fatal(err)
-	}
+	app := testapp.Seeded(b, o)
 	contacts, _ := app.CountRecords("contacts")
 	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 

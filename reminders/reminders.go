@@ -80,12 +80,10 @@ func (r *run) exists(key string) (bool, error) {
 	return n > 0, err
 }
 
-// enqueue writes n once: a second write of the same dedup key (another
-// run, a restart) changes nothing.
+// enqueue writes n once; callers have checked that its dedup key is new
+// (exists), and a key written meanwhile by another runner is caught by the
+// unique index.
 func (r *run) enqueue(n notification) error {
-	if ok, err := r.exists(n.DedupKey); err != nil || ok {
-		return err
-	}
 	c, err := r.app.FindCachedCollectionByNameOrId(crm.Notifications)
 	if err != nil {
 		return err
@@ -163,9 +161,16 @@ func (r *run) followUps() error {
 		if !dec.Due && !dec.Late {
 			continue
 		}
+		key := fmt.Sprintf("follow_up:%s:%d", f.ID, due.UnixMilli())
+		if ok, err := r.exists(key); err != nil || ok {
+			if err != nil {
+				return err
+			}
+			continue
+		}
 		n := notification{
 			Kind: "follow_up_due", Audience: "rep", User: f.Assignee,
-			DedupKey: fmt.Sprintf("follow_up:%s:%d", f.ID, due.UnixMilli()),
+			DedupKey: key,
 			Title:    "Follow-up due: " + f.CustName, Body: f.Note,
 			Data:      map[string]any{"follow_up": f.ID, "customer": f.Customer},
 			ExpiresAt: care.EndOfDay(r.now.In(loc)),

@@ -11,27 +11,14 @@ import (
 
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
-	"github.com/pocketbase/pocketbase/tests"
 
 	"rounds/crm"
-	"rounds/hooks"
 	"rounds/internal/testapp"
 	_ "rounds/pb_migrations"
 	"rounds/seed"
 )
 
 var today = time.Date(2026, 2, 28, 0, 0, 0, 0, time.UTC)
-
-func emptyApp(t testing.TB) *tests.TestApp {
-	t.Helper()
-	app, err := tests.NewTestApp(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(app.Cleanup)
-	hooks.Register(app, hooks.Deps{})
-	return app
-}
 
 func small(s uint64) seed.Options {
 	o := seed.DefaultOptions()
@@ -59,7 +46,7 @@ func dump(t *testing.T, app core.App) string {
 
 func TestSeedIsDeterministic(t *testing.T) {
 	t.Parallel()
-	a, b, c := emptyApp(t), emptyApp(t), emptyApp(t)
+	a, b, c := testapp.Empty(t), testapp.Empty(t), testapp.Empty(t)
 	for _, x := range []struct {
 		app  core.App
 		seed uint64
@@ -81,7 +68,7 @@ func TestSeedIsDeterministic(t *testing.T) {
 // and requires that nothing changes.
 func TestSeedSatisfiesInvariants(t *testing.T) {
 	t.Parallel()
-	app := emptyApp(t)
+	app := testapp.Empty(t)
 	stats, err := seed.Run(context.Background(), app, small(3), io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -165,7 +152,7 @@ func TestSeedSatisfiesInvariants(t *testing.T) {
 
 func TestSeededUsersCanSignIn(t *testing.T) {
 	t.Parallel()
-	app := emptyApp(t)
+	app := testapp.Empty(t)
 	if _, err := seed.Run(context.Background(), app, small(1), io.Discard); err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +174,7 @@ func TestSeededUsersCanSignIn(t *testing.T) {
 
 func TestSeedRejectsBadSizes(t *testing.T) {
 	t.Parallel()
-	app := emptyApp(t)
+	app := testapp.Empty(t)
 	for _, mutate := range []func(*seed.Options){
 		func(o *seed.Options) { o.Reps = 0 },
 		func(o *seed.Options) { o.Managers = 0 },
@@ -214,7 +201,7 @@ func BenchmarkSeed(b *testing.B) {
 		var rows, ns float64
 		for b.Loop() {
 			b.StopTimer()
-			app := emptyApp(b)
+			app := testapp.Empty(b)
 			o := seed.DefaultOptions()
 			o.Today, o.Customers, o.Reps = today, 1000, 20
 			b.StartTimer()
@@ -229,7 +216,7 @@ func BenchmarkSeed(b *testing.B) {
 		b.ReportMetric(rows/(ns/1e9), "rows/s")
 	})
 	b.Run("record-api", func(b *testing.B) {
-		app := emptyApp(b)
+		app := testapp.Empty(b)
 		o := small(1)
 		if _, err := seed.Run(context.Background(), app, o, io.Discard); err != nil {
 			b.Fatal(err)

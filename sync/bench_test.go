@@ -19,7 +19,6 @@ import (
 	"github.com/pocketbase/pocketbase/tests"
 
 	"rounds/crm"
-	"rounds/hooks"
 	"rounds/internal/testapp"
 	"rounds/seed"
 	rsync "rounds/sync"
@@ -28,17 +27,8 @@ import (
 // seeded returns an app holding a seeded company, hooks registered.
 func seeded(tb testing.TB, opts seed.Options) *tests.TestApp {
 	tb.Helper()
-	app, err := tests.NewTestApp(tb.TempDir())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(app.Cleanup)
-	hooks.Register(app, hooks.Deps{})
 	opts.Today = time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
-	if _, err := seed.Run(context.Background(), app, opts, io.Discard); err != nil {
-		tb.Fatal(err)
-	}
-	return app
+	return testapp.Seeded(tb, opts)
 }
 
 func sizes(reps, customers int) seed.Options {

@@ -7,6 +7,7 @@ package testapp
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -24,6 +25,7 @@ import (
 
 	"rounds/hooks"
 	_ "rounds/pb_migrations"
+	"rounds/seed"
 )
 
 // Fixed "now" of the test company: Monday 2026-03-02 10:00 UTC.
@@ -347,4 +349,27 @@ func (c *Client) DoWithHeaders(actor, method, url string, body any, headers map[
 	rec := httptest.NewRecorder()
 	c.mux.ServeHTTP(rec, req)
 	return Response{Status: rec.Code, Body: rec.Body.String()}
+}
+
+// Empty returns an app with the Rounds schema and hooks and no data (the
+// default clock and generated secrets), cleaned up with t.
+func Empty(t testing.TB) *tests.TestApp {
+	t.Helper()
+	app, err := tests.NewTestApp(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(app.Cleanup)
+	hooks.Register(app, hooks.Deps{})
+	return app
+}
+
+// Seeded returns an Empty app filled by the seed with opts.
+func Seeded(t testing.TB, opts seed.Options) *tests.TestApp {
+	t.Helper()
+	app := Empty(t)
+	if _, err := seed.Run(context.Background(), app, opts, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	return app
 }
