@@ -452,27 +452,6 @@ func clip500(s string) string {
 	return s
 }
 
-// savepoint runs fn so that a failure undoes everything fn wrote.
-func (p *pusher) savepoint(fn func() error) error {
-	if err := p.st.exec("savepoint", "SAVEPOINT push_record"); err != nil {
-		return err
-	}
-	p.st.journal = p.st.journal[:0]
-	touched := len(p.touched)
-	if err := fn(); err != nil {
-		if rbErr := p.st.exec("rollback to", "ROLLBACK TO push_record"); rbErr != nil {
-			return errors.Join(err, rbErr)
-		}
-		p.st.forget() // the cache must not keep what was rolled back
-		if len(p.touched) != touched {
-			p.touched = map[string]bool{} // recomputed from the database at the end anyway
-		}
-		_ = p.st.exec("release", "RELEASE push_record")
-		return err
-	}
-	return p.st.exec("release", "RELEASE push_record")
-}
-
 // recordError is a refusal of one record, as opposed to a failure of the push.
 type recordError struct{ reason string }
 
@@ -967,7 +946,9 @@ func (p *pusher) delete(ctx context.Context, t Table, id string) error {
 	if t.ReadOnly {
 		return p.reject(t, id, nil, t.Name+" are read-only for devices")
 	}
-	err := p.savepoint(func() error {
+	// Every refusal comes before the first write (planDelete included), so
+	// a refused delete leaves nothing behind without a savepoint.
+	err := func() error {
 		r, err := p.st.find(t.Name, id)
 		if err != nil || r == nil {
 			return err // already gone: nothing to do
@@ -1008,7 +989,7 @@ func (p *pusher) delete(ctx context.Context, t Table, id string) error {
 			return err
 		}
 		return nil
-	})
+	}()
 	var re *recordError
 	if errors.As(err, &re) {
 		return p.reject(t, id, nil, re.reason)

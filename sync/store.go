@@ -31,8 +31,6 @@ type store struct {
 	stmts   map[string]*sql.Stmt
 	cols    map[string][]string
 	now     time.Time
-	// journal lists the records written since the last savepoint
-	journal [][2]string
 }
 
 func newStore(ctx context.Context, tx core.App, now time.Time) (*store, error) {
@@ -265,79 +263,121 @@ func (s *store) set(table, id string, r *core.Record) {
 		s.records[table] = map[string]*core.Record{}
 	}
 	s.records[table][id] = r
-	s.journal = append(s.journal, [2]string{table, id})
-}
-
-// forget drops from the cache every record written since the savepoint,
-// so that they are read again from the database.
-func (s *store) forget() {
-	for _, k := range s.journal {
-		delete(s.records[k[0]], k[1])
-	}
-	s.journal = s.journal[:0]
 }
 
 // errStillReferenced refuses a delete that would break a required link.
 var errStillReferenced = errors.New("still referenced")
 
-// delete removes r the way PocketBase does: records that cascade go with
-// it, optional links to it are emptied, a required link refuses.
-func (s *store) delete(r *core.Record) error {
-	refs, err := s.tx.FindCachedCollectionReferences(r.Collection())
-	if err != nil {
-		return err
-	}
-	for refCollection, fields := range refs {
-		for _, f := range fields {
-			rel, ok := f.(*core.RelationField)
-			if !ok || rel.IsMultiple() {
-				return fmt.Errorf("delete %s: unsupported reference %s.%s", r.Collection().Name, refCollection.Name, f.GetName())
-			}
-			ids, err := s.referencing(refCollection.Name, rel.Name, r.Id)
-			if err != nil {
-				return err
-			}
-			if len(ids) == 0 {
-				continue
-			}
-			switch {
-			case rel.CascadeDelete:
+// removal is what deleting a record takes with it.
+type removal struct {
+	gone  []*core.Record      // the record and what cascades from it, children first
+	clear map[string][]string // table/id of a record that stays -> the links to it to empty
+	order []string            // the keys of clear, in the order found
+	in    map[string]bool     // table/id of every record in gone
+}
+
+// planDelete works out, reading only, what deleting r does, the way
+// PocketBase does it: records that cascade go with it, optional links to
+// them are emptied, and a required link from a record that stays refuses
+// the whole delete before anything is written. The push therefore needs no
+// savepoint around a delete (savepoints make SQLite copy every page the
+// delete touches into a sub-journal).
+func (s *store) planDelete(r *core.Record) (*removal, error) {
+	plan := &removal{clear: map[string][]string{}, in: map[string]bool{}}
+	var blockers []string
+	var walk func(r *core.Record) error
+	walk = func(r *core.Record) error {
+		key := r.Collection().Name + "/" + r.Id
+		if plan.in[key] {
+			return nil
+		}
+		plan.in[key] = true
+		refs, err := s.tx.FindCachedCollectionReferences(r.Collection())
+		if err != nil {
+			return err
+		}
+		for refCollection, fields := range refs {
+			for _, f := range fields {
+				rel, ok := f.(*core.RelationField)
+				if !ok || rel.IsMultiple() {
+					return fmt.Errorf("delete %s: unsupported reference %s.%s", r.Collection().Name, refCollection.Name, f.GetName())
+				}
+				ids, err := s.referencing(refCollection.Name, rel.Name, r.Id)
+				if err != nil {
+					return err
+				}
 				for _, id := range ids {
-					child, err := s.find(refCollection.Name, id)
-					if err != nil {
-						return err
-					}
-					if child != nil {
-						if err := s.delete(child); err != nil {
+					ref := refCollection.Name + "/" + id
+					switch {
+					case rel.CascadeDelete:
+						child, err := s.find(refCollection.Name, id)
+						if err != nil {
 							return err
 						}
-					}
-				}
-			case rel.Required:
-				return fmt.Errorf("%w by %s", errStillReferenced, refCollection.Name)
-			default:
-				for _, id := range ids {
-					child, err := s.find(refCollection.Name, id)
-					if err != nil {
-						return err
-					}
-					if child == nil {
-						continue
-					}
-					child = child.Clone()
-					child.Set(rel.Name, "")
-					if err := s.update(child); err != nil {
-						return err
+						if child != nil {
+							if err := walk(child); err != nil {
+								return err
+							}
+						}
+					case rel.Required:
+						blockers = append(blockers, ref)
+					default:
+						if _, ok := plan.clear[ref]; !ok {
+							plan.order = append(plan.order, ref)
+						}
+						plan.clear[ref] = append(plan.clear[ref], rel.Name)
 					}
 				}
 			}
 		}
+		plan.gone = append(plan.gone, r) // after what cascades from it
+		return nil
 	}
-	c := r.Collection()
-	if err := s.exec("delete "+c.Name, fmt.Sprintf(`DELETE FROM "%s" WHERE id = ?`, c.Name), r.Id); err != nil {
-		return fmt.Errorf("delete %s/%s: %w", c.Name, r.Id, err)
+	if err := walk(r); err != nil {
+		return nil, err
 	}
-	s.set(c.Name, r.Id, nil)
+	for _, ref := range blockers {
+		if !plan.in[ref] {
+			return nil, fmt.Errorf("%w by %s", errStillReferenced, strings.SplitN(ref, "/", 2)[0])
+		}
+	}
+	return plan, nil
+}
+
+// delete removes r the way PocketBase does (see planDelete). A refusal
+// (errStillReferenced) comes before any write.
+func (s *store) delete(r *core.Record) error {
+	plan, err := s.planDelete(r)
+	if err != nil {
+		return err
+	}
+	for _, ref := range plan.order {
+		if plan.in[ref] {
+			continue // it goes anyway
+		}
+		table, id, _ := strings.Cut(ref, "/")
+		child, err := s.find(table, id)
+		if err != nil {
+			return err
+		}
+		if child == nil {
+			continue
+		}
+		child = child.Clone()
+		for _, field := range plan.clear[ref] {
+			child.Set(field, "")
+		}
+		if err := s.update(child); err != nil {
+			return err
+		}
+	}
+	for _, g := range plan.gone {
+		c := g.Collection()
+		if err := s.exec("delete "+c.Name, fmt.Sprintf(`DELETE FROM "%s" WHERE id = ?`, c.Name), g.Id); err != nil {
+			return fmt.Errorf("delete %s/%s: %w", c.Name, g.Id, err)
+		}
+		s.set(c.Name, g.Id, nil)
+	}
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tests"
 
 	"rounds/internal/testapp"
@@ -328,6 +329,80 @@ func TestPushRejectsOneByOne(t *testing.T) {
 	logged, _ := s.app.FindRecordsByFilter("sync_conflicts", "resolution = 'rejected'", "", 0, 0)
 	if len(logged) != len(wantRejected) {
 		t.Errorf("%d rejections in sync_conflicts, want %d", len(logged), len(wantRejected))
+	}
+}
+
+// TestPushDeleteFollowsTheLinks: a pushed delete does what PocketBase's
+// own delete does (cascades, empties optional links), and one that a
+// required link forbids is refused before anything is written.
+func TestPushDeleteFollowsTheLinks(t *testing.T) {
+	t.Parallel()
+	s := newSync(t)
+	ts := s.pull(testapp.RepA, "null").Timestamp
+
+	// an admin-made collection whose records must point at a visit
+	visits, err := s.app.FindCollectionByNameOrId("visits")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reports := core.NewBaseCollection("visit_reports")
+	reports.Fields.Add(&core.RelationField{Name: "visit", CollectionId: visits.Id, Required: true, MaxSelect: 1})
+	if err := s.app.Save(reports); err != nil {
+		t.Fatal(err)
+	}
+	report := core.NewRecord(reports)
+	report.Set("visit", testapp.VisitA)
+	if err := s.app.Save(report); err != nil {
+		t.Fatal(err)
+	}
+	rows := s.changeRows()
+	res := s.push(testapp.RepA, ts, M{"visits": M{"deleted": []string{testapp.VisitA}}})
+	if len(res.Rejected) != 1 || !strings.Contains(res.Rejected[0].Reason, "cannot be deleted: it is still referenced by visit_reports") {
+		t.Fatalf("rejected %+v", res.Rejected)
+	}
+	if _, err := s.app.FindRecordById("visits", testapp.VisitA); err != nil {
+		t.Fatal("the refused visit was deleted")
+	}
+	// nothing half-done: the optional links to the visit are still there
+	for _, l := range []struct{ table, id string }{{"follow_ups", testapp.FollowUpA}, {"orders", testapp.OrderA}} {
+		if r, _ := s.app.FindRecordById(l.table, l.id); r.GetString("visit") != testapp.VisitA {
+			t.Errorf("%s %s lost its link to the refused visit", l.table, l.id)
+		}
+	}
+	if s.changeRows() != rows {
+		t.Errorf("the refused delete wrote %d change rows", s.changeRows()-rows)
+	}
+
+	// a contact goes with its devices and messages; visits and follow-ups
+	// that named it stay, without the link; an order goes with its lines
+	res = s.push(testapp.RepA, ts, M{
+		"contacts": M{"deleted": []string{testapp.ContactA}},
+		"orders":   M{"deleted": []string{testapp.OrderA}},
+	})
+	if len(res.Rejected) > 0 {
+		t.Fatalf("rejected %+v", res.Rejected)
+	}
+	for _, gone := range []struct{ table, id string }{
+		{"contacts", testapp.ContactA}, {"contact_devices", testapp.ContactDevice}, {"notifications", testapp.Notification},
+		{"orders", testapp.OrderA}, {"order_lines", testapp.LineA},
+	} {
+		if _, err := s.app.FindRecordById(gone.table, gone.id); err == nil {
+			t.Errorf("%s %s should be gone", gone.table, gone.id)
+		}
+	}
+	for _, l := range []struct{ table, id string }{{"visits", testapp.VisitA}, {"follow_ups", testapp.FollowUpA}} {
+		r, err := s.app.FindRecordById(l.table, l.id)
+		if err != nil || r.GetString("contact") != "" {
+			t.Errorf("%s %s: %v, contact %q; want it kept without the contact", l.table, l.id, err, r.GetString("contact"))
+		}
+	}
+	// the device learns all of it in its next pull
+	p := s.pull(testapp.RepA, ts)
+	if v := p.record("visits", testapp.VisitA); v == nil || v["contact"] != nil {
+		t.Errorf("pulled visit %v, want it with contact null", v)
+	}
+	if got := p.Changes["order_lines"].Deleted; !slices.Contains(got, testapp.LineA) {
+		t.Errorf("deleted lines %v, want %s", got, testapp.LineA)
 	}
 }
 
