@@ -5,8 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
+	gosync "sync"
 	"time"
 
 	"github.com/pocketbase/dbx"
@@ -91,7 +93,7 @@ func (s *store) preload(table string, ids []string) error {
 	}
 	for len(missing) > 0 {
 		n := min(len(missing), 500)
-		found, err := s.tx.FindRecordsByIds(table, missing[:n])
+		found, err := s.load(table, missing[:n])
 		if err != nil {
 			return fmt.Errorf("load %s: %w", table, err)
 		}
@@ -104,6 +106,61 @@ func (s *store) preload(table string, ids []string) error {
 		missing = missing[n:]
 	}
 	return nil
+}
+
+// load reads the records of table with the given ids through one
+// prepared statement (the ids travel as one JSON array), building them as
+// PocketBase's record queries do: every column read as text, then each
+// field's PrepareValue. (FindRecordsByIds measured 2.5x slower here: it
+// compiles a statement with a placeholder per id and scans through maps.)
+func (s *store) load(table string, ids []string) ([]*core.Record, error) {
+	c, err := s.tx.FindCachedCollectionByNameOrId(table)
+	if err != nil {
+		return nil, err
+	}
+	names := s.columns(c)
+	st, err := s.stmt("load "+c.Name, fmt.Sprintf(`SELECT %s FROM "%s" WHERE id IN (SELECT value FROM json_each(?))`,
+		strings.Join(quoteCols(names), ","), c.Name))
+	if err != nil {
+		return nil, err
+	}
+	rows, err := st.QueryContext(s.ctx, jsonIDs(ids))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	fields := make([]core.Field, len(names))
+	for i, name := range names {
+		fields[i] = c.Fields.GetByName(name)
+	}
+	vals := make([]sql.NullString, len(names))
+	ptrs := make([]any, len(names))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	var out []*core.Record
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		r := core.NewRecord(c)
+		for i, f := range fields {
+			var raw any
+			if vals[i].Valid {
+				raw = vals[i].String
+			}
+			v, err := f.PrepareValue(r, raw)
+			if err != nil {
+				return nil, fmt.Errorf("%s.%s: %w", c.Name, names[i], err)
+			}
+			r.SetRaw(names[i], v)
+		}
+		if err := r.PostScan(); err != nil { // marks it stored, keeps the original
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
 }
 
 // find returns the record, or nil when it does not exist.
@@ -164,7 +221,7 @@ func (s *store) validate(r *core.Record) error {
 			}
 			continue
 		}
-		if err := f.ValidateValue(s.ctx, s.tx, r); err != nil {
+		if err := s.validateField(f, r); err != nil {
 			errs[name] = err
 		}
 	}
@@ -172,6 +229,44 @@ func (s *store) validate(r *core.Record) error {
 		return nil
 	}
 	return errs
+}
+
+// validateField is the field's own ValidateValue, except that a text
+// field's pattern is compiled once (PocketBase compiles it on every call,
+// which showed up as 4 % of a push).
+func (s *store) validateField(f core.Field, r *core.Record) error {
+	text, ok := f.(*core.TextField)
+	if !ok || text.Pattern == "" {
+		return f.ValidateValue(s.ctx, s.tx, r)
+	}
+	plain := *text
+	plain.Pattern = ""
+	if err := plain.ValidateValue(s.ctx, s.tx, r); err != nil {
+		return err
+	}
+	value := r.GetString(text.Name)
+	if value == "" {
+		return nil
+	}
+	re, err := compiledPattern(text.Pattern)
+	if err != nil || !re.MatchString(value) {
+		return validation.NewError("validation_invalid_format", "Invalid value format.")
+	}
+	return nil
+}
+
+var patterns gosync.Map // pattern -> *regexp.Regexp
+
+func compiledPattern(p string) (*regexp.Regexp, error) {
+	if re, ok := patterns.Load(p); ok {
+		return re.(*regexp.Regexp), nil
+	}
+	re, err := regexp.Compile(p)
+	if err != nil {
+		return nil, err
+	}
+	patterns.Store(p, re)
+	return re, nil
 }
 
 func (s *store) columns(c *core.Collection) []string {

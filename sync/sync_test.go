@@ -287,8 +287,13 @@ func TestPushRejectsOneByOne(t *testing.T) {
 			{"id": "badline00000002", "order": testapp.OrderA, "product": testapp.ProductRetired, "quantity": 1.0},
 		}, "updated": []M{}, "deleted": []string{testapp.LineASubmitted}},
 		"customers": M{"created": []M{}, "updated": []M{}, "deleted": []string{testapp.CustomerA}},
+		"contacts": M{"created": []M{
+			{"id": "okcontact000001", "customer": testapp.CustomerA, "name": "Ann", "phone": "+49 (30) 123-45"},
+			{"id": "badcontact00001", "customer": testapp.CustomerA, "name": "Bob", "phone": "call me maybe"},
+		}},
 	})
 	wantRejected := map[string]string{
+		"badcontact00001":      "phone: Invalid value format",
 		"badvisit0000001":      "not in your scope",
 		"badvisit0000002":      "must be a number",
 		"badvisit0000003":      "unknown column visits.mood",
@@ -315,8 +320,10 @@ func TestPushRejectsOneByOne(t *testing.T) {
 	if ids := res.ExperimentalRejectedIDs["visits"]; len(ids) != 6 {
 		t.Errorf("experimentalRejectedIds.visits = %v", ids)
 	}
-	if _, err := s.app.FindRecordById("visits", "okvisit00000001"); err != nil {
-		t.Fatal("the valid record in a push with rejections was not applied")
+	for _, ok := range []struct{ table, id string }{{"visits", "okvisit00000001"}, {"contacts", "okcontact000001"}} {
+		if _, err := s.app.FindRecordById(ok.table, ok.id); err != nil {
+			t.Fatalf("the valid %s %s in a push with rejections was not applied", ok.table, ok.id)
+		}
 	}
 	if v, _ := s.app.FindRecordById("visits", testapp.VisitB); v.GetString("customer") != testapp.CustomerB {
 		t.Fatal("a create with another rep's id was merged into their record")
