@@ -287,8 +287,9 @@ var relationTargets = map[string]string{
 	"order": crm.Orders, "product": crm.Products,
 }
 
-// preload loads, in a few queries, every record the push names and the
-// records they point to.
+// preload loads, in a few queries, every record the push names, the
+// records it links them to, and the chain of parents (order, customer)
+// that places each in a customer's history.
 func (p *pusher) preload() error {
 	refs := map[string][]string{}
 	for _, t := range Tables {
@@ -307,30 +308,29 @@ func (p *pusher) preload() error {
 		}
 		refs[t.Name] = append(refs[t.Name], tc.Deleted...)
 	}
-	for round := 0; round < 2; round++ { // the records, then what they point to
+	for len(refs) > 0 { // the records, then their parents, then theirs
+		next := map[string][]string{}
 		for _, t := range Tables {
-			if len(refs[t.Name]) == 0 {
+			ids := refs[t.Name]
+			if len(ids) == 0 {
 				continue
 			}
-			if err := p.st.preload(t.Name, refs[t.Name]); err != nil {
+			if err := p.st.preload(t.Name, ids); err != nil {
 				return err
 			}
-		}
-		next := map[string][]string{}
-		for table, recs := range p.st.records {
-			for _, r := range recs {
-				if r == nil {
-					continue
-				}
-				for col, target := range relationTargets {
-					if _, ok := r.Collection().Fields.GetByName(col).(*core.RelationField); ok {
-						if id := r.GetString(col); id != "" {
-							next[target] = append(next[target], id)
+			target, ok := relationTargets[t.Parent]
+			if !ok {
+				continue
+			}
+			for _, id := range ids {
+				if r := p.st.records[t.Name][id]; r != nil {
+					if parent := r.GetString(t.Parent); parent != "" {
+						if _, known := p.st.records[target][parent]; !known {
+							next[target] = append(next[target], parent)
 						}
 					}
 				}
 			}
-			_ = table
 		}
 		refs = next
 	}
@@ -374,7 +374,7 @@ func (p *pusher) save(t Table, r, orig *core.Record) error {
 	if err != nil {
 		return err
 	}
-	if err := p.st.validate(r); err != nil {
+	if err := p.st.validate(r, orig); err != nil {
 		return err
 	}
 	if orig == nil {

@@ -188,8 +188,10 @@ func (s *store) finder() crm.Finder {
 }
 
 // validate runs PocketBase's field validation on r without touching the
-// database: relation targets are looked up in the store.
-func (s *store) validate(r *core.Record) error {
+// database: relation targets are looked up in the store. A link that is
+// unchanged from orig (the stored version, nil for a new record) is not
+// looked up again: deletes keep links whole (they cascade or empty them).
+func (s *store) validate(r, orig *core.Record) error {
 	errs := validation.Errors{}
 	for _, f := range r.Collection().Fields {
 		name := f.GetName()
@@ -206,6 +208,9 @@ func (s *store) validate(r *core.Record) error {
 				if field.Required {
 					errs[name] = validation.NewError("validation_required", "cannot be blank")
 				}
+				continue
+			}
+			if orig != nil && orig.GetString(name) == id {
 				continue
 			}
 			target, err := s.tx.FindCachedCollectionByNameOrId(field.CollectionId)

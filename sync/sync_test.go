@@ -281,7 +281,9 @@ func TestPushRejectsOneByOne(t *testing.T) {
 			{"id": "short", "customer": testapp.CustomerA},
 			{"id": testapp.VisitB, "customer": testapp.CustomerA, "purpose": "id of rep B's visit"},
 			{"id": "badvisit0000004", "customer": testapp.CustomerA, "contact": testapp.ContactB}, // a relation out of scope
-		}, "updated": []M{}, "deleted": []string{}},
+		}, "updated": []M{
+			{"id": testapp.VisitA, "contact": "nosuchcontact01", "_status": "updated", "_changed": "contact"},
+		}, "deleted": []string{}},
 		"order_lines": M{"created": []M{
 			{"id": "badline00000001", "order": testapp.OrderASubmitted, "product": testapp.ProductCoffee, "quantity": 1.0},
 			{"id": "badline00000002", "order": testapp.OrderA, "product": testapp.ProductRetired, "quantity": 1.0},
@@ -300,6 +302,7 @@ func TestPushRejectsOneByOne(t *testing.T) {
 		"short":                "invalid id",
 		testapp.VisitB:         "already in use",
 		"badvisit0000004":      "belongs to another customer",
+		testapp.VisitA:         "contacts nosuchcontact01 does not exist",
 		"badline00000001":      "can no longer change",
 		"badline00000002":      "no longer sold",
 		testapp.LineASubmitted: "can no longer change",
@@ -317,7 +320,7 @@ func TestPushRejectsOneByOne(t *testing.T) {
 	if len(got) != len(wantRejected) {
 		t.Errorf("rejected %v", got)
 	}
-	if ids := res.ExperimentalRejectedIDs["visits"]; len(ids) != 6 {
+	if ids := res.ExperimentalRejectedIDs["visits"]; len(ids) != 7 {
 		t.Errorf("experimentalRejectedIds.visits = %v", ids)
 	}
 	for _, ok := range []struct{ table, id string }{{"visits", "okvisit00000001"}, {"contacts", "okcontact000001"}} {
