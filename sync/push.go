@@ -380,7 +380,7 @@ func (p *pusher) save(t Table, r, orig *core.Record) error {
 	if orig == nil {
 		return p.st.insert(r)
 	}
-	return p.st.update(r)
+	return p.st.update(r, orig)
 }
 
 // updateTotals recomputes the totals of orders whose lines changed.
@@ -401,9 +401,10 @@ func (p *pusher) updateTotals() error {
 		if crm.Cents(order.GetFloat("total")) == crm.Cents(total) {
 			continue
 		}
+		stored := order
 		order = order.Clone()
 		order.Set("total", total)
-		if err := p.st.update(order); err != nil {
+		if err := p.st.update(order, stored); err != nil {
 			return err
 		}
 	}

@@ -33,6 +33,7 @@ type store struct {
 	stmts   map[string]*sql.Stmt
 	cols    map[string][]string
 	now     time.Time
+	shapes  int // UPDATE statements prepared so far
 }
 
 func newStore(ctx context.Context, tx core.App, now time.Time) (*store, error) {
@@ -331,10 +332,12 @@ func (s *store) insert(r *core.Record) error {
 	return nil
 }
 
-// update writes every column of an existing record, stamping updated.
-// (Writing only the changed columns measured no faster: the capture
-// trigger and the change-log indexes dominate.)
-func (s *store) update(r *core.Record) error {
+// update writes the columns of an existing record that differ from orig
+// (its stored version), stamping updated. Every column an UPDATE names
+// costs SQLite an index rewrite, equal value or not, so a statement is
+// prepared per set of changed columns; past maxUpdateShapes sets in one
+// push, the rest write every column through one statement.
+func (s *store) update(r, orig *core.Record) error {
 	c := r.Collection()
 	now := types.NowDateTime()
 	for _, f := range c.Fields {
@@ -343,15 +346,52 @@ func (s *store) update(r *core.Record) error {
 		}
 	}
 	cols := s.columns(c)
+	if s.shapes < maxUpdateShapes {
+		changed := make([]string, 0, len(cols))
+		for _, col := range cols {
+			if col != core.FieldNameId && !sameValue(r.GetRaw(col), orig.GetRaw(col)) {
+				changed = append(changed, col)
+			}
+		}
+		cols = changed
+	}
 	args, err := s.args(r, cols)
 	if err != nil {
 		return err
 	}
-	if err := s.exec("update "+c.Name, updateQuery(c.Name, cols), append(args, r.Id)...); err != nil {
+	key := "update " + c.Name + " " + strings.Join(cols, ",")
+	if _, ok := s.stmts[key]; !ok {
+		s.shapes++
+	}
+	if err := s.exec(key, updateQuery(c.Name, cols), append(args, r.Id)...); err != nil {
 		return fmt.Errorf("update %s/%s: %w", c.Name, r.Id, err)
 	}
 	s.keep(r)
 	return nil
+}
+
+// maxUpdateShapes bounds the UPDATE statements one push prepares (each
+// prepare compiles the capture triggers, about 0.1 ms).
+const maxUpdateShapes = 32
+
+// sameValue reports whether two stored field values are certainly equal
+// (false when unsure: the column is then written).
+func sameValue(a, b any) bool {
+	switch x := a.(type) {
+	case string:
+		y, ok := b.(string)
+		return ok && x == y
+	case float64:
+		y, ok := b.(float64)
+		return ok && x == y
+	case bool:
+		y, ok := b.(bool)
+		return ok && x == y
+	case types.DateTime:
+		y, ok := b.(types.DateTime)
+		return ok && x.IsZero() == y.IsZero() && x.Time().Equal(y.Time())
+	}
+	return false
 }
 
 func (s *store) keep(r *core.Record) {
@@ -463,11 +503,12 @@ func (s *store) delete(r *core.Record) error {
 		if child == nil {
 			continue
 		}
+		stored := child
 		child = child.Clone()
 		for _, field := range plan.clear[ref] {
 			child.Set(field, "")
 		}
-		if err := s.update(child); err != nil {
+		if err := s.update(child, stored); err != nil {
 			return err
 		}
 	}
