@@ -158,7 +158,7 @@ func TestMigrationDownAndUpAgain(t *testing.T) {
 	t.Parallel()
 	app := newApp(t)
 	runner := core.NewMigrationsRunner(app, core.AppMigrations)
-	if _, err := runner.Down(4); err != nil {
+	if _, err := runner.Down(5); err != nil {
 		t.Fatalf("down: %v", err)
 	}
 	users, err := app.FindCollectionByNameOrId(crm.Users)

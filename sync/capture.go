@@ -7,6 +7,7 @@ import (
 
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/types"
 
 	"rounds/crm"
 )
@@ -14,7 +15,14 @@ import (
 // The change log. SQLite triggers append a row to it inside every writing
 // transaction, whoever writes (push, REST, dashboard, hooks, migrations), so
 // seq order is commit order under SQLite's single writer. Pull cursors are
-// seq values; `at` (server wall clock) only orders conflicting edits.
+// seq values; the time of a change only orders conflicting edits.
+//
+// The time of a change is `at` (epoch ms) when the writer knows it (pushes,
+// the seed) and otherwise `stamp`: the record's own `updated`, which
+// PocketBase and the push set on every save. The triggers call no SQL
+// function: a statement whose triggers call one may abort half-way, so
+// SQLite gives it a statement journal and copies every page it touches;
+// without it a push's writes cost a third less (see BENCHMARKS.md).
 const (
 	ChangesTable = "_rounds_changes"
 	writerTable  = "_rounds_writer"
@@ -49,7 +57,8 @@ var captureTables = []string{
 		owner_from TEXT NOT NULL DEFAULT '',
 		owner_to   TEXT NOT NULL DEFAULT '',
 		device     TEXT NOT NULL DEFAULT '',
-		at         INTEGER NOT NULL
+		at         INTEGER NOT NULL,
+		stamp      TEXT NOT NULL DEFAULT ''
 	)`,
 	`CREATE INDEX IF NOT EXISTS _rounds_changes_customer ON ` + ChangesTable + ` (customer, seq)`,
 	`CREATE INDEX IF NOT EXISTS _rounds_changes_record ON ` + ChangesTable + ` (tbl, record_id, seq)`,
@@ -100,9 +109,37 @@ func changedCols(t Table) string {
 	return `(SELECT CASE WHEN x = '' THEN '' ELSE ',' || x END FROM (SELECT ` + strings.Join(parts, " || ") + ` AS x))`
 }
 
-func insertChange(t Table, op, customer, cols, ownerFrom, ownerTo, id string) string {
-	return fmt.Sprintf(`INSERT INTO %s (tbl, record_id, op, customer, cols, owner_from, owner_to, device, at) VALUES ('%s', %s, '%s', %s, %s, %s, %s, %s, %s);`,
-		ChangesTable, t.Name, id, op, customer, cols, ownerFrom, ownerTo, writerDevice, nowMs)
+func insertChange(t Table, op, customer, cols, ownerFrom, ownerTo, row string) string {
+	return fmt.Sprintf(`INSERT INTO %s (tbl, record_id, op, customer, cols, owner_from, owner_to, device, at, stamp) VALUES ('%s', %s.id, '%s', %s, %s, %s, %s, %s, 0, %s."updated");`,
+		ChangesTable, t.Name, row, op, customer, cols, ownerFrom, ownerTo, writerDevice, row)
+}
+
+// StampColumn adds the stamp column to a change log made before it
+// existed; a no-op otherwise.
+func StampColumn(db dbx.Builder) error {
+	var n int
+	if err := db.NewQuery("SELECT COUNT(*) FROM pragma_table_info('" + ChangesTable + "') WHERE name = 'stamp'").Row(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	_, err := db.NewQuery("ALTER TABLE " + ChangesTable + " ADD COLUMN stamp TEXT NOT NULL DEFAULT ''").Execute()
+	return err
+}
+
+// changeMillis is the time of a change row: at, else its stamp.
+func changeMillis(at int64, stamp string) int64 {
+	if at > 0 {
+		return at
+	}
+	if ms, ok := fastDateMillis(stamp); ok {
+		return ms
+	}
+	if t, err := types.ParseDateTime(stamp); err == nil && !t.IsZero() {
+		return t.Time().UnixMilli()
+	}
+	return 0
 }
 
 // triggers returns the DDL of the capture triggers of t.
@@ -118,7 +155,7 @@ func triggers(t Table) []string {
 		ownerTo = "NEW.owner"
 	}
 	ai := `CREATE TRIGGER ` + name("ai") + ` AFTER INSERT ON ` + q(t.Name) + ` BEGIN ` +
-		insertChange(t, OpCreate, scopeExpr(t, "NEW", false), "'*'", "''", ownerTo, "NEW.id") + ` END`
+		insertChange(t, OpCreate, scopeExpr(t, "NEW", false), "'*'", "''", ownerTo, "NEW") + ` END`
 
 	// one statement: the changed columns are computed once, and a record
 	// that moved to another customer is logged under both (UNION)
@@ -128,16 +165,16 @@ func triggers(t Table) []string {
 		customers += " UNION SELECT " + scopeExpr(t, "OLD", false)
 	}
 	au := `CREATE TRIGGER ` + name("au") + ` AFTER UPDATE ON ` + q(t.Name) + ` BEGIN ` +
-		fmt.Sprintf(`INSERT INTO %s (tbl, record_id, op, customer, cols, device, at) SELECT '%s', NEW.id, '%s', s.c, x.cols, %s, %s FROM (SELECT %s AS cols) x, (%s) s WHERE x.cols != '';`,
-			ChangesTable, t.Name, OpUpdate, writerDevice, nowMs, cols, customers)
+		fmt.Sprintf(`INSERT INTO %s (tbl, record_id, op, customer, cols, device, at, stamp) SELECT '%s', NEW.id, '%s', s.c, x.cols, %s, 0, NEW."updated" FROM (SELECT %s AS cols) x, (%s) s WHERE x.cols != '';`,
+			ChangesTable, t.Name, OpUpdate, writerDevice, cols, customers)
 	switch t.Name {
 	case crm.Customers:
-		au += fmt.Sprintf(` INSERT INTO %s (tbl, record_id, op, customer, owner_from, owner_to, device, at) SELECT 'customers', NEW.id, '%s', NEW.id, OLD.owner, NEW.owner, %s, %s WHERE OLD.owner IS NOT NEW.owner;`,
-			ChangesTable, OpOwner, writerDevice, nowMs)
+		au += fmt.Sprintf(` INSERT INTO %s (tbl, record_id, op, customer, owner_from, owner_to, device, at, stamp) SELECT 'customers', NEW.id, '%s', NEW.id, OLD.owner, NEW.owner, %s, 0, NEW."updated" WHERE OLD.owner IS NOT NEW.owner;`,
+			ChangesTable, OpOwner, writerDevice)
 	case crm.Orders:
 		// the lines of an order that moved go with it
-		au += fmt.Sprintf(` INSERT INTO %s (tbl, record_id, op, customer, cols, device, at) SELECT 'order_lines', l.id, '%s', s.c, '*', %s, %s FROM order_lines l, (SELECT NEW.customer AS c UNION SELECT OLD.customer) s WHERE l."order" = NEW.id AND OLD.customer IS NOT NEW.customer;`,
-			ChangesTable, OpUpdate, writerDevice, nowMs)
+		au += fmt.Sprintf(` INSERT INTO %s (tbl, record_id, op, customer, cols, device, at, stamp) SELECT 'order_lines', l.id, '%s', s.c, '*', %s, 0, NEW."updated" FROM order_lines l, (SELECT NEW.customer AS c UNION SELECT OLD.customer) s WHERE l."order" = NEW.id AND OLD.customer IS NOT NEW.customer;`,
+			ChangesTable, OpUpdate, writerDevice)
 	}
 	au += ` END`
 
@@ -145,7 +182,7 @@ func triggers(t Table) []string {
 		ownerFrom = "OLD.owner"
 	}
 	ad := `CREATE TRIGGER ` + name("ad") + ` AFTER DELETE ON ` + q(t.Name) + ` BEGIN ` +
-		insertChange(t, OpDelete, scopeExpr(t, "OLD", true), "'*'", ownerFrom, "''", "OLD.id") + ` END`
+		insertChange(t, OpDelete, scopeExpr(t, "OLD", true), "'*'", ownerFrom, "''", "OLD") + ` END`
 
 	return append(drop, ai, au, ad)
 }
@@ -241,10 +278,11 @@ func Prune(app core.App, cutoff time.Time) (removed int64, err error) {
 		db := tx.NonconcurrentDB()
 		// at grows with seq (one clock, one writer): the rows to drop are
 		// the oldest ones, up to the first row that is recent enough
+		// (a stamp is the record's `updated`, whose text sorts as its time)
 		var through int64
-		if err := db.NewQuery("SELECT COALESCE((SELECT seq FROM " + ChangesTable + " WHERE at >= {:cutoff} ORDER BY seq LIMIT 1) - 1, " +
+		if err := db.NewQuery("SELECT COALESCE((SELECT seq FROM " + ChangesTable + " WHERE at >= {:cutoff} OR (at = 0 AND stamp >= {:stamp}) ORDER BY seq LIMIT 1) - 1, " +
 			"(SELECT MAX(seq) FROM " + ChangesTable + "))").
-			Bind(dbx.Params{"cutoff": cutoff.UnixMilli()}).Row(&through); err != nil {
+			Bind(dbx.Params{"cutoff": cutoff.UnixMilli(), "stamp": cutoff.UTC().Format(types.DefaultDateLayout)}).Row(&through); err != nil {
 			return err
 		}
 		var top int64

@@ -192,12 +192,13 @@ func Push(ctx context.Context, app core.App, req PushRequest) (PushResult, error
 func (p *pusher) resolveBase() error {
 	_, p.base = DecodeCursor(p.req.LastPulledAt)
 	var at sql.NullInt64
-	if err := p.tx.NonconcurrentDB().NewQuery("SELECT at FROM " + ChangesTable + " WHERE seq <= {:s} ORDER BY seq DESC LIMIT 1").
-		Bind(dbx.Params{"s": p.base}).Row(&at); err != nil && !errors.Is(err, sql.ErrNoRows) {
+	var stamp sql.NullString
+	if err := p.tx.NonconcurrentDB().NewQuery("SELECT at, stamp FROM "+ChangesTable+" WHERE seq <= {:s} ORDER BY seq DESC LIMIT 1").
+		Bind(dbx.Params{"s": p.base}).Row(&at, &stamp); err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("push: time of base cursor: %w", err)
 	}
-	if at.Valid {
-		p.baseAt = time.UnixMilli(at.Int64).UTC()
+	if ms := changeMillis(at.Int64, stamp.String); ms > 0 {
+		p.baseAt = time.UnixMilli(ms).UTC()
 	}
 	return nil
 }
@@ -225,18 +226,19 @@ func (p *pusher) editsOf(table, id string) ([]edit, error) {
 			}
 		}
 		byID := map[string][]edit{}
-		rows, err := p.st.db.QueryContext(p.st.ctx, "SELECT record_id, cols, at FROM "+ChangesTable+" INDEXED BY _rounds_changes_record"+
+		rows, err := p.st.db.QueryContext(p.st.ctx, "SELECT record_id, cols, at, stamp FROM "+ChangesTable+" INDEXED BY _rounds_changes_record"+
 			" WHERE tbl = ? AND record_id IN (SELECT value FROM json_each(?)) AND seq > ? AND device != ?", table, jsonIDs(ids), p.base, p.writer)
 		if err != nil {
 			return nil, fmt.Errorf("push: server edits of %s: %w", table, err)
 		}
 		for rows.Next() {
-			var rid string
+			var rid, stamp string
 			var e edit
-			if err := rows.Scan(&rid, &e.Cols, &e.At); err != nil {
+			if err := rows.Scan(&rid, &e.Cols, &e.At, &stamp); err != nil {
 				rows.Close()
 				return nil, err
 			}
+			e.At = changeMillis(e.At, stamp)
 			byID[rid] = append(byID[rid], e)
 		}
 		rows.Close()

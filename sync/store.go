@@ -19,6 +19,12 @@ import (
 	"rounds/crm"
 )
 
+// Its writes say OR FAIL rather than SQLite's default ABORT, so that SQLite
+// does not keep a statement journal for each of them (a copy of every page
+// the statement and its capture triggers touch, kept to undo just that
+// statement): a push never goes on after a failed statement, the whole
+// transaction rolls back.
+//
 // store is a push's view of the database. Records are loaded once, in
 // batches, and kept with the push's own writes; writes go through
 // statements prepared once per push, so that SQLite compiles the capture
@@ -322,7 +328,7 @@ func (s *store) insert(r *core.Record) error {
 	if err != nil {
 		return err
 	}
-	query := fmt.Sprintf(`INSERT INTO "%s" (%s) VALUES (%s)`, c.Name, strings.Join(quoteCols(cols), ","),
+	query := fmt.Sprintf(`INSERT OR FAIL INTO "%s" (%s) VALUES (%s)`, c.Name, strings.Join(quoteCols(cols), ","),
 		strings.TrimSuffix(strings.Repeat("?,", len(cols)), ","))
 	if err := s.exec("insert "+c.Name, query, args...); err != nil {
 		return fmt.Errorf("insert %s/%s: %w", c.Name, r.Id, err)
@@ -571,5 +577,5 @@ func updateQuery(table string, cols []string) string {
 	for i, col := range quoteCols(cols) {
 		sets[i] = col + " = ?"
 	}
-	return fmt.Sprintf(`UPDATE "%s" SET %s WHERE id = ?`, table, strings.Join(sets, ", "))
+	return fmt.Sprintf(`UPDATE OR FAIL "%s" SET %s WHERE id = ?`, table, strings.Join(sets, ", "))
 }

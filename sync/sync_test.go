@@ -1,6 +1,7 @@
 package sync_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -465,6 +466,62 @@ func TestPushMergesConflicts(t *testing.T) {
 	}
 }
 
+// TestPushConflictTimes: "latest edit wins" compares the device's edit
+// time with the time the server logged for the other edit (the record's
+// updated, for REST and dashboard writes).
+func TestPushConflictTimes(t *testing.T) {
+	t.Parallel()
+	s := newSync(t)
+	ts := s.pull(testapp.RepA, "null").Timestamp
+	time.Sleep(5 * time.Millisecond)
+	edit := func(field, value string) {
+		t.Helper()
+		if res := s.client.Do(testapp.Admin, "PATCH", "/api/collections/customers/records/"+testapp.CustomerA, M{field: value}); res.Status != 200 {
+			t.Fatal(res.Body)
+		}
+	}
+	// pushed in process with the real clock (the test server's is fixed)
+	push := func(field, value string, updated time.Time) rsync.PushResult {
+		t.Helper()
+		res, err := rsync.Push(context.Background(), s.app, rsync.PushRequest{
+			Rep: testapp.UserRepA, LastPulledAt: ts, Now: time.Now(),
+			Changes: rsync.Changes{"customers": {Updated: []rsync.Raw{{
+				"id": testapp.CustomerA, field: value, "updated": float64(updated.UnixMilli()), "_status": "updated", "_changed": field,
+			}}}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	resolution := func(res rsync.PushResult, field string) string {
+		for _, c := range res.Conflicts {
+			if c.Field == field {
+				return c.Resolution
+			}
+		}
+		return ""
+	}
+
+	// the device edited offline before the admin did: the admin's edit stays
+	before := time.Now()
+	time.Sleep(5 * time.Millisecond)
+	edit("email", "admin@shop.test")
+	if res := push("email", "device@shop.test", before); resolution(res, "email") != "server" {
+		t.Errorf("earlier device edit: %+v, want the server's value kept", res.Conflicts)
+	}
+	// the device edited after the admin: the device's edit wins
+	edit("phone", "+49 30 1")
+	time.Sleep(5 * time.Millisecond)
+	if res := push("phone", "+49 30 2", time.Now()); resolution(res, "phone") != "client" {
+		t.Errorf("later device edit: %+v, want the device's value", res.Conflicts)
+	}
+	c, _ := s.app.FindRecordById("customers", testapp.CustomerA)
+	if c.GetString("email") != "admin@shop.test" || c.GetString("phone") != "+49 30 2" {
+		t.Errorf("email %q phone %q", c.GetString("email"), c.GetString("phone"))
+	}
+}
+
 func TestReassignmentMovesTheHistory(t *testing.T) {
 	t.Parallel()
 	s := newSync(t)
@@ -563,6 +620,10 @@ func TestRetention(t *testing.T) {
 		t.Fatal(res.Body)
 	}
 
+	// nothing logged in this test is older than an hour
+	if removed, err := rsync.Prune(s.app, time.Now().Add(-time.Hour)); err != nil || removed != 0 {
+		t.Fatalf("prune of rows older than an hour: %d rows, %v", removed, err)
+	}
 	// everything logged so far is older than the retention (the newest row stays)
 	removed, err := rsync.Prune(s.app, time.Now().Add(time.Hour))
 	if err != nil || removed == 0 {
