@@ -162,7 +162,9 @@ func triggers(t Table) []string {
 	cols := changedCols(t)
 	customers := "SELECT " + scopeExpr(t, "NEW", false) + " AS c"
 	if t.Parent != "" || t.Name == crm.OrderLines {
-		customers += " UNION SELECT " + scopeExpr(t, "OLD", false)
+		// UNION ALL and a condition: a UNION builds a temporary index on every update
+		oldScope, newScope := scopeExpr(t, "OLD", false), scopeExpr(t, "NEW", false)
+		customers += " UNION ALL SELECT " + oldScope + " WHERE " + oldScope + " IS NOT " + newScope
 	}
 	au := `CREATE TRIGGER ` + name("au") + ` AFTER UPDATE ON ` + q(t.Name) + ` BEGIN ` +
 		fmt.Sprintf(`INSERT INTO %s (tbl, record_id, op, customer, cols, device, at, stamp) SELECT '%s', NEW.id, '%s', s.c, x.cols, %s, 0, NEW."updated" FROM (SELECT %s AS cols) x, (%s) s WHERE x.cols != '';`,

@@ -65,7 +65,8 @@ func (s *store) close() {
 	}
 }
 
-// stmt prepares (once) and returns a statement.
+// stmt prepares (once) and returns a statement; query may be "" when the
+// statement of key is already prepared.
 func (s *store) stmt(key, query string) (*sql.Stmt, error) {
 	if st, ok := s.stmts[key]; ok {
 		return st, nil
@@ -328,9 +329,13 @@ func (s *store) insert(r *core.Record) error {
 	if err != nil {
 		return err
 	}
-	query := fmt.Sprintf(`INSERT OR FAIL INTO "%s" (%s) VALUES (%s)`, c.Name, strings.Join(quoteCols(cols), ","),
-		strings.TrimSuffix(strings.Repeat("?,", len(cols)), ","))
-	if err := s.exec("insert "+c.Name, query, args...); err != nil {
+	key := "insert " + c.Name
+	query := ""
+	if _, ok := s.stmts[key]; !ok {
+		query = fmt.Sprintf(`INSERT OR FAIL INTO "%s" (%s) VALUES (%s)`, c.Name, strings.Join(quoteCols(cols), ","),
+			strings.TrimSuffix(strings.Repeat("?,", len(cols)), ","))
+	}
+	if err := s.exec(key, query, args...); err != nil {
 		return fmt.Errorf("insert %s/%s: %w", c.Name, r.Id, err)
 	}
 	r.MarkAsNotNew()
@@ -366,10 +371,12 @@ func (s *store) update(r, orig *core.Record) error {
 		return err
 	}
 	key := "update " + c.Name + " " + strings.Join(cols, ",")
+	query := ""
 	if _, ok := s.stmts[key]; !ok {
 		s.shapes++
+		query = updateQuery(c.Name, cols)
 	}
-	if err := s.exec(key, updateQuery(c.Name, cols), append(args, r.Id)...); err != nil {
+	if err := s.exec(key, query, append(args, r.Id)...); err != nil {
 		return fmt.Errorf("update %s/%s: %w", c.Name, r.Id, err)
 	}
 	s.keep(r)

@@ -203,6 +203,23 @@ func TestIncrementalPullSeesEveryWritePath(t *testing.T) {
 	}
 }
 
+// TestRecordMovedToAnotherCustomer: a record an admin moves between
+// customers of two reps leaves one device and arrives on the other.
+func TestRecordMovedToAnotherCustomer(t *testing.T) {
+	t.Parallel()
+	s := newSync(t)
+	a, b := s.pull(testapp.RepA, "null").Timestamp, s.pull(testapp.RepB, "null").Timestamp
+	if res := s.client.Do(testapp.Admin, "PATCH", "/api/collections/contacts/records/"+testapp.ContactA, M{"customer": testapp.CustomerB}); res.Status != 200 {
+		t.Fatal(res.Body)
+	}
+	if got := s.pull(testapp.RepA, a).Changes["contacts"]; !slices.Equal(got.Deleted, []string{testapp.ContactA}) || len(got.Updated)+len(got.Created) > 0 {
+		t.Errorf("old owner's pull: %+v, want the contact deleted", got)
+	}
+	if got := s.pull(testapp.RepB, b).record("contacts", testapp.ContactA); got == nil || got["customer"] != testapp.CustomerB {
+		t.Errorf("new owner's pull: %v, want the contact under %s", got, testapp.CustomerB)
+	}
+}
+
 func TestPushAppliesAndRetriesAreHarmless(t *testing.T) {
 	t.Parallel()
 	s := newSync(t)
