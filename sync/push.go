@@ -694,7 +694,11 @@ func (p *pusher) create(t Table, collection *core.Collection, id string, raw Raw
 			continue
 		}
 		if v, ok := values[c.Name]; ok {
-			r.Set(c.Name, v)
+			if id, ok := plainRelation(collection.Fields.GetByName(c.Name), v); ok {
+				r.SetRaw(c.Name, id)
+			} else {
+				r.Set(c.Name, v)
+			}
 		}
 	}
 	if col, ok := authorColumns[t.Name]; ok {

@@ -157,6 +157,10 @@ func (s *store) load(table string, ids []string) ([]*core.Record, error) {
 			if vals[i].Valid {
 				raw = vals[i].String
 			}
+			if id, ok := plainRelation(f, raw); ok {
+				r.SetRaw(names[i], id)
+				continue
+			}
 			v, err := f.PrepareValue(r, raw)
 			if err != nil {
 				return nil, fmt.Errorf("%s.%s: %w", c.Name, names[i], err)
@@ -292,16 +296,44 @@ func (s *store) columns(c *core.Collection) []string {
 	return cols
 }
 
+// args are the values of r's columns cols as PocketBase writes them (its
+// DBExport, one column at a time).
 func (s *store) args(r *core.Record, cols []string) ([]any, error) {
-	data, err := r.DBExport(s.tx)
-	if err != nil {
-		return nil, err
-	}
+	fields := r.Collection().Fields
 	args := make([]any, 0, len(cols)+1)
-	for _, c := range cols {
-		args = append(args, data[c])
+	for _, col := range cols {
+		f := fields.GetByName(col)
+		if id, ok := plainRelation(f, r.GetRaw(col)); ok {
+			args = append(args, id)
+			continue
+		}
+		if dv, ok := f.(core.DriverValuer); ok {
+			v, err := dv.DriverValue(r)
+			if err != nil {
+				return nil, err
+			}
+			args = append(args, v)
+			continue
+		}
+		args = append(args, r.GetRaw(col))
 	}
 	return args, nil
+}
+
+// plainRelation is the value PocketBase's single relation field f makes of
+// raw when raw is one plain id (or empty): raw itself. PocketBase gets
+// there through a slice of unique ids, which was a fifth of a push's
+// allocations.
+func plainRelation(f core.Field, raw any) (string, bool) {
+	rel, ok := f.(*core.RelationField)
+	if !ok || rel.IsMultiple() {
+		return "", false
+	}
+	id, ok := raw.(string)
+	if !ok || strings.Contains(id, "[") {
+		return "", false
+	}
+	return id, true
 }
 
 func quoteCols(cols []string) []string {
