@@ -662,6 +662,43 @@ func TestRetention(t *testing.T) {
 	}
 }
 
+// TestStampColumnUpgrade: a change log made before the stamp column gets
+// it (once), and the reinstalled triggers fill it.
+func TestStampColumnUpgrade(t *testing.T) {
+	t.Parallel()
+	s := newSync(t)
+	db := s.app.NonconcurrentDB()
+	if err := rsync.SuspendCapture(db); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.NewQuery("ALTER TABLE " + rsync.ChangesTable + " DROP COLUMN stamp").Execute(); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := rsync.StampColumn(db); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := rsync.InstallCapture(db); err != nil {
+		t.Fatal(err)
+	}
+	if res := s.client.Do(testapp.RepA, "PATCH", "/api/collections/contacts/records/"+testapp.ContactA, M{"title": "Buyer"}); res.Status != 200 {
+		t.Fatal(res.Body)
+	}
+	var row struct {
+		Cols  string
+		At    int64
+		Stamp string
+	}
+	if err := s.app.DB().NewQuery("SELECT cols, at, stamp FROM " + rsync.ChangesTable + " ORDER BY seq DESC LIMIT 1").One(&row); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := s.app.FindRecordById("contacts", testapp.ContactA)
+	if row.Cols != ",title," || row.At != 0 || row.Stamp != c.GetString("updated") {
+		t.Fatalf("change row %+v, want cols ,title, and the contact's updated %q as stamp", row, c.GetString("updated"))
+	}
+}
+
 func TestPullMigrationSendsNewColumnsWhole(t *testing.T) {
 	t.Parallel()
 	s := newSync(t)
