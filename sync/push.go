@@ -209,78 +209,70 @@ type edit struct {
 	At   int64
 }
 
-// editsOf returns the changes others made to a record since the base,
-// loading them for the record's whole table in one query on first use.
+// editsOf returns the changes others made to a record since the base.
 func (p *pusher) editsOf(table, id string) ([]edit, error) {
-	if p.edits == nil {
-		p.edits = map[string]map[string][]edit{}
-	}
-	if _, ok := p.edits[table]; !ok {
-		tc := p.req.Changes[table]
-		ids := append([]string{}, tc.Deleted...)
-		for _, raws := range [][]Raw{tc.Created, tc.Updated} {
-			for _, raw := range raws {
-				if rid, ok := raw["id"].(string); ok {
-					ids = append(ids, rid)
-				}
-			}
-		}
-		byID := map[string][]edit{}
-		rows, err := p.st.db.QueryContext(p.st.ctx, "SELECT record_id, cols, at, stamp FROM "+ChangesTable+" INDEXED BY _rounds_changes_record"+
-			" WHERE tbl = ? AND record_id IN (SELECT value FROM json_each(?)) AND seq > ? AND device != ?", table, jsonIDs(ids), p.base, p.writer)
-		if err != nil {
-			return nil, fmt.Errorf("push: server edits of %s: %w", table, err)
-		}
-		for rows.Next() {
-			var rid, stamp string
-			var e edit
-			if err := rows.Scan(&rid, &e.Cols, &e.At, &stamp); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			e.At = changeMillis(e.At, stamp)
-			byID[rid] = append(byID[rid], e)
-		}
-		rows.Close()
-		p.edits[table] = byID
+	if err := p.history(table); err != nil {
+		return nil, err
 	}
 	return p.edits[table][id], nil
 }
 
 // deletedOnServer reports whether the server deleted a record with this id
-// (the device's create or edit then restores it), looking the whole table
-// up in one query on first use.
+// (the device's create or edit then restores it).
 func (p *pusher) deletedOnServer(table, id string) (bool, error) {
-	if p.deleted == nil {
-		p.deleted = map[string]map[string]bool{}
-	}
-	if _, ok := p.deleted[table]; !ok {
-		var ids []string
-		for _, raws := range [][]Raw{p.req.Changes[table].Created, p.req.Changes[table].Updated} {
-			for _, raw := range raws {
-				if rid, ok := raw["id"].(string); ok {
-					ids = append(ids, rid)
-				}
-			}
-		}
-		set := map[string]bool{}
-		rows, err := p.st.db.QueryContext(p.st.ctx, "SELECT DISTINCT record_id FROM "+ChangesTable+" INDEXED BY _rounds_changes_record"+
-			" WHERE tbl = ? AND record_id IN (SELECT value FROM json_each(?)) AND op = 'd'", table, jsonIDs(ids))
-		if err != nil {
-			return false, fmt.Errorf("push: deletions in %s: %w", table, err)
-		}
-		for rows.Next() {
-			var rid string
-			if err := rows.Scan(&rid); err != nil {
-				rows.Close()
-				return false, err
-			}
-			set[rid] = true
-		}
-		rows.Close()
-		p.deleted[table] = set
+	if err := p.history(table); err != nil {
+		return false, err
 	}
 	return p.deleted[table][id], nil
+}
+
+// history reads, in one query per table on first use, what the change log
+// knows of the records of table the push names: the changes others made
+// since the base, and whether each was ever deleted.
+func (p *pusher) history(table string) error {
+	if p.edits == nil {
+		p.edits, p.deleted = map[string]map[string][]edit{}, map[string]map[string]bool{}
+	}
+	if _, ok := p.edits[table]; ok {
+		return nil
+	}
+	tc := p.req.Changes[table]
+	ids := append([]string{}, tc.Deleted...)
+	for _, raws := range [][]Raw{tc.Created, tc.Updated} {
+		for _, raw := range raws {
+			if rid, ok := raw["id"].(string); ok {
+				ids = append(ids, rid)
+			}
+		}
+	}
+	edits, deleted := map[string][]edit{}, map[string]bool{}
+	rows, err := p.st.db.QueryContext(p.st.ctx, "SELECT record_id, op, cols, at, stamp, seq > ? AND device != ? FROM "+ChangesTable+
+		" INDEXED BY _rounds_changes_record WHERE tbl = ? AND record_id IN (SELECT value FROM json_each(?)) AND (op = 'd' OR (seq > ? AND device != ?))",
+		p.base, p.writer, table, jsonIDs(ids), p.base, p.writer)
+	if err != nil {
+		return fmt.Errorf("push: history of %s: %w", table, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var rid, op, stamp string
+		var byOthers bool
+		var e edit
+		if err := rows.Scan(&rid, &op, &e.Cols, &e.At, &stamp, &byOthers); err != nil {
+			return err
+		}
+		if op == OpDelete {
+			deleted[rid] = true
+		}
+		if byOthers {
+			e.At = changeMillis(e.At, stamp)
+			edits[rid] = append(edits[rid], e)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	p.edits[table], p.deleted[table] = edits, deleted
+	return nil
 }
 
 // relationTargets maps the relation columns devices send to their tables.
