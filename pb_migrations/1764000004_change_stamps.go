@@ -18,9 +18,9 @@ func init() {
 		}
 		return rsync.InstallCapture(app.DB())
 	}, func(app core.App) error {
-		// the stamp column stays (older code ignores it) and so do the
-		// triggers that fill it: the previous triggers would give new
-		// rows both a time and an empty stamp, which this code also reads
+		// Down keeps the stamp column and these triggers: dropping a column
+		// rebuilds the change log, and rows of either kind (at set, or only
+		// a stamp) read correctly with this code.
 		return nil
 	})
 }

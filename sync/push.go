@@ -31,6 +31,19 @@ type TableChanges struct {
 	Deleted []string `json:"deleted"`
 }
 
+// ids lists the ids the changes name: created, updated, then deleted.
+func (tc TableChanges) ids() []string {
+	ids := make([]string, 0, len(tc.Created)+len(tc.Updated)+len(tc.Deleted))
+	for _, raws := range [][]Raw{tc.Created, tc.Updated} {
+		for _, raw := range raws {
+			if id, ok := raw["id"].(string); ok {
+				ids = append(ids, id)
+			}
+		}
+	}
+	return append(ids, tc.Deleted...)
+}
+
 // Raw is a record as the device sends it.
 type Raw map[string]any
 
@@ -137,7 +150,7 @@ func Push(ctx context.Context, app core.App, req PushRequest) (PushResult, error
 
 	err := app.RunInTransaction(func(tx core.App) error {
 		p.tx = tx
-		st, err := newStore(ctx, tx, req.Now)
+		st, err := newStore(ctx, tx)
 		if err != nil {
 			return err
 		}
@@ -236,15 +249,7 @@ func (p *pusher) history(table string) error {
 	if _, ok := p.edits[table]; ok {
 		return nil
 	}
-	tc := p.req.Changes[table]
-	ids := append([]string{}, tc.Deleted...)
-	for _, raws := range [][]Raw{tc.Created, tc.Updated} {
-		for _, raw := range raws {
-			if rid, ok := raw["id"].(string); ok {
-				ids = append(ids, rid)
-			}
-		}
-	}
+	ids := p.req.Changes[table].ids()
 	edits, deleted := map[string][]edit{}, map[string]bool{}
 	rows, err := p.st.db.QueryContext(p.st.ctx, "SELECT record_id, op, cols, at, stamp, seq > ? AND device != ? FROM "+ChangesTable+
 		" INDEXED BY _rounds_changes_record WHERE tbl = ? AND record_id IN (SELECT value FROM json_each(?)) AND (op = 'd' OR (seq > ? AND device != ?))",
@@ -288,11 +293,9 @@ func (p *pusher) preload() error {
 	refs := map[string][]string{}
 	for _, t := range Tables {
 		tc := p.req.Changes[t.Name]
+		refs[t.Name] = append(refs[t.Name], tc.ids()...)
 		for _, raws := range [][]Raw{tc.Created, tc.Updated} {
 			for _, raw := range raws {
-				if id, ok := raw["id"].(string); ok {
-					refs[t.Name] = append(refs[t.Name], id)
-				}
 				for col, target := range relationTargets {
 					if id, ok := raw[col].(string); ok && id != "" {
 						refs[target] = append(refs[target], id)
@@ -300,7 +303,6 @@ func (p *pusher) preload() error {
 				}
 			}
 		}
-		refs[t.Name] = append(refs[t.Name], tc.Deleted...)
 	}
 	for len(refs) > 0 { // the records, then their parents, then theirs
 		next := map[string][]string{}

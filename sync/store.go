@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	gosync "sync"
-	"time"
 
 	"github.com/pocketbase/dbx"
 	validation "github.com/pocketbase/ozzo-validation/v4"
@@ -19,18 +18,18 @@ import (
 	"rounds/crm"
 )
 
-// Its writes say OR FAIL rather than SQLite's default ABORT, so that SQLite
-// does not keep a statement journal for each of them (a copy of every page
-// the statement and its capture triggers touch, kept to undo just that
-// statement): a push never goes on after a failed statement, the whole
-// transaction rolls back.
-//
 // store is a push's view of the database. Records are loaded once, in
 // batches, and kept with the push's own writes; writes go through
 // statements prepared once per push, so that SQLite compiles the capture
 // triggers once rather than for every record (that compile is most of the
 // cost of a PocketBase save). Validation is PocketBase's own field
 // validation, with relation targets checked against the loaded records.
+//
+// Its writes say OR FAIL rather than SQLite's default ABORT, so that SQLite
+// does not keep a statement journal for each of them (a copy of every page
+// the statement and its capture triggers touch, kept to undo just that
+// statement): a push never goes on after a failed statement, the whole
+// transaction rolls back.
 type store struct {
 	ctx     context.Context
 	tx      core.App
@@ -38,11 +37,10 @@ type store struct {
 	records map[string]map[string]*core.Record // table -> id -> record; nil: known not to exist
 	stmts   map[string]*sql.Stmt
 	cols    map[string][]string
-	now     time.Time
 	shapes  int // UPDATE statements prepared so far
 }
 
-func newStore(ctx context.Context, tx core.App, now time.Time) (*store, error) {
+func newStore(ctx context.Context, tx core.App) (*store, error) {
 	dbtx, ok := tx.NonconcurrentDB().(*dbx.Tx)
 	if !ok {
 		return nil, fmt.Errorf("push: expected a transaction, got %T", tx.NonconcurrentDB())
@@ -56,7 +54,7 @@ func newStore(ctx context.Context, tx core.App, now time.Time) (*store, error) {
 		return nil, fmt.Errorf("push: unexpected executor %T", exec.Executor())
 	}
 	return &store{ctx: ctx, tx: tx, db: sqlTx, records: map[string]map[string]*core.Record{},
-		stmts: map[string]*sql.Stmt{}, cols: map[string][]string{}, now: now}, nil
+		stmts: map[string]*sql.Stmt{}, cols: map[string][]string{}}, nil
 }
 
 func (s *store) close() {
@@ -65,13 +63,14 @@ func (s *store) close() {
 	}
 }
 
-// stmt prepares (once) and returns a statement; query may be "" when the
-// statement of key is already prepared.
-func (s *store) stmt(key, query string) (*sql.Stmt, error) {
+// stmt returns the statement of key, preparing the text query gives the
+// first time (query is not called again: building the text is per-record
+// work otherwise).
+func (s *store) stmt(key string, query func() string) (*sql.Stmt, error) {
 	if st, ok := s.stmts[key]; ok {
 		return st, nil
 	}
-	st, err := s.db.PrepareContext(s.ctx, query)
+	st, err := s.db.PrepareContext(s.ctx, query())
 	if err != nil {
 		return nil, fmt.Errorf("prepare %s: %w", key, err)
 	}
@@ -79,7 +78,7 @@ func (s *store) stmt(key, query string) (*sql.Stmt, error) {
 	return st, nil
 }
 
-func (s *store) exec(key, query string, args ...any) error {
+func (s *store) exec(key string, query func() string, args ...any) error {
 	st, err := s.stmt(key, query)
 	if err != nil {
 		return err
@@ -94,8 +93,10 @@ func (s *store) preload(table string, ids []string) error {
 		s.records[table] = map[string]*core.Record{}
 	}
 	var missing []string
+	seen := make(map[string]bool, len(ids))
 	for _, id := range ids {
-		if _, ok := s.records[table][id]; !ok && id != "" && !slices.Contains(missing, id) {
+		if _, ok := s.records[table][id]; !ok && id != "" && !seen[id] {
+			seen[id] = true
 			missing = append(missing, id)
 		}
 	}
@@ -119,16 +120,18 @@ func (s *store) preload(table string, ids []string) error {
 // load reads the records of table with the given ids through one
 // prepared statement (the ids travel as one JSON array), building them as
 // PocketBase's record queries do: every column read as text, then each
-// field's PrepareValue. (FindRecordsByIds measured 2.5x slower here: it
-// compiles a statement with a placeholder per id and scans through maps.)
+// field's PrepareValue. (FindRecordsByIds took about twice as long in the
+// profile: it compiles a statement with a placeholder per id and scans
+// through maps.)
 func (s *store) load(table string, ids []string) ([]*core.Record, error) {
 	c, err := s.tx.FindCachedCollectionByNameOrId(table)
 	if err != nil {
 		return nil, err
 	}
 	names := s.columns(c)
-	st, err := s.stmt("load "+c.Name, fmt.Sprintf(`SELECT %s FROM "%s" WHERE id IN (SELECT value FROM json_each(?))`,
-		strings.Join(quoteCols(names), ","), c.Name))
+	st, err := s.stmt("load "+c.Name, func() string {
+		return fmt.Sprintf(`SELECT %s FROM "%s" WHERE id IN (SELECT value FROM json_each(?))`, strings.Join(quoteCols(names), ","), c.Name)
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -361,13 +364,11 @@ func (s *store) insert(r *core.Record) error {
 	if err != nil {
 		return err
 	}
-	key := "insert " + c.Name
-	query := ""
-	if _, ok := s.stmts[key]; !ok {
-		query = fmt.Sprintf(`INSERT OR FAIL INTO "%s" (%s) VALUES (%s)`, c.Name, strings.Join(quoteCols(cols), ","),
+	query := func() string {
+		return fmt.Sprintf(`INSERT OR FAIL INTO "%s" (%s) VALUES (%s)`, c.Name, strings.Join(quoteCols(cols), ","),
 			strings.TrimSuffix(strings.Repeat("?,", len(cols)), ","))
 	}
-	if err := s.exec(key, query, args...); err != nil {
+	if err := s.exec("insert "+c.Name, query, args...); err != nil {
 		return fmt.Errorf("insert %s/%s: %w", c.Name, r.Id, err)
 	}
 	r.MarkAsNotNew()
@@ -402,13 +403,11 @@ func (s *store) update(r, orig *core.Record) error {
 	if err != nil {
 		return err
 	}
-	key := "update " + c.Name + " " + strings.Join(cols, ",")
-	query := ""
-	if _, ok := s.stmts[key]; !ok {
+	query := func() string {
 		s.shapes++
-		query = updateQuery(c.Name, cols)
+		return updateQuery(c.Name, cols)
 	}
-	if err := s.exec(key, query, append(args, r.Id)...); err != nil {
+	if err := s.exec("update "+c.Name+" "+strings.Join(cols, ","), query, append(args, r.Id)...); err != nil {
 		return fmt.Errorf("update %s/%s: %w", c.Name, r.Id, err)
 	}
 	s.keep(r)
@@ -559,7 +558,8 @@ func (s *store) delete(r *core.Record) error {
 	}
 	for _, g := range plan.gone {
 		c := g.Collection()
-		if err := s.exec("delete "+c.Name, fmt.Sprintf(`DELETE FROM "%s" WHERE id = ?`, c.Name), g.Id); err != nil {
+		query := func() string { return fmt.Sprintf(`DELETE FROM "%s" WHERE id = ?`, c.Name) }
+		if err := s.exec("delete "+c.Name, query, g.Id); err != nil {
 			return fmt.Errorf("delete %s/%s: %w", c.Name, g.Id, err)
 		}
 		s.set(c.Name, g.Id, nil)
@@ -569,7 +569,7 @@ func (s *store) delete(r *core.Record) error {
 
 // referencing returns the ids of the records of table whose field points to id.
 func (s *store) referencing(table, field, id string) ([]string, error) {
-	st, err := s.stmt("refs "+table+"."+field, fmt.Sprintf(`SELECT id FROM "%s" WHERE "%s" = ?`, table, field))
+	st, err := s.stmt("refs "+table+"."+field, func() string { return fmt.Sprintf(`SELECT id FROM "%s" WHERE "%s" = ?`, table, field) })
 	if err != nil {
 		return nil, err
 	}
@@ -591,7 +591,7 @@ func (s *store) referencing(table, field, id string) ([]string, error) {
 
 // lineTotals returns the line totals of an order.
 func (s *store) lineTotals(orderID string) ([]float64, error) {
-	st, err := s.stmt("line totals", `SELECT line_total FROM order_lines WHERE "order" = ?`)
+	st, err := s.stmt("line totals", func() string { return `SELECT line_total FROM order_lines WHERE "order" = ?` })
 	if err != nil {
 		return nil, err
 	}
