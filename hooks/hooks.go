@@ -49,6 +49,7 @@ func Register(app core.App, deps Deps) {
 	deps = deps.withDefaults()
 	registerInvariants(app, deps)
 	registerAccess(app)
+	registerReadPool(app)
 	registerSync(app, deps)
 	registerDevices(app)
 	signers := &signerFor{}

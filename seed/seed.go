@@ -172,7 +172,7 @@ func Run(ctx context.Context, app core.App, opts Options, w io.Writer) (Stats, e
 		return g.stats, fmt.Errorf("seed: change log: %w", err)
 	}
 	// fresh statistics, so that SQLite plans with the real table sizes
-	if _, err := app.NonconcurrentDB().NewQuery("ANALYZE").Execute(); err != nil {
+	if err := analyze(app); err != nil {
 		return g.stats, fmt.Errorf("seed: analyze: %w", err)
 	}
 	g.stats.Duration = time.Since(g.start)
@@ -334,6 +334,31 @@ func insertRows(ctx context.Context, db dbx.Executor, table string, rows []dbx.P
 		}
 		if _, err := stmt.ExecContext(ctx, args...); err != nil {
 			return fmt.Errorf("insert into %s: %w", table, err)
+		}
+	}
+	return nil
+}
+
+// analyze gathers the planner's table and index sizes (sqlite_stat1) and
+// drops the value samples SQLite's ANALYZE also takes (sqlite_stat4).
+//
+// Every new connection loads the samples, which doubled what opening one
+// cost, and a statement that compares an indexed column with a bound
+// value is compiled again whenever the value changes, to look it up in
+// them. Rounds' queries are equality lookups on ids and owners, for which
+// the average sizes plan the same.
+func analyze(app core.App) error {
+	db := app.NonconcurrentDB()
+	if _, err := db.NewQuery("ANALYZE").Execute(); err != nil {
+		return err
+	}
+	var samples int // the table exists only where SQLite is built with STAT4
+	if err := db.NewQuery("SELECT COUNT(*) FROM sqlite_schema WHERE name = 'sqlite_stat4'").Row(&samples); err != nil || samples == 0 {
+		return err
+	}
+	for _, q := range []string{"DELETE FROM sqlite_stat4", "ANALYZE sqlite_schema" /* reload without them */} {
+		if _, err := db.NewQuery(q).Execute(); err != nil {
+			return fmt.Errorf("%s: %w", q, err)
 		}
 	}
 	return nil

@@ -250,3 +250,23 @@ func BenchmarkSeed(b *testing.B) {
 		b.ReportMetric(rows/(ns/1e9), "rows/s")
 	})
 }
+
+// The seed leaves the planner table and index sizes, without value samples
+// (each new connection would load them).
+func TestSeedLeavesSizesWithoutSamples(t *testing.T) {
+	t.Parallel()
+	app := testapp.Empty(t)
+	if _, err := seed.Run(context.Background(), app, small(3), io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var sizes, samples int
+	if err := app.DB().NewQuery("SELECT COUNT(*) FROM sqlite_stat1 WHERE tbl = 'visits'").Row(&sizes); err != nil {
+		t.Fatal(err)
+	}
+	if err := app.DB().NewQuery("SELECT COUNT(*) FROM sqlite_stat4").Row(&samples); err != nil {
+		t.Fatal(err)
+	}
+	if sizes == 0 || samples != 0 {
+		t.Fatalf("sqlite_stat1 rows for visits: %d (want some); sqlite_stat4 rows: %d (want none)", sizes, samples)
+	}
+}

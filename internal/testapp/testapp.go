@@ -110,11 +110,17 @@ func Load(t testing.TB) Fixtures {
 	return fixtures
 }
 
+// newApp is tests.NewTestApp (a clone of dir) opening its databases as the
+// server does.
+func newApp(dir string) (*tests.TestApp, error) {
+	return tests.NewTestAppWithConfig(core.BaseAppConfig{DataDir: dir, EncryptionEnv: "pb_test_env", DBConnect: hooks.DBConnect})
+}
+
 // New returns a fresh app holding the test company; it is cleaned up with t.
 func New(t testing.TB) *tests.TestApp {
 	t.Helper()
 	f := Load(t)
-	app, err := tests.NewTestApp(f.Dir)
+	app, err := newApp(f.Dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +148,7 @@ func build() (Fixtures, error) {
 		return Fixtures{}, err
 	}
 	defer os.RemoveAll(dir)
-	app, err := tests.NewTestApp(dir) // an empty dir: system and Rounds migrations run
+	app, err := newApp(dir) // an empty dir: system and Rounds migrations run
 	if err != nil {
 		return Fixtures{}, err
 	}
@@ -355,7 +361,7 @@ func (c *Client) DoWithHeaders(actor, method, url string, body any, headers map[
 // default clock and generated secrets), cleaned up with t.
 func Empty(t testing.TB) *tests.TestApp {
 	t.Helper()
-	app, err := tests.NewTestApp(t.TempDir())
+	app, err := newApp(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,90 @@
+package hooks_test
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	gosync "sync"
+	"testing"
+
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
+
+	"rounds/hooks"
+	"rounds/internal/testapp"
+)
+
+// Rounds opens SQLite with PocketBase's settings plus memory-mapped reads;
+// a PocketBase upgrade that changes its settings fails here until ours
+// follow.
+func TestDBConnectKeepsPocketBasePragmas(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	read := func(connect core.DBConnectFunc, file string) map[string]string {
+		db, err := connect(filepath.Join(dir, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		out := map[string]string{}
+		for _, p := range []string{"busy_timeout", "journal_mode", "journal_size_limit", "synchronous",
+			"foreign_keys", "temp_store", "cache_size", "mmap_size"} {
+			var v string
+			if err := db.NewQuery("PRAGMA " + p).Row(&v); err != nil {
+				t.Fatalf("PRAGMA %s: %v", p, err)
+			}
+			out[p] = v
+		}
+		// defensive mode: the schema cannot be written directly
+		_, _ = db.NewQuery("PRAGMA writable_schema = ON").Execute()
+		_, err = db.NewQuery("DELETE FROM sqlite_schema WHERE name = 'nothing'").Execute()
+		out["defensive"] = map[bool]string{true: "on", false: "off"}[err != nil]
+		return out
+	}
+	pb, ours := read(core.DefaultDBConnect, "pocketbase.db"), read(hooks.DBConnect, "rounds.db")
+	if ours["mmap_size"] != "1073741824" || pb["mmap_size"] != "0" {
+		t.Errorf("mmap_size: ours %s, PocketBase's %s", ours["mmap_size"], pb["mmap_size"])
+	}
+	delete(ours, "mmap_size")
+	delete(pb, "mmap_size")
+	for k, v := range pb {
+		if ours[k] != v {
+			t.Errorf("%s: ours %q, PocketBase's %q", k, ours[k], v)
+		}
+	}
+}
+
+// A burst of concurrent reads leaves its connections open for the next
+// one: none is closed for being one idle connection too many.
+func TestReadPoolKeepsBurstConnections(t *testing.T) {
+	t.Parallel()
+	app := testapp.New(t)
+	pool := app.ConcurrentDB().(*dbx.DB).DB()
+	const burst = 40
+	var started, release gosync.WaitGroup
+	started.Add(burst)
+	release.Add(1)
+	var wg gosync.WaitGroup
+	for range burst {
+		wg.Go(func() {
+			tx, err := pool.BeginTx(context.Background(), &sql.TxOptions{ReadOnly: true})
+			if err != nil {
+				t.Error(err)
+				started.Done()
+				return
+			}
+			var n int
+			_ = tx.QueryRow("SELECT COUNT(*) FROM customers").Scan(&n)
+			started.Done()
+			release.Wait() // hold the connection until all are open
+			_ = tx.Rollback()
+		})
+	}
+	started.Wait()
+	release.Done()
+	wg.Wait()
+	stats := pool.Stats()
+	if stats.MaxIdleClosed > 0 || stats.Idle < burst {
+		t.Fatalf("after a burst of %d reads: %d idle, %d closed as surplus", burst, stats.Idle, stats.MaxIdleClosed)
+	}
+}
