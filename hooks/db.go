@@ -1,6 +1,7 @@
 package hooks
 
 import (
+	gosync "sync"
 	"time"
 
 	"github.com/pocketbase/dbx"
@@ -18,14 +19,16 @@ import (
 // read as before. The size bounds address space, not memory.
 const MmapBytes = 1 << 30
 
-// pragmas are PocketBase's (core.DefaultDBConnect, v0.40) plus mmap_size;
+// pragmas are PocketBase's (core.DefaultDBConnect, v0.40) plus mmap_size
+// and wal_autocheckpoint (see registerCheckpoints);
 // TestDBConnectKeepsPocketBasePragmas checks that they stay in step.
 const pragmas = "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=journal_size_limit(200000000)" +
 	"&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)&_pragma=temp_store(MEMORY)&_pragma=cache_size(-32000)" +
-	"&_pragma=mmap_size(1073741824)&_defensive=1"
+	"&_pragma=mmap_size(1073741824)&_pragma=wal_autocheckpoint(10000)&_defensive=1"
 
 // DBConnect opens Rounds' SQLite databases: PocketBase's settings, with
-// memory-mapped reads (MmapBytes). It is core.BaseAppConfig's DBConnect.
+// memory-mapped reads (MmapBytes) and checkpoints left to the server's
+// checkpointer. It is core.BaseAppConfig's DBConnect.
 func DBConnect(dbPath string) (*dbx.DB, error) {
 	return dbx.Open("sqlite", dbPath+pragmas)
 }
@@ -63,4 +66,83 @@ func registerReadPool(app core.App) {
 		tune(e.App)
 		return nil
 	})
+}
+
+// CheckpointEvery is how often the server copies the write-ahead log back
+// into the database files.
+const CheckpointEvery = time.Second
+
+// registerCheckpoints moves WAL checkpoints off the commit path while the
+// server runs.
+//
+// By default the commit that grows the WAL past 1,000 pages copies it back
+// into the database file and syncs it, while holding SQLite's single write
+// lock: under a burst of pushes every twentieth push waited for that, and
+// all pushes queued behind it. The server instead checkpoints every
+// CheckpointEvery from a read connection (PASSIVE: it never blocks a writer
+// or a reader). A commit still checkpoints by itself if the WAL reaches
+// 10,000 pages (about 40 MB), which only a burst the checkpointer cannot
+// keep up with reaches, and which the commands (migrate, seed) rely on.
+func registerCheckpoints(app core.App) {
+	t := newTicker(CheckpointEvery, func() { checkpoint(app) })
+	app.OnServe().BindFunc(func(se *core.ServeEvent) error {
+		t.start()
+		return se.Next()
+	})
+	app.OnTerminate().BindFunc(func(e *core.TerminateEvent) error {
+		t.stop()
+		return e.Next()
+	})
+}
+
+// checkpoint copies what it can of both databases' WALs into their files.
+func checkpoint(app core.App) {
+	for name, db := range map[string]dbx.Builder{"data": app.ConcurrentDB(), "auxiliary": app.AuxConcurrentDB()} {
+		var busy, frames, copied int
+		if err := db.NewQuery("PRAGMA wal_checkpoint(PASSIVE)").Row(&busy, &frames, &copied); err != nil {
+			app.Logger().Warn("WAL checkpoint failed", "db", name, "error", err)
+		}
+	}
+}
+
+// ticker runs fn every interval in the background from start, and once
+// more when stopped.
+type ticker struct {
+	every time.Duration
+	fn    func()
+	done  chan struct{}
+	once  gosync.Once
+	wg    gosync.WaitGroup
+}
+
+func newTicker(every time.Duration, fn func()) *ticker {
+	return &ticker{every: every, fn: fn, done: make(chan struct{})}
+}
+
+func (t *ticker) start() {
+	t.once.Do(func() {
+		t.wg.Go(func() {
+			tick := time.NewTicker(t.every)
+			defer tick.Stop()
+			for {
+				select {
+				case <-tick.C:
+					t.fn()
+				case <-t.done:
+					t.fn()
+					return
+				}
+			}
+		})
+	})
+}
+
+// stop ends the ticker after a last run; it is safe to call more than once.
+func (t *ticker) stop() {
+	select {
+	case <-t.done:
+	default:
+		close(t.done)
+	}
+	t.wg.Wait()
 }

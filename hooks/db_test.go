@@ -1,11 +1,14 @@
 package hooks_test
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"os"
 	"path/filepath"
 	gosync "sync"
 	"testing"
+	"time"
 
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
@@ -28,7 +31,7 @@ func TestDBConnectKeepsPocketBasePragmas(t *testing.T) {
 		defer db.Close()
 		out := map[string]string{}
 		for _, p := range []string{"busy_timeout", "journal_mode", "journal_size_limit", "synchronous",
-			"foreign_keys", "temp_store", "cache_size", "mmap_size"} {
+			"foreign_keys", "temp_store", "cache_size", "mmap_size", "wal_autocheckpoint"} {
 			var v string
 			if err := db.NewQuery("PRAGMA " + p).Row(&v); err != nil {
 				t.Fatalf("PRAGMA %s: %v", p, err)
@@ -45,8 +48,13 @@ func TestDBConnectKeepsPocketBasePragmas(t *testing.T) {
 	if ours["mmap_size"] != "1073741824" || pb["mmap_size"] != "0" {
 		t.Errorf("mmap_size: ours %s, PocketBase's %s", ours["mmap_size"], pb["mmap_size"])
 	}
-	delete(ours, "mmap_size")
-	delete(pb, "mmap_size")
+	if ours["wal_autocheckpoint"] != "10000" || pb["wal_autocheckpoint"] != "1000" {
+		t.Errorf("wal_autocheckpoint: ours %s, PocketBase's %s", ours["wal_autocheckpoint"], pb["wal_autocheckpoint"])
+	}
+	for _, k := range []string{"mmap_size", "wal_autocheckpoint"} {
+		delete(ours, k)
+		delete(pb, k)
+	}
 	for k, v := range pb {
 		if ours[k] != v {
 			t.Errorf("%s: ours %q, PocketBase's %q", k, ours[k], v)
@@ -86,5 +94,41 @@ func TestReadPoolKeepsBurstConnections(t *testing.T) {
 	stats := pool.Stats()
 	if stats.MaxIdleClosed > 0 || stats.Idle < burst {
 		t.Fatalf("after a burst of %d reads: %d idle, %d closed as surplus", burst, stats.Idle, stats.MaxIdleClosed)
+	}
+}
+
+// While the server runs, committed pages reach the database file within
+// about a second, without a commit checkpointing them (a commit would only
+// at 10,000 pages).
+func TestServerCheckpointsTheWAL(t *testing.T) {
+	t.Parallel()
+	app := testapp.New(t)
+	inFile := func(marker string) bool { // the database file alone, not its WAL
+		data, err := os.ReadFile(filepath.Join(app.DataDir(), "data.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return bytes.Contains(data, []byte(marker))
+	}
+	mark := func(marker string) {
+		if _, err := app.NonconcurrentDB().NewQuery("UPDATE customers SET notes = {:m} WHERE id = {:id}").
+			Bind(dbx.Params{"m": marker, "id": testapp.CustomerA}).Execute(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	mark("before serving")
+	time.Sleep(2 * hooks.CheckpointEvery)
+	if inFile("before serving") {
+		t.Fatal("a commit checkpointed the WAL by itself")
+	}
+	testapp.NewClient(t, app) // serving starts the checkpointer
+	mark("while serving")
+	deadline := time.Now().Add(20 * hooks.CheckpointEvery)
+	for !inFile("while serving") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the database file lacks a commit %s later", 20*hooks.CheckpointEvery)
+		}
+		time.Sleep(hooks.CheckpointEvery / 4)
 	}
 }

@@ -50,6 +50,7 @@ func Register(app core.App, deps Deps) {
 	registerInvariants(app, deps)
 	registerAccess(app)
 	registerReadPool(app)
+	registerCheckpoints(app)
 	registerSync(app, deps)
 	registerDevices(app)
 	signers := &signerFor{}

@@ -160,12 +160,10 @@ func pushTooLarge() error {
 // note it in memory; a background flush writes all of them in one
 // transaction every second, so pulls never wait for the writer.
 type deviceLog struct {
+	*ticker
 	app     core.App
 	mu      gosync.Mutex
 	pending map[[2]string]deviceSeen
-	done    chan struct{}
-	once    gosync.Once
-	wg      gosync.WaitGroup
 }
 
 type deviceSeen struct {
@@ -174,36 +172,9 @@ type deviceSeen struct {
 }
 
 func newDeviceLog(app core.App) *deviceLog {
-	return &deviceLog{app: app, pending: map[[2]string]deviceSeen{}, done: make(chan struct{})}
-}
-
-func (l *deviceLog) start() {
-	l.once.Do(func() {
-		l.wg.Add(1)
-		go func() {
-			defer l.wg.Done()
-			tick := time.NewTicker(time.Second)
-			defer tick.Stop()
-			for {
-				select {
-				case <-tick.C:
-					l.flush()
-				case <-l.done:
-					l.flush()
-					return
-				}
-			}
-		}()
-	})
-}
-
-func (l *deviceLog) stop() {
-	select {
-	case <-l.done:
-	default:
-		close(l.done)
-	}
-	l.wg.Wait()
+	l := &deviceLog{app: app, pending: map[[2]string]deviceSeen{}}
+	l.ticker = newTicker(time.Second, l.flush)
+	return l
 }
 
 func (l *deviceLog) note(user, device, userAgent string, at time.Time, push bool) {
