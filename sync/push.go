@@ -1,11 +1,11 @@
 package sync
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"encoding/json/jsontext"
+	jsonv2 "encoding/json/v2"
 	"errors"
 	"fmt"
 	"math"
@@ -81,17 +81,19 @@ type PushResult struct {
 // DecodeChanges reads a push body strictly: an object of known tables,
 // each with created and updated lists of objects and a deleted list of ids.
 func DecodeChanges(body []byte) (Changes, error) {
-	// RFC 7493 (I-JSON): no duplicate names, valid UTF-8. A record with two
-	// "customer" keys is ambiguous; refuse it rather than guess.
-	if _, err := jsontext.NewDecoder(bytes.NewReader(body)).ReadValue(); err != nil {
-		return nil, badRequest("The push body is not valid JSON: %v", err)
-	}
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(body, &top); err != nil {
+	// One pass of encoding/json/v2, which follows RFC 7493 (I-JSON) by
+	// default: no duplicate names, valid UTF-8. A record with two
+	// "customer" keys is ambiguous; it is refused rather than guessed.
+	var top map[string]jsontext.Value
+	if err := jsonv2.Unmarshal(body, &top); err != nil {
+		if _, syntax := errors.AsType[*jsontext.SyntacticError](err); syntax {
+			return nil, badRequest("The push body is not valid JSON: %v", err)
+		}
 		return nil, badRequest("The push body must be WatermelonDB's changes object: %v", err)
 	}
 	if inner, ok := top["changes"]; ok && len(top) == 1 { // tolerate {"changes": {...}}
-		if err := json.Unmarshal(inner, &top); err != nil {
+		top = nil
+		if err := jsonv2.Unmarshal(inner, &top); err != nil {
 			return nil, badRequest("The changes must be an object: %v", err)
 		}
 	}
@@ -100,10 +102,8 @@ func DecodeChanges(body []byte) (Changes, error) {
 		if _, ok := TableByName(name); !ok {
 			return nil, badRequest("The push names an unknown table %q (synced tables: %s)", clip(name), tableNames())
 		}
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.DisallowUnknownFields()
 		var tc TableChanges
-		if err := dec.Decode(&tc); err != nil {
+		if err := jsonv2.Unmarshal(raw, &tc, jsonv2.RejectUnknownMembers(true)); err != nil {
 			return nil, badRequest("Table %s: expected {\"created\": [...], \"updated\": [...], \"deleted\": [...]}: %v", name, err)
 		}
 		out[name] = tc
