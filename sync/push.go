@@ -796,7 +796,6 @@ func (p *pusher) serverEdits(t Table, id string) (map[string]time.Time, error) {
 }
 
 func (p *pusher) update(t Table, existing, order *core.Record, raw Raw, values map[string]any, created bool) error {
-	r := existing.Clone() // the store keeps the stored version until the write succeeds
 	cols := changedColumns(raw)
 	if created { // a retried create: every column the device sent is its own
 		cols = cols[:0]
@@ -805,7 +804,7 @@ func (p *pusher) update(t Table, existing, order *core.Record, raw Raw, values m
 		}
 		slices.Sort(cols)
 	}
-	edits, err := p.serverEdits(t, r.Id)
+	edits, err := p.serverEdits(t, existing.Id)
 	if err != nil {
 		return err
 	}
@@ -836,7 +835,7 @@ func (p *pusher) update(t Table, existing, order *core.Record, raw Raw, values m
 		if !sent {
 			continue
 		}
-		server := stored(c, r)
+		server := stored(c, existing)
 		if conflict.Equal(client, server) {
 			continue
 		}
@@ -852,6 +851,7 @@ func (p *pusher) update(t Table, existing, order *core.Record, raw Raw, values m
 	if len(diffs) == 0 {
 		return nil
 	}
+	r := existing.Clone() // the store keeps the stored version until the write succeeds
 	if t.Name == crm.Orders && r.GetString("status") != crm.StatusDraft {
 		return refuse("order %s is %s: it can no longer change on a device", r.Id, r.GetString("status"))
 	}
