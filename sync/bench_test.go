@@ -297,12 +297,17 @@ func newBurst(tb testing.TB, app *tests.TestApp, reps, perRep int) *burst {
 	return b
 }
 
-// run has every rep sync at once over loopback HTTP (pull, push, pull),
-// released together, and records the latencies. Responses are only read
-// here; check decodes them.
-func (b *burst) run(tb testing.TB, app *tests.TestApp) {
+// serve starts a loopback HTTP server for app, closed with tb.
+func serve(tb testing.TB, app *tests.TestApp) *httptest.Server {
 	srv := httptest.NewServer(testapp.NewClient(tb, app).Handler())
-	defer srv.Close()
+	tb.Cleanup(srv.Close)
+	return srv
+}
+
+// run has every rep sync at once with srv (pull, push, pull), released
+// together, and records the latencies. Responses are only read here;
+// check decodes them.
+func (b *burst) run(tb testing.TB, srv *httptest.Server) {
 	// one keep-alive connection per rep, as phones have
 	client := &http.Client{Transport: &http.Transport{MaxIdleConns: len(b.reps) * 2, MaxIdleConnsPerHost: len(b.reps) * 2}}
 	defer client.CloseIdleConnections()
@@ -421,7 +426,7 @@ func TestConcurrentReps(t *testing.T) {
 	t.Parallel()
 	app := seeded(t, sizes(30, 300))
 	b := newBurst(t, app, 30, 50)
-	b.run(t, app)
+	b.run(t, serve(t, app))
 	b.check(t, app)
 }
 
@@ -436,9 +441,9 @@ func BenchmarkConcurrent200Reps(b *testing.B) {
 	for b.Loop() {
 		b.StopTimer()
 		app := seeded(b, sizes(200, 2000))
-		run := newBurst(b, app, 200, 50)
+		run, srv := newBurst(b, app, 200, 50), serve(b, app)
 		b.StartTimer()
-		run.run(b, app)
+		run.run(b, srv)
 		b.StopTimer()
 		run.check(b, app)
 		b.StartTimer()
