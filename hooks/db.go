@@ -52,8 +52,10 @@ func registerReadPool(app core.App) {
 			return
 		}
 		pool := db.DB()
-		pool.SetMaxIdleConns(pool.Stats().MaxOpenConnections)
-		pool.SetConnMaxIdleTime(ReadConnIdleTime)
+		if limit := pool.Stats().MaxOpenConnections; limit > 0 { // 0: unlimited, where 0 idle would mean 2
+			pool.SetMaxIdleConns(limit)
+			pool.SetConnMaxIdleTime(ReadConnIdleTime)
+		}
 	}
 	if app.IsBootstrapped() {
 		tune(app)
