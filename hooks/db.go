@@ -1,6 +1,7 @@
 package hooks
 
 import (
+	"strconv"
 	gosync "sync"
 	"time"
 
@@ -22,9 +23,9 @@ const MmapBytes = 1 << 30
 // pragmas are PocketBase's (core.DefaultDBConnect, v0.40) plus mmap_size
 // and wal_autocheckpoint (see registerCheckpoints);
 // TestDBConnectKeepsPocketBasePragmas checks that they stay in step.
-const pragmas = "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=journal_size_limit(200000000)" +
+var pragmas = "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=journal_size_limit(200000000)" +
 	"&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)&_pragma=temp_store(MEMORY)&_pragma=cache_size(-32000)" +
-	"&_pragma=mmap_size(1073741824)&_pragma=wal_autocheckpoint(10000)&_defensive=1"
+	"&_pragma=mmap_size(" + strconv.Itoa(MmapBytes) + ")&_pragma=wal_autocheckpoint(10000)&_defensive=1"
 
 // DBConnect opens Rounds' SQLite databases: PocketBase's settings, with
 // memory-mapped reads (MmapBytes) and checkpoints left to the server's

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"os"
 	"path/filepath"
+	"strconv"
 	gosync "sync"
 	"testing"
 	"time"
@@ -45,7 +46,7 @@ func TestDBConnectKeepsPocketBasePragmas(t *testing.T) {
 		return out
 	}
 	pb, ours := read(core.DefaultDBConnect, "pocketbase.db"), read(hooks.DBConnect, "rounds.db")
-	if ours["mmap_size"] != "1073741824" || pb["mmap_size"] != "0" {
+	if ours["mmap_size"] != strconv.Itoa(hooks.MmapBytes) || pb["mmap_size"] != "0" {
 		t.Errorf("mmap_size: ours %s, PocketBase's %s", ours["mmap_size"], pb["mmap_size"])
 	}
 	if ours["wal_autocheckpoint"] != "10000" || pb["wal_autocheckpoint"] != "1000" {
