@@ -50,6 +50,13 @@ async function main() {
     await page.click(`text=${env('CUSTOMER_NAME')}`)
     const name = page.locator('textarea[name="name"]')
     await name.waitFor({ timeout: 15000 })
+    // the panel fills its form when the record has loaded; typing earlier is overwritten and leaves
+    // nothing to save (seen on a loaded machine)
+    await page.waitForFunction(
+      (n) => document.querySelector('textarea[name="name"]')?.value === n,
+      env('CUSTOMER_NAME'),
+      { timeout: 15000 },
+    )
     await name.fill(env('NEW_NAME'))
     await shot('3-editing')
     await page.click('button:has-text("Save changes")')
