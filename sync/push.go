@@ -398,7 +398,7 @@ func (p *pusher) updateTotals() error {
 			continue
 		}
 		stored := order
-		order = order.Clone()
+		order = fork(order)
 		order.Set("total", total)
 		if err := p.st.update(order, stored); err != nil {
 			return err
@@ -851,7 +851,7 @@ func (p *pusher) update(t Table, existing, order *core.Record, raw Raw, values m
 	if len(diffs) == 0 {
 		return nil
 	}
-	r := existing.Clone() // the store keeps the stored version until the write succeeds
+	r := fork(existing) // the store keeps the stored version until the write succeeds
 	if t.Name == crm.Orders && r.GetString("status") != crm.StatusDraft {
 		return refuse("order %s is %s: it can no longer change on a device", r.Id, r.GetString("status"))
 	}
