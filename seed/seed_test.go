@@ -94,8 +94,8 @@ func TestSeedSatisfiesInvariants(t *testing.T) {
 		synced += int(n)
 	}
 	_ = app.DB().NewQuery(`SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND name LIKE '\_rounds\_%' ESCAPE '\'`).Row(&triggers)
-	if logged != synced || triggers != 21 {
-		t.Fatalf("change log has %d rows for %d synced records; %d capture triggers, want 21", logged, synced, triggers)
+	if logged != synced || triggers != 27 {
+		t.Fatalf("change log has %d rows for %d synced records; %d capture triggers, want 27", logged, synced, triggers)
 	}
 
 	// totals and prices

@@ -100,13 +100,22 @@ func scopeExpr(t Table, row string, deleting bool) string {
 }
 
 // changedCols is the SQL listing the data columns an update changed, as
-// ",a,b," ("" when none did).
+// ",a,b," (for a row where at least one differs: see anyChanged).
 func changedCols(t Table) string {
 	parts := make([]string, 0, len(t.Columns))
 	for _, c := range t.DataColumns() {
 		parts = append(parts, fmt.Sprintf(`(CASE WHEN OLD.%s IS NOT NEW.%s THEN '%s,' ELSE '' END)`, q(c.Name), q(c.Name), c.Name))
 	}
-	return `(SELECT CASE WHEN x = '' THEN '' ELSE ',' || x END FROM (SELECT ` + strings.Join(parts, " || ") + ` AS x))`
+	return `',' || ` + strings.Join(parts, " || ")
+}
+
+// anyChanged is the SQL condition that an update changed a data column.
+func anyChanged(t Table) string {
+	parts := make([]string, 0, len(t.Columns))
+	for _, c := range t.DataColumns() {
+		parts = append(parts, fmt.Sprintf(`OLD.%s IS NOT NEW.%s`, q(c.Name), q(c.Name)))
+	}
+	return strings.Join(parts, " OR ")
 }
 
 func insertChange(t Table, op, customer, cols, ownerFrom, ownerTo, row string) string {
@@ -142,51 +151,64 @@ func changeMillis(at int64, stamp string) int64 {
 	return 0
 }
 
+// triggerKinds are the suffixes of the capture triggers of a table:
+// after insert, after update, after an update that moved the record to
+// another customer or owner, after delete.
+var triggerKinds = []string{"ai", "au", "am", "ad"}
+
 // triggers returns the DDL of the capture triggers of t.
+//
+// Updates are split in two triggers so that the common update pays for
+// one plain INSERT: each statement of a trigger costs SQLite a few
+// microseconds even when its WHERE is false, and building the row in a
+// subquery (to log a move under both customers in one statement) cost as
+// much again (BENCHMARKS.md). The rare move has a trigger of its own, on
+// UPDATE OF the column that moves it, which a push's UPDATE names only
+// when it changes that column.
 func triggers(t Table) []string {
 	name := func(suffix string) string { return "_rounds_" + t.Name + "_" + suffix }
-	drop := []string{
-		`DROP TRIGGER IF EXISTS ` + name("ai"),
-		`DROP TRIGGER IF EXISTS ` + name("au"),
-		`DROP TRIGGER IF EXISTS ` + name("ad"),
+	var ddl []string
+	for _, kind := range triggerKinds {
+		ddl = append(ddl, `DROP TRIGGER IF EXISTS `+name(kind))
 	}
 	ownerFrom, ownerTo := "''", "''"
 	if t.Name == crm.Customers {
 		ownerTo = "NEW.owner"
 	}
-	ai := `CREATE TRIGGER ` + name("ai") + ` AFTER INSERT ON ` + q(t.Name) + ` BEGIN ` +
-		insertChange(t, OpCreate, scopeExpr(t, "NEW", false), "'*'", "''", ownerTo, "NEW") + ` END`
+	ddl = append(ddl, `CREATE TRIGGER `+name("ai")+` AFTER INSERT ON `+q(t.Name)+` BEGIN `+
+		insertChange(t, OpCreate, scopeExpr(t, "NEW", false), "'*'", "''", ownerTo, "NEW")+` END`)
 
-	// one statement: the changed columns are computed once, and a record
-	// that moved to another customer is logged under both (UNION)
-	cols := changedCols(t)
-	customers := "SELECT " + scopeExpr(t, "NEW", false) + " AS c"
-	if t.Parent != "" || t.Name == crm.OrderLines {
-		// UNION ALL and a condition: a UNION builds a temporary index on every update
-		oldScope, newScope := scopeExpr(t, "OLD", false), scopeExpr(t, "NEW", false)
-		customers += " UNION ALL SELECT " + oldScope + " WHERE " + oldScope + " IS NOT " + newScope
-	}
-	au := `CREATE TRIGGER ` + name("au") + ` AFTER UPDATE ON ` + q(t.Name) + ` BEGIN ` +
-		fmt.Sprintf(`INSERT INTO %s (tbl, record_id, op, customer, cols, device, at, stamp) SELECT '%s', NEW.id, '%s', s.c, x.cols, %s, 0, NEW."updated" FROM (SELECT %s AS cols) x, (%s) s WHERE x.cols != '';`,
-			ChangesTable, t.Name, OpUpdate, writerDevice, cols, customers)
-	switch t.Name {
-	case crm.Customers:
-		au += fmt.Sprintf(` INSERT INTO %s (tbl, record_id, op, customer, owner_from, owner_to, device, at, stamp) SELECT 'customers', NEW.id, '%s', NEW.id, OLD.owner, NEW.owner, %s, 0, NEW."updated" WHERE OLD.owner IS NOT NEW.owner;`,
+	ddl = append(ddl, `CREATE TRIGGER `+name("au")+` AFTER UPDATE ON `+q(t.Name)+` WHEN `+anyChanged(t)+` BEGIN `+
+		insertChange(t, OpUpdate, scopeExpr(t, "NEW", false), changedCols(t), "''", "''", "NEW")+` END`)
+
+	// a move: logged under the customer the record left as well (the
+	// update trigger logs it under the new one), and a customer that
+	// changed owner leaves one rep's scope and enters another's
+	var moved, when, body string
+	switch {
+	case t.Name == crm.Customers:
+		moved, when = "owner", `OLD.owner IS NOT NEW.owner`
+		body = fmt.Sprintf(`INSERT INTO %s (tbl, record_id, op, customer, owner_from, owner_to, device, at, stamp) VALUES ('customers', NEW.id, '%s', NEW.id, OLD.owner, NEW.owner, %s, 0, NEW."updated");`,
 			ChangesTable, OpOwner, writerDevice)
-	case crm.Orders:
-		// the lines of an order that moved go with it
-		au += fmt.Sprintf(` INSERT INTO %s (tbl, record_id, op, customer, cols, device, at, stamp) SELECT 'order_lines', l.id, '%s', s.c, '*', %s, 0, NEW."updated" FROM order_lines l, (SELECT NEW.customer AS c UNION SELECT OLD.customer) s WHERE l."order" = NEW.id AND OLD.customer IS NOT NEW.customer;`,
-			ChangesTable, OpUpdate, writerDevice)
+	case t.Parent != "":
+		oldScope, newScope := scopeExpr(t, "OLD", false), scopeExpr(t, "NEW", false)
+		moved, when = t.Parent, oldScope+` IS NOT `+newScope
+		body = insertChange(t, OpUpdate, oldScope, changedCols(t), "''", "''", "NEW")
+		if t.Name == crm.Orders { // the lines of an order that moved go with it
+			body += fmt.Sprintf(` INSERT INTO %s (tbl, record_id, op, customer, cols, device, at, stamp) SELECT 'order_lines', l.id, '%s', s.c, '*', %s, 0, NEW."updated" FROM order_lines l, (SELECT NEW.customer AS c UNION SELECT OLD.customer) s WHERE l."order" = NEW.id;`,
+				ChangesTable, OpUpdate, writerDevice)
+		}
 	}
-	au += ` END`
+	if moved != "" {
+		ddl = append(ddl, `CREATE TRIGGER `+name("am")+` AFTER UPDATE OF `+q(moved)+` ON `+q(t.Name)+` WHEN `+when+` BEGIN `+body+` END`)
+	}
 
 	if t.Name == crm.Customers {
 		ownerFrom = "OLD.owner"
 	}
-	ad := `CREATE TRIGGER ` + name("ad") + ` AFTER DELETE ON ` + q(t.Name) + ` BEGIN ` +
-		insertChange(t, OpDelete, scopeExpr(t, "OLD", true), "'*'", ownerFrom, "''", "OLD") + ` END`
-
-	return append(drop, ai, au, ad)
+	ddl = append(ddl, `CREATE TRIGGER `+name("ad")+` AFTER DELETE ON `+q(t.Name)+` BEGIN `+
+		insertChange(t, OpDelete, scopeExpr(t, "OLD", true), "'*'", ownerFrom, "''", "OLD")+` END`)
+	return ddl
 }
 
 // InstallCapture creates the change log and (re)creates the capture
@@ -224,7 +246,7 @@ func InstallTriggers(db dbx.Builder, table string) error {
 // database; ResumeCapture logs every existing record and puts them back.
 func SuspendCapture(db dbx.Builder) error {
 	for _, t := range Tables {
-		for _, s := range []string{"ai", "au", "ad"} {
+		for _, s := range triggerKinds {
 			if _, err := db.NewQuery(`DROP TRIGGER IF EXISTS _rounds_` + t.Name + `_` + s).Execute(); err != nil {
 				return err
 			}
@@ -258,7 +280,7 @@ func ResumeCapture(db dbx.Builder) error {
 // DropCapture removes the triggers and the change log.
 func DropCapture(db dbx.Builder) error {
 	for _, t := range Tables {
-		for _, s := range []string{"ai", "au", "ad"} {
+		for _, s := range triggerKinds {
 			if _, err := db.NewQuery(`DROP TRIGGER IF EXISTS _rounds_` + t.Name + `_` + s).Execute(); err != nil {
 				return err
 			}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tests"
 
@@ -217,6 +218,42 @@ func TestRecordMovedToAnotherCustomer(t *testing.T) {
 	}
 	if got := s.pull(testapp.RepB, b).record("contacts", testapp.ContactA); got == nil || got["customer"] != testapp.CustomerB {
 		t.Errorf("new owner's pull: %v, want the contact under %s", got, testapp.CustomerB)
+	}
+
+	// an order that moves takes its lines along
+	a, b = s.pull(testapp.RepA, "null").Timestamp, s.pull(testapp.RepB, "null").Timestamp
+	if res := s.client.Do(testapp.Admin, "PATCH", "/api/collections/orders/records/"+testapp.OrderA, M{"customer": testapp.CustomerB, "visit": ""}); res.Status != 200 {
+		t.Fatal(res.Body)
+	}
+	pa, pb := s.pull(testapp.RepA, a), s.pull(testapp.RepB, b)
+	for table, id := range map[string]string{"orders": testapp.OrderA, "order_lines": testapp.LineA} {
+		if got := pa.Changes[table].Deleted; !slices.Equal(got, []string{id}) {
+			t.Errorf("old owner's pull deletes %s %v, want [%s]", table, got, id)
+		}
+		if pb.record(table, id) == nil {
+			t.Errorf("new owner's pull lacks %s %s", table, id)
+		}
+	}
+	// a move by plain SQL (a hook, a script) naming only the moved column
+	a, b = s.pull(testapp.RepA, "null").Timestamp, s.pull(testapp.RepB, "null").Timestamp
+	if _, err := s.app.DB().NewQuery("UPDATE contacts SET customer = {:c} WHERE id = {:id}").
+		Bind(dbx.Params{"c": testapp.CustomerA, "id": testapp.ContactA}).Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.pull(testapp.RepB, b).Changes["contacts"].Deleted; !slices.Equal(got, []string{testapp.ContactA}) {
+		t.Errorf("after an SQL move the old owner's pull deletes %v, want [%s]", got, testapp.ContactA)
+	}
+	if s.pull(testapp.RepA, a).record("contacts", testapp.ContactA) == nil {
+		t.Errorf("after an SQL move the new owner's pull lacks contact %s", testapp.ContactA)
+	}
+
+	// an edit that moves nothing is logged once, under its customer
+	before := s.changeRows()
+	if res := s.client.Do(testapp.Admin, "PATCH", "/api/collections/contacts/records/"+testapp.ContactA, M{"name": "Renamed"}); res.Status != 200 {
+		t.Fatal(res.Body)
+	}
+	if n := s.changeRows() - before; n != 1 {
+		t.Errorf("a rename logged %d change rows, want 1", n)
 	}
 }
 
