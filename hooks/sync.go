@@ -1,6 +1,7 @@
 package hooks
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -30,6 +31,10 @@ func registerSync(app core.App, deps Deps) {
 	devices := newDeviceLog(app)
 	app.OnServe().BindFunc(func(se *core.ServeEvent) error {
 		devices.start()
+		// the push's statements, prepared once instead of in every push
+		if err := rsync.Warm(context.Background(), se.App); err != nil {
+			se.App.Logger().Warn("sync: pushes will prepare their own statements", "error", err)
+		}
 		g := se.Router.Group("/api/sync")
 		g.GET("/schema", func(e *core.RequestEvent) error {
 			return e.JSON(http.StatusOK, rsync.Schema())

@@ -147,10 +147,11 @@ func Push(ctx context.Context, app core.App, req PushRequest) (PushResult, error
 	p.res.Rejected = []Rejection{}
 	p.res.Conflicts = []ConflictReport{}
 	p.writer = WriterID(req.Rep, req.Device)
+	cache := statements(app)
 
 	err := app.RunInTransaction(func(tx core.App) error {
 		p.tx = tx
-		st, err := newStore(ctx, tx)
+		st, err := newStore(ctx, tx, cache)
 		if err != nil {
 			return err
 		}
@@ -194,6 +195,10 @@ func Push(ctx context.Context, app core.App, req PushRequest) (PushResult, error
 		_, err = db.NewQuery("DELETE FROM " + writerTable).Execute()
 		return err
 	})
+	if p.st != nil && len(p.st.missed) > 0 && cache != nil {
+		// learn them for the next push, off this push's path
+		go func(texts []string) { _ = cache.prepare(context.Background(), texts) }(p.st.missed)
+	}
 	if err != nil {
 		return PushResult{}, err
 	}
@@ -251,9 +256,11 @@ func (p *pusher) history(table string) error {
 	}
 	ids := p.req.Changes[table].ids()
 	edits, deleted := map[string][]edit{}, map[string]bool{}
-	rows, err := p.st.db.QueryContext(p.st.ctx, "SELECT record_id, op, cols, at, stamp, seq > ? AND device != ? FROM "+ChangesTable+
-		" INDEXED BY _rounds_changes_record WHERE tbl = ? AND record_id IN (SELECT value FROM json_each(?)) AND (op = 'd' OR (seq > ? AND device != ?))",
-		p.base, p.writer, table, jsonIDs(ids), p.base, p.writer)
+	st, err := p.st.stmt("history", func() string { return historyQuery })
+	if err != nil {
+		return err
+	}
+	rows, err := st.QueryContext(p.st.ctx, p.base, p.writer, table, jsonIDs(ids), p.base, p.writer)
 	if err != nil {
 		return fmt.Errorf("push: history of %s: %w", table, err)
 	}

@@ -36,11 +36,13 @@ type store struct {
 	db      *sql.Tx
 	records map[string]map[string]*core.Record // table -> id -> record; nil: known not to exist
 	stmts   map[string]*sql.Stmt
+	cache   *stmtCache // statements prepared on the database (nil: none)
+	missed  []string   // texts this push prepared for itself, for the cache to learn
 	cols    map[string][]string
 	shapes  int // UPDATE statements prepared so far
 }
 
-func newStore(ctx context.Context, tx core.App) (*store, error) {
+func newStore(ctx context.Context, tx core.App, cache *stmtCache) (*store, error) {
 	dbtx, ok := tx.NonconcurrentDB().(*dbx.Tx)
 	if !ok {
 		return nil, fmt.Errorf("push: expected a transaction, got %T", tx.NonconcurrentDB())
@@ -53,7 +55,7 @@ func newStore(ctx context.Context, tx core.App) (*store, error) {
 	if !ok {
 		return nil, fmt.Errorf("push: unexpected executor %T", exec.Executor())
 	}
-	return &store{ctx: ctx, tx: tx, db: sqlTx, records: map[string]map[string]*core.Record{},
+	return &store{ctx: ctx, tx: tx, db: sqlTx, cache: cache, records: map[string]map[string]*core.Record{},
 		stmts: map[string]*sql.Stmt{}, cols: map[string][]string{}}, nil
 }
 
@@ -63,16 +65,26 @@ func (s *store) close() {
 	}
 }
 
-// stmt returns the statement of key, preparing the text query gives the
-// first time (query is not called again: building the text is per-record
-// work otherwise).
+// stmt returns the statement of key: the first time, the cached statement
+// of the text query gives, else one prepared for this push (query is not
+// called again: building the text is per-record work otherwise).
 func (s *store) stmt(key string, query func() string) (*sql.Stmt, error) {
 	if st, ok := s.stmts[key]; ok {
 		return st, nil
 	}
-	st, err := s.db.PrepareContext(s.ctx, query())
-	if err != nil {
-		return nil, fmt.Errorf("prepare %s: %w", key, err)
+	text := query()
+	var st *sql.Stmt
+	if parent := s.cache.get(text); parent != nil {
+		st = s.db.StmtContext(s.ctx, parent)
+	} else {
+		var err error
+		if st, err = s.db.PrepareContext(s.ctx, text); err != nil {
+			return nil, fmt.Errorf("prepare %s: %w", key, err)
+		}
+		s.missed = append(s.missed, text)
+		if s.cache != nil {
+			s.cache.misses.Add(1)
+		}
 	}
 	s.stmts[key] = st
 	return st, nil
@@ -129,9 +141,7 @@ func (s *store) load(table string, ids []string) ([]*core.Record, error) {
 		return nil, err
 	}
 	names := s.columns(c)
-	st, err := s.stmt("load "+c.Name, func() string {
-		return fmt.Sprintf(`SELECT %s FROM "%s" WHERE id IN (SELECT value FROM json_each(?))`, strings.Join(quoteCols(names), ","), c.Name)
-	})
+	st, err := s.stmt("load "+c.Name, func() string { return loadQuery(c.Name, names) })
 	if err != nil {
 		return nil, err
 	}
@@ -291,9 +301,16 @@ func (s *store) columns(c *core.Collection) []string {
 	if cols, ok := s.cols[c.Name]; ok {
 		return cols
 	}
+	cols := sortedColumns(c)
+	s.cols[c.Name] = cols
+	return cols
+}
+
+// sortedColumns are the columns of c's table in the order the push's
+// statements name them.
+func sortedColumns(c *core.Collection) []string {
 	cols := c.Fields.FieldNames()
 	slices.Sort(cols)
-	s.cols[c.Name] = cols
 	return cols
 }
 
@@ -362,10 +379,7 @@ func (s *store) insert(r *core.Record) error {
 	if err != nil {
 		return err
 	}
-	query := func() string {
-		return fmt.Sprintf(`INSERT OR FAIL INTO "%s" (%s) VALUES (%s)`, c.Name, strings.Join(quoteCols(cols), ","),
-			strings.TrimSuffix(strings.Repeat("?,", len(cols)), ","))
-	}
+	query := func() string { return insertQuery(c.Name, cols) }
 	if err := s.exec("insert "+c.Name, query, args...); err != nil {
 		return fmt.Errorf("insert %s/%s: %w", c.Name, r.Id, err)
 	}
@@ -571,7 +585,7 @@ func (s *store) delete(r *core.Record) error {
 	}
 	for _, g := range plan.gone {
 		c := g.Collection()
-		query := func() string { return fmt.Sprintf(`DELETE FROM "%s" WHERE id = ?`, c.Name) }
+		query := func() string { return deleteQuery(c.Name) }
 		if err := s.exec("delete "+c.Name, query, g.Id); err != nil {
 			return fmt.Errorf("delete %s/%s: %w", c.Name, g.Id, err)
 		}
@@ -582,7 +596,7 @@ func (s *store) delete(r *core.Record) error {
 
 // referencing returns the ids of the records of table whose field points to id.
 func (s *store) referencing(table, field, id string) ([]string, error) {
-	st, err := s.stmt("refs "+table+"."+field, func() string { return fmt.Sprintf(`SELECT id FROM "%s" WHERE "%s" = ?`, table, field) })
+	st, err := s.stmt("refs "+table+"."+field, func() string { return refsQuery(table, field) })
 	if err != nil {
 		return nil, err
 	}
@@ -604,7 +618,7 @@ func (s *store) referencing(table, field, id string) ([]string, error) {
 
 // lineTotals returns the line totals of an order.
 func (s *store) lineTotals(orderID string) ([]float64, error) {
-	st, err := s.stmt("line totals", func() string { return `SELECT line_total FROM order_lines WHERE "order" = ?` })
+	st, err := s.stmt("line totals", func() string { return lineTotalsQuery })
 	if err != nil {
 		return nil, err
 	}
@@ -622,12 +636,4 @@ func (s *store) lineTotals(orderID string) ([]float64, error) {
 		out = append(out, v)
 	}
 	return out, rows.Err()
-}
-
-func updateQuery(table string, cols []string) string {
-	sets := make([]string, len(cols))
-	for i, col := range quoteCols(cols) {
-		sets[i] = col + " = ?"
-	}
-	return fmt.Sprintf(`UPDATE OR FAIL "%s" SET %s WHERE id = ?`, table, strings.Join(sets, ", "))
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tests"
 
+	"rounds/crm"
 	"rounds/internal/testapp"
 	rsync "rounds/sync"
 )
@@ -793,4 +794,81 @@ func TestPushRefusesAmbiguousJSON(t *testing.T) {
 	if _, err := s.app.FindRecordById("visits", "dupkeys00000001"); err == nil {
 		t.Fatal("an ambiguous record was written")
 	}
+}
+
+// The server prepares the push's statements once: a push after start-up
+// prepares only the update shapes it is the first to use, the cache learns
+// those, and after a schema change pushes write the new column through
+// statements of their own until the cache learns them too.
+func TestPushStatementsArePreparedOnce(t *testing.T) {
+	t.Parallel()
+	s := newSync(t)
+	size, _, misses := rsync.StatementCacheForTest(s.app, "")
+	if size < 20 || misses != 0 {
+		t.Fatalf("after start-up the cache holds %d statements and pushes prepared %d, want 20 or more and none", size, misses)
+	}
+	at := s.pull(testapp.RepA, "null").Timestamp
+	outcome := func(n int) M {
+		return M{
+			"visits": M{"created": []M{{"id": fmt.Sprintf("cachedvisit%04d", n), "customer": testapp.CustomerA, "purpose": "demo"}},
+				"updated": []M{{"id": testapp.VisitA, "outcome": fmt.Sprintf("outcome %d", n), "_changed": "outcome"}}, "deleted": []string{}},
+			"contacts": M{"created": []M{}, "updated": []M{}, "deleted": []string{testapp.ContactA}},
+		}
+	}
+	if res := s.push(testapp.RepA, at, outcome(1)); len(res.Rejected) > 0 {
+		t.Fatalf("push: %+v", res.Rejected)
+	}
+	shape := rsync.UpdateQueryForTest(crm.Visits, "outcome", "updated")
+	_, _, misses = rsync.StatementCacheForTest(s.app, shape)
+	if misses != 1 {
+		t.Fatalf("the first push prepared %d statements itself, want 1 (its update shape)", misses)
+	}
+	waitForStatement(t, s.app, shape)
+	at = s.pull(testapp.RepA, at).Timestamp
+	if res := s.push(testapp.RepA, at, outcome(2)); len(res.Rejected) > 0 {
+		t.Fatalf("push: %+v", res.Rejected)
+	}
+	if _, _, again := rsync.StatementCacheForTest(s.app, shape); again != misses {
+		t.Errorf("the second push prepared %d statements itself, want none", again-misses)
+	}
+
+	// a new column: the cached INSERT does not name it
+	visits, err := s.app.FindCollectionByNameOrId(crm.Visits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	visits.Fields.Add(&core.TextField{Name: "weather"})
+	if err := s.app.Save(visits); err != nil {
+		t.Fatal(err)
+	}
+	at = s.pull(testapp.RepA, at).Timestamp
+	if res := s.push(testapp.RepA, at, outcome(3)); len(res.Rejected) > 0 {
+		t.Fatalf("push after the schema change: %+v", res.Rejected)
+	}
+	v, err := s.app.FindRecordById(crm.Visits, "cachedvisit0003")
+	if err != nil || v.GetString("weather") != "" || v.GetString("purpose") != "demo" {
+		t.Fatalf("visit pushed after the schema change: %v %v", v, err)
+	}
+	if outcome := mustVisit(t, s.app, testapp.VisitA).GetString("outcome"); outcome != "outcome 3" {
+		t.Errorf("outcome after the schema change is %q, want %q", outcome, "outcome 3")
+	}
+}
+
+func waitForStatement(t *testing.T, app core.App, text string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if _, has, _ := rsync.StatementCacheForTest(app, text); has {
+			return
+		}
+	}
+	t.Fatalf("the cache never learned %s", text)
+}
+
+func mustVisit(t *testing.T, app core.App, id string) *core.Record {
+	t.Helper()
+	r, err := app.FindRecordById(crm.Visits, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }

@@ -1,0 +1,209 @@
+package sync
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"strings"
+	gosync "sync"
+	"sync/atomic"
+
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
+
+	"rounds/crm"
+)
+
+// Statements prepared once per database.
+//
+// A push writes through prepared statements, and preparing a write
+// compiles the capture triggers it fires: about 0.1 ms a statement, which
+// every push paid again for each of the ten or so statements it uses. The
+// statements are therefore prepared once on the database (by Warm when the
+// server starts, and in the background after a push that met one the cache
+// lacked), and a push takes each into its transaction with Tx.StmtContext,
+// which reuses the statement already prepared on the writer connection.
+//
+// A statement is found by its text, which names the table's columns:
+// after a schema change a push asks for a new text, prepares it inside its
+// own transaction as before, and the cache learns it after the commit.
+// SQLite itself recompiles a cached statement whose tables changed.
+type stmtCache struct {
+	db     *sql.DB
+	mu     gosync.Mutex
+	stmts  map[string]*sql.Stmt
+	misses atomic.Int64 // statements pushes had to prepare themselves
+}
+
+// maxCachedStmts bounds the cache: beyond it, pushes prepare their own
+// (a server with many update shapes, or many schema changes).
+const maxCachedStmts = 256
+
+const stmtCacheKey = "rounds.sync.statements"
+
+// statements returns app's cache, nil when app has no plain database
+// handle (a transaction's app: its pushes prepare their own).
+func statements(app core.App) *stmtCache {
+	dbxDB, ok := app.NonconcurrentDB().(*dbx.DB)
+	if !ok {
+		return nil
+	}
+	db := dbxDB.DB()
+	// the database handle changes when PocketBase reopens it (a restored
+	// backup): the cache belongs to one handle
+	var cache *stmtCache
+	app.Store().SetFunc(stmtCacheKey, func(old any) any {
+		if c, ok := old.(*stmtCache); ok && c.db == db {
+			cache = c
+		} else {
+			cache = &stmtCache{db: db, stmts: map[string]*sql.Stmt{}}
+		}
+		return cache
+	})
+	return cache
+}
+
+func (c *stmtCache) get(text string) *sql.Stmt {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stmts[text]
+}
+
+// prepare adds the statements of texts the cache lacks, each on the
+// database (it waits for the writer connection between two of them).
+func (c *stmtCache) prepare(ctx context.Context, texts []string) error {
+	for _, text := range texts {
+		c.mu.Lock()
+		_, known := c.stmts[text]
+		full := len(c.stmts) >= maxCachedStmts
+		c.mu.Unlock()
+		if known || full {
+			continue
+		}
+		st, err := c.db.PrepareContext(ctx, text)
+		if err != nil {
+			return fmt.Errorf("prepare %.60s: %w", text, err)
+		}
+		c.mu.Lock()
+		if _, known := c.stmts[text]; known {
+			st.Close()
+		} else {
+			c.stmts[text] = st
+		}
+		c.mu.Unlock()
+	}
+	return nil
+}
+
+// Warm prepares, on app's database, the statements a push uses besides
+// the updates of its devices' edits: loading, inserting and deleting the
+// records of each synced table, loading what they link to, finding,
+// deleting and unlinking what links to them, reading their history,
+// logging conflicts. Call it when the server starts; pushes work without
+// it, each first push of a kind then preparing its own.
+func Warm(ctx context.Context, app core.App) error {
+	cache := statements(app)
+	if cache == nil {
+		return nil
+	}
+	texts := []string{historyQuery, lineTotalsQuery}
+	seen := map[string]bool{}
+	add := func(c *core.Collection, write bool) {
+		if seen[c.Name] && !write {
+			return
+		}
+		cols := sortedColumns(c)
+		if !seen[c.Name] {
+			texts = append(texts, loadQuery(c.Name, cols))
+			seen[c.Name] = true
+		}
+		if write {
+			texts = append(texts, insertQuery(c.Name, cols), deleteQuery(c.Name))
+		}
+	}
+	names := []string{crm.SyncConflicts}
+	for _, t := range Tables {
+		names = append(names, t.Name)
+	}
+	for _, name := range names {
+		c, err := app.FindCachedCollectionByNameOrId(name)
+		if err != nil {
+			return err
+		}
+		add(c, true)
+		for _, f := range c.Fields {
+			if rel, ok := f.(*core.RelationField); ok {
+				target, err := app.FindCachedCollectionByNameOrId(rel.CollectionId)
+				if err != nil {
+					return err
+				}
+				add(target, false)
+			}
+		}
+		refs, err := app.FindCachedCollectionReferences(c)
+		if err != nil {
+			return err
+		}
+		for ref, fields := range refs {
+			add(ref, false)
+			texts = append(texts, deleteQuery(ref.Name))
+			for _, f := range fields {
+				texts = append(texts, refsQuery(ref.Name, f.GetName()))
+				if rel, ok := f.(*core.RelationField); ok && !rel.CascadeDelete && !rel.Required {
+					texts = append(texts, updateQuery(ref.Name, unlinkColumns(ref, rel.Name)))
+				}
+			}
+		}
+	}
+	return cache.prepare(ctx, texts)
+}
+
+// unlinkColumns are the columns the push writes when it empties the link
+// field of a record of c (see store.update): the field and the stamps.
+func unlinkColumns(c *core.Collection, field string) []string {
+	cols := []string{field}
+	for _, f := range c.Fields {
+		if a, ok := f.(*core.AutodateField); ok && a.OnUpdate {
+			cols = append(cols, a.Name)
+		}
+	}
+	slices.Sort(cols)
+	return cols
+}
+
+// The texts of the push's statements (the cache finds them by text).
+
+func loadQuery(table string, cols []string) string {
+	return fmt.Sprintf(`SELECT %s FROM "%s" WHERE id IN (SELECT value FROM json_each(?))`, strings.Join(quoteCols(cols), ","), table)
+}
+
+func insertQuery(table string, cols []string) string {
+	return fmt.Sprintf(`INSERT OR FAIL INTO "%s" (%s) VALUES (%s)`, table, strings.Join(quoteCols(cols), ","),
+		strings.TrimSuffix(strings.Repeat("?,", len(cols)), ","))
+}
+
+func updateQuery(table string, cols []string) string {
+	sets := make([]string, len(cols))
+	for i, col := range quoteCols(cols) {
+		sets[i] = col + " = ?"
+	}
+	return fmt.Sprintf(`UPDATE OR FAIL "%s" SET %s WHERE id = ?`, table, strings.Join(sets, ", "))
+}
+
+func deleteQuery(table string) string { return fmt.Sprintf(`DELETE FROM "%s" WHERE id = ?`, table) }
+
+func refsQuery(table, field string) string {
+	return fmt.Sprintf(`SELECT id FROM "%s" WHERE "%s" = ?`, table, field)
+}
+
+const lineTotalsQuery = `SELECT line_total FROM order_lines WHERE "order" = ?`
+
+// historyQuery reads what the change log knows of the records a push
+// names (see pusher.history): arguments base, writer, table, ids as JSON,
+// base, writer.
+const historyQuery = "SELECT record_id, op, cols, at, stamp, seq > ? AND device != ? FROM " + ChangesTable +
+	" INDEXED BY _rounds_changes_record WHERE tbl = ? AND record_id IN (SELECT value FROM json_each(?)) AND (op = 'd' OR (seq > ? AND device != ?))"
