@@ -5,17 +5,23 @@ import (
 	"time"
 )
 
-// Record is what the record rules read and write; PocketBase's *core.Record
-// satisfies it.
-type Record interface {
+// Stored is a record the rules only read: a stored version, a related
+// record.
+type Stored interface {
 	GetString(field string) string
 	GetFloat(field string) float64
 	GetInt(field string) int
+}
+
+// Record is what the record rules read and write; PocketBase's *core.Record
+// satisfies it.
+type Record interface {
+	Stored
 	Set(field string, value any)
 }
 
 // Finder loads a related record; it returns (nil, nil) when there is none.
-type Finder func(collection, id string) (Record, error)
+type Finder func(collection, id string) (Stored, error)
 
 // FieldError is a rule broken by one field's value.
 type FieldError struct {
@@ -84,7 +90,7 @@ func PrepareCampaign(r Record) error {
 // sameCustomer checks that the records r links to through fields belong to
 // r's own customer. orig is the stored version (nil for a new record);
 // links that did not change are not looked up again.
-func sameCustomer(find Finder, r, orig Record, fields map[string]string) error {
+func sameCustomer(find Finder, r, orig Stored, fields map[string]string) error {
 	customerID := r.GetString("customer")
 	for field, collection := range fields {
 		id := r.GetString(field)
@@ -104,7 +110,7 @@ func sameCustomer(find Finder, r, orig Record, fields map[string]string) error {
 
 // ownerDefault fills an empty user field with the customer's owner and
 // returns the customer.
-func ownerDefault(find Finder, r Record, field string) (Record, error) {
+func ownerDefault(find Finder, r Record, field string) (Stored, error) {
 	customer, err := find(Customers, r.GetString("customer"))
 	if err != nil || customer == nil {
 		return customer, err
@@ -117,7 +123,7 @@ func ownerDefault(find Finder, r Record, field string) (Record, error) {
 
 // PrepareVisit defaults the rep, keeps the contact within the customer and
 // computes geo_status.
-func PrepareVisit(find Finder, r, orig Record) error {
+func PrepareVisit(find Finder, r Record, orig Stored) error {
 	customer, err := ownerDefault(find, r, "rep")
 	if err != nil {
 		return err
@@ -138,7 +144,7 @@ func PrepareVisit(find Finder, r, orig Record) error {
 
 // PrepareFollowUp defaults the assignee and status and keeps the links
 // within the customer.
-func PrepareFollowUp(find Finder, r, orig Record) error {
+func PrepareFollowUp(find Finder, r Record, orig Stored) error {
 	if _, err := ownerDefault(find, r, "assignee"); err != nil {
 		return err
 	}
@@ -150,7 +156,7 @@ func PrepareFollowUp(find Finder, r, orig Record) error {
 
 // PrepareOrder defaults the rep and status, keeps status moves legal and
 // stamps submitted_at with now. The total is the caller's (see SumCents).
-func PrepareOrder(find Finder, r, orig Record, submittedAt func() time.Time) error {
+func PrepareOrder(find Finder, r Record, orig Stored, submittedAt func() time.Time) error {
 	if _, err := ownerDefault(find, r, "rep"); err != nil {
 		return err
 	}

@@ -77,7 +77,7 @@ func onSave(app core.App, collection string, check recordFunc) {
 }
 
 // original is the stored version of r, or nil for a new record.
-func original(r *core.Record) crm.Record {
+func original(r *core.Record) crm.Stored {
 	if r.IsNew() {
 		return nil
 	}
@@ -86,7 +86,7 @@ func original(r *core.Record) crm.Record {
 
 // finder looks related records up in app's database.
 func finder(app core.App) crm.Finder {
-	return func(collection, id string) (crm.Record, error) {
+	return func(collection, id string) (crm.Stored, error) {
 		r, err := findOptional(app, collection, id)
 		if r == nil || err != nil {
 			return nil, err

@@ -342,10 +342,10 @@ func (p *pusher) preload() error {
 
 // save applies the record rules to r (orig is the stored version, nil for
 // a new record), validates it, and writes it.
-func (p *pusher) save(t Table, r, orig *core.Record) error {
+func (p *pusher) save(t Table, r *core.Record, orig *row) error {
 	find := p.st.finder()
 	var err error
-	var origRec crm.Record
+	var origRec crm.Stored
 	if orig != nil {
 		origRec = orig
 	}
@@ -404,10 +404,9 @@ func (p *pusher) updateTotals() error {
 		if crm.Cents(order.GetFloat("total")) == crm.Cents(total) {
 			continue
 		}
-		stored := order
-		order = fork(order)
-		order.Set("total", total)
-		if err := p.st.update(order, stored); err != nil {
+		edited := order.edit()
+		edited.Set("total", total)
+		if err := p.st.update(edited, order); err != nil {
 			return err
 		}
 	}
@@ -467,7 +466,7 @@ func refuse(format string, args ...any) error {
 
 // customerOf returns the customer a record of t with the given parent id
 // belongs to, and that customer's owner.
-func (p *pusher) customerOf(t Table, parent string) (customer *core.Record, order *core.Record, err error) {
+func (p *pusher) customerOf(t Table, parent string) (customer, order *row, err error) {
 	switch t.Parent {
 	case "customer":
 		customer, err = p.st.find(crm.Customers, parent)
@@ -482,7 +481,7 @@ func (p *pusher) customerOf(t Table, parent string) (customer *core.Record, orde
 
 // inScope checks that r (existing, or about to be written) belongs to a
 // customer the rep owns; for order lines it also returns the order.
-func (p *pusher) inScope(t Table, r *core.Record) (order *core.Record, ok bool, err error) {
+func (p *pusher) inScope(t Table, r crm.Stored) (order *row, ok bool, err error) {
 	if t.Name == crm.Customers {
 		return nil, r.GetString("owner") == p.req.Rep, nil
 	}
@@ -592,8 +591,8 @@ func wireType(v any) string {
 }
 
 // stored returns the stored value of column c of r, in wire-comparable form.
-func stored(c Column, r *core.Record) any {
-	v := r.Get(c.Name)
+func stored(c Column, r *row) any {
+	v := r.GetRaw(c.Name)
 	switch c.Kind {
 	case Date:
 		dt, _ := v.(types.DateTime)
@@ -745,7 +744,7 @@ func (p *pusher) create(t Table, collection *core.Collection, id string, raw Raw
 
 // checkLine enforces the order rules on a line: its order must be a draft,
 // its product on sale.
-func (p *pusher) checkLine(t Table, r, order *core.Record, changedProduct bool) error {
+func (p *pusher) checkLine(t Table, r crm.Stored, order *row, changedProduct bool) error {
 	if t.Name != crm.OrderLines || order == nil {
 		return nil
 	}
@@ -802,7 +801,7 @@ func (p *pusher) serverEdits(t Table, id string) (map[string]time.Time, error) {
 	return out, nil
 }
 
-func (p *pusher) update(t Table, existing, order *core.Record, raw Raw, values map[string]any, created bool) error {
+func (p *pusher) update(t Table, existing, order *row, raw Raw, values map[string]any, created bool) error {
 	cols := changedColumns(raw)
 	if created { // a retried create: every column the device sent is its own
 		cols = cols[:0]
@@ -858,7 +857,7 @@ func (p *pusher) update(t Table, existing, order *core.Record, raw Raw, values m
 	if len(diffs) == 0 {
 		return nil
 	}
-	r := fork(existing) // the store keeps the stored version until the write succeeds
+	r := existing.edit() // the store keeps the stored version until the write succeeds
 	if t.Name == crm.Orders && r.GetString("status") != crm.StatusDraft {
 		return refuse("order %s is %s: it can no longer change on a device", r.Id, r.GetString("status"))
 	}
@@ -912,7 +911,7 @@ func (p *pusher) update(t Table, existing, order *core.Record, raw Raw, values m
 	} else if len(conflicts) > 0 {
 		// the device keeps its value until it pulls the server's: make
 		// sure its next pull carries the record
-		if err := p.touch(t, r); err != nil {
+		if err := p.touch(t, r.Id, r.GetString(t.Parent)); err != nil {
 			return err
 		}
 	}
@@ -924,11 +923,12 @@ func (p *pusher) update(t Table, existing, order *core.Record, raw Raw, values m
 	return nil
 }
 
-// touch logs a change of r without changing it, so that devices pull it.
-func (p *pusher) touch(t Table, r *core.Record) error {
-	customer := r.Id
+// touch logs a change of record id (whose parent is parent) without
+// changing it, so that devices pull it.
+func (p *pusher) touch(t Table, id, parent string) error {
+	customer := id
 	if t.Name != crm.Customers {
-		c, _, err := p.customerOf(t, r.GetString(t.Parent))
+		c, _, err := p.customerOf(t, parent)
 		if err != nil {
 			return err
 		}
@@ -938,7 +938,7 @@ func (p *pusher) touch(t Table, r *core.Record) error {
 	}
 	_, err := p.tx.NonconcurrentDB().NewQuery("INSERT INTO " + ChangesTable +
 		" (tbl, record_id, op, customer, cols, device, at) VALUES ({:t}, {:id}, 'u', {:c}, '', {:d}, {:at})").
-		Bind(dbx.Params{"t": t.Name, "id": r.Id, "c": customer, "d": p.writer, "at": p.req.Now.UnixMilli()}).Execute()
+		Bind(dbx.Params{"t": t.Name, "id": id, "c": customer, "d": p.writer, "at": p.req.Now.UnixMilli()}).Execute()
 	return err
 }
 
@@ -982,7 +982,7 @@ func (p *pusher) delete(ctx context.Context, t Table, id string) error {
 			return err
 		}
 		if len(edits) > 0 {
-			if err := p.touch(t, r); err != nil {
+			if err := p.touch(t, r.Id, r.GetString(t.Parent)); err != nil {
 				return err
 			}
 			return p.logConflict(t.Name, id, "*", nil, "deleted", conflict.Restored, conflict.RuleEditBeatsDel)

@@ -34,11 +34,12 @@ type store struct {
 	ctx     context.Context
 	tx      core.App
 	db      *sql.Tx
-	records map[string]map[string]*core.Record // table -> id -> record; nil: known not to exist
+	records map[string]map[string]*row // table -> id -> record; nil: known not to exist
 	stmts   map[string]*sql.Stmt
 	cache   *stmtCache // statements prepared on the database (nil: none)
 	missed  []string   // texts this push prepared for itself, for the cache to learn
 	cols    map[string][]string
+	index   map[string]*columnIndex
 	shapes  int // UPDATE statements prepared so far
 }
 
@@ -55,8 +56,8 @@ func newStore(ctx context.Context, tx core.App, cache *stmtCache) (*store, error
 	if !ok {
 		return nil, fmt.Errorf("push: unexpected executor %T", exec.Executor())
 	}
-	return &store{ctx: ctx, tx: tx, db: sqlTx, cache: cache, records: map[string]map[string]*core.Record{},
-		stmts: map[string]*sql.Stmt{}, cols: map[string][]string{}}, nil
+	return &store{ctx: ctx, tx: tx, db: sqlTx, cache: cache, records: map[string]map[string]*row{},
+		stmts: map[string]*sql.Stmt{}, cols: map[string][]string{}, index: map[string]*columnIndex{}}, nil
 }
 
 func (s *store) close() {
@@ -102,7 +103,7 @@ func (s *store) exec(key string, query func() string, args ...any) error {
 // preload loads the records of table with the given ids in batches.
 func (s *store) preload(table string, ids []string) error {
 	if s.records[table] == nil {
-		s.records[table] = map[string]*core.Record{}
+		s.records[table] = map[string]*row{}
 	}
 	var missing []string
 	seen := make(map[string]bool, len(ids))
@@ -130,12 +131,12 @@ func (s *store) preload(table string, ids []string) error {
 }
 
 // load reads the records of table with the given ids through one
-// prepared statement (the ids travel as one JSON array), building them as
-// PocketBase's record queries do: every column read as text, then each
-// field's PrepareValue. (FindRecordsByIds took about twice as long in the
-// profile: it compiles a statement with a placeholder per id and scans
-// through maps.)
-func (s *store) load(table string, ids []string) ([]*core.Record, error) {
+// prepared statement (the ids travel as one JSON array), preparing their
+// values as PocketBase's record queries do: every column read as text,
+// then each field's PrepareValue. (FindRecordsByIds took about twice as
+// long in the profile: it compiles a statement with a placeholder per id
+// and scans through maps.)
+func (s *store) load(table string, ids []string) ([]*row, error) {
 	c, err := s.tx.FindCachedCollectionByNameOrId(table)
 	if err != nil {
 		return nil, err
@@ -154,40 +155,42 @@ func (s *store) load(table string, ids []string) ([]*core.Record, error) {
 	for i, name := range names {
 		fields[i] = c.Fields.GetByName(name)
 	}
+	index := s.columnIndex(c)
+	idAt := index.pos[core.FieldNameId]
+	blank := core.NewRecord(c) // PrepareValue's record argument; no synced field reads it
 	vals := make([]sql.NullString, len(names))
 	ptrs := make([]any, len(names))
 	for i := range vals {
 		ptrs[i] = &vals[i]
 	}
-	var out []*core.Record
+	var out []*row
 	for rows.Next() {
 		if err := rows.Scan(ptrs...); err != nil {
 			return nil, err
 		}
-		r := core.NewRecord(c)
+		r := &row{Id: vals[idAt].String, c: c, cols: index, vals: make([]any, len(names))}
 		for i, f := range fields {
 			var raw any
 			if vals[i].Valid {
 				raw = vals[i].String
 			}
 			if id, ok := plainRelation(f, raw); ok {
-				r.SetRaw(names[i], id)
+				r.vals[i] = id
 				continue
 			}
-			v, err := f.PrepareValue(r, raw)
+			v, err := f.PrepareValue(blank, raw)
 			if err != nil {
 				return nil, fmt.Errorf("%s.%s: %w", c.Name, names[i], err)
 			}
-			r.SetRaw(names[i], v)
+			r.vals[i] = v
 		}
-		r.MarkAsNotNew() // (not PostScan: the store never asks a record for its original, see fork)
 		out = append(out, r)
 	}
 	return out, rows.Err()
 }
 
 // find returns the record, or nil when it does not exist.
-func (s *store) find(table, id string) (*core.Record, error) {
+func (s *store) find(table, id string) (*row, error) {
 	if id == "" {
 		return nil, nil
 	}
@@ -201,7 +204,7 @@ func (s *store) find(table, id string) (*core.Record, error) {
 }
 
 func (s *store) finder() crm.Finder {
-	return func(collection, id string) (crm.Record, error) {
+	return func(collection, id string) (crm.Stored, error) {
 		r, err := s.find(collection, id)
 		if r == nil || err != nil {
 			return nil, err
@@ -214,7 +217,7 @@ func (s *store) finder() crm.Finder {
 // database: relation targets are looked up in the store. A link that is
 // unchanged from orig (the stored version, nil for a new record) is not
 // looked up again: deletes keep links whole (they cascade or empty them).
-func (s *store) validate(r, orig *core.Record) error {
+func (s *store) validate(r *core.Record, orig *row) error {
 	errs := validation.Errors{}
 	for _, f := range r.Collection().Fields {
 		name := f.GetName()
@@ -306,6 +309,15 @@ func (s *store) columns(c *core.Collection) []string {
 	return cols
 }
 
+func (s *store) columnIndex(c *core.Collection) *columnIndex {
+	if ix, ok := s.index[c.Name]; ok {
+		return ix
+	}
+	ix := newColumnIndex(s.columns(c))
+	s.index[c.Name] = ix
+	return ix
+}
+
 // sortedColumns are the columns of c's table in the order the push's
 // statements name them.
 func sortedColumns(c *core.Collection) []string {
@@ -393,7 +405,7 @@ func (s *store) insert(r *core.Record) error {
 // costs SQLite an index rewrite, equal value or not, so a statement is
 // prepared per set of changed columns; past maxUpdateShapes sets in one
 // push, the rest write every column through one statement.
-func (s *store) update(r, orig *core.Record) error {
+func (s *store) update(r *core.Record, orig *row) error {
 	c := r.Collection()
 	now := types.NowDateTime()
 	for _, f := range c.Fields {
@@ -450,28 +462,13 @@ func sameValue(a, b any) bool {
 	return false
 }
 
-// fork returns a copy of the stored record r to edit: the store keeps r
-// until the write succeeds. Record.Clone also copies the original state,
-// expand and visibility data, none of which a push reads; it was 6 % of a
-// push. Records the store loads have no original state (load skips
-// PostScan), so nothing may call Original, Clone or Fresh on them.
-func fork(r *core.Record) *core.Record {
-	c := core.NewRecord(r.Collection())
-	for _, f := range r.Collection().Fields {
-		name := f.GetName()
-		c.SetRaw(name, r.GetRaw(name))
-	}
-	c.MarkAsNotNew()
-	return c
-}
-
 func (s *store) keep(r *core.Record) {
-	s.set(r.Collection().Name, r.Id, r)
+	s.set(r.Collection().Name, r.Id, written(r))
 }
 
-func (s *store) set(table, id string, r *core.Record) {
+func (s *store) set(table, id string, r *row) {
 	if s.records[table] == nil {
-		s.records[table] = map[string]*core.Record{}
+		s.records[table] = map[string]*row{}
 	}
 	s.records[table][id] = r
 }
@@ -481,7 +478,7 @@ var errStillReferenced = errors.New("still referenced")
 
 // removal is what deleting a record takes with it.
 type removal struct {
-	gone  []*core.Record      // the record and what cascades from it, children first
+	gone  []*row              // the record and what cascades from it, children first
 	clear map[string][]string // table/id of a record that stays -> the links to it to empty
 	order []string            // the keys of clear, in the order found
 	in    map[string]bool     // table/id of every record in gone
@@ -493,11 +490,11 @@ type removal struct {
 // the whole delete before anything is written. The push therefore needs no
 // savepoint around a delete (savepoints make SQLite copy every page the
 // delete touches into a sub-journal).
-func (s *store) planDelete(r *core.Record) (*removal, error) {
+func (s *store) planDelete(r *row) (*removal, error) {
 	plan := &removal{clear: map[string][]string{}, in: map[string]bool{}}
 	var blockers []string
-	var walk func(r *core.Record) error
-	walk = func(r *core.Record) error {
+	var walk func(r *row) error
+	walk = func(r *row) error {
 		key := r.Collection().Name + "/" + r.Id
 		if plan.in[key] {
 			return nil
@@ -557,7 +554,7 @@ func (s *store) planDelete(r *core.Record) (*removal, error) {
 
 // delete removes r the way PocketBase does (see planDelete). A refusal
 // (errStillReferenced) comes before any write.
-func (s *store) delete(r *core.Record) error {
+func (s *store) delete(r *row) error {
 	plan, err := s.planDelete(r)
 	if err != nil {
 		return err
@@ -574,12 +571,11 @@ func (s *store) delete(r *core.Record) error {
 		if child == nil {
 			continue
 		}
-		stored := child
-		child = fork(child)
+		edited := child.edit()
 		for _, field := range plan.clear[ref] {
-			child.Set(field, "")
+			edited.Set(field, "")
 		}
-		if err := s.update(child, stored); err != nil {
+		if err := s.update(edited, child); err != nil {
 			return err
 		}
 	}
