@@ -53,6 +53,24 @@ func repOf(tb testing.TB, app core.App, n int) (*core.Record, string) {
 	return rep, token
 }
 
+// iteration holds the servers and apps of one benchmark iteration and
+// closes them when it is done, so that each iteration measures a process
+// serving one app, as in production, not one where the apps of earlier
+// iterations still run their background work and fill the heap.
+type iteration struct {
+	testing.TB
+	cleanups []func()
+}
+
+func (it *iteration) Cleanup(f func()) { it.cleanups = append(it.cleanups, f) }
+
+func (it *iteration) done() {
+	for i := len(it.cleanups) - 1; i >= 0; i-- {
+		it.cleanups[i]()
+	}
+	it.cleanups = nil
+}
+
 // loopback is a keep-alive HTTP client for a test server on 127.0.0.1.
 type loopback struct {
 	tb     testing.TB
@@ -148,7 +166,8 @@ func BenchmarkPush1000(b *testing.B) {
 	var ratios []float64
 	for i := 0; b.Loop(); i++ {
 		b.StopTimer()
-		viaSync, viaREST := seeded(b, sizes(2, 200)), seeded(b, sizes(2, 200))
+		it := &iteration{TB: b}
+		viaSync, viaREST := seeded(it, sizes(2, 200)), seeded(it, sizes(2, 200))
 		rep, token := repOf(b, viaSync, 1)
 		changes, _ := mutations(b, viaSync, rep.Id, 1000, i)
 		body, _ := json.Marshal(changes)
@@ -160,7 +179,7 @@ func BenchmarkPush1000(b *testing.B) {
 				bodies[i], _ = json.Marshal(op.body)
 			}
 		}
-		syncMux, restMux := newLoopback(b, viaSync), newLoopback(b, viaREST)
+		syncMux, restMux := newLoopback(it, viaSync), newLoopback(it, viaREST)
 		var pulled struct{ Timestamp int64 }
 		syncMux.do(token, "GET", "/api/sync/pull?last_pulled_at=null", nil, &pulled)
 		runtime.GC() // each measured phase starts from a collected heap
@@ -185,6 +204,9 @@ func BenchmarkPush1000(b *testing.B) {
 		}
 		restTotal += time.Since(start)
 		ratios = append(ratios, time.Since(start).Seconds()/pushTook.Seconds())
+		b.StopTimer()
+		it.done()
+		b.StartTimer()
 	}
 	n := float64(b.N)
 	slices.Sort(ratios)
@@ -439,12 +461,14 @@ func BenchmarkConcurrent200Reps(b *testing.B) {
 	var worst time.Duration
 	for b.Loop() {
 		b.StopTimer()
-		app := seeded(b, sizes(200, 2000))
-		run, srv := newBurst(b, app, 200, 50, 0), serve(b, app)
+		it := &iteration{TB: b}
+		app := seeded(it, sizes(200, 2000))
+		run, srv := newBurst(b, app, 200, 50, 0), serve(it, app)
 		b.StartTimer()
 		run.run(b, srv)
 		b.StopTimer()
 		run.check(b, app)
+		it.done()
 		b.StartTimer()
 		worst = max(worst, percentile(run.all, 0.99))
 		all, pulls, pushes = append(all, run.all...), append(pulls, run.pulls...), append(pushes, run.pushes...)
@@ -467,14 +491,16 @@ func BenchmarkConcurrent200RepsWarm(b *testing.B) {
 	var all []time.Duration
 	for b.Loop() {
 		b.StopTimer()
-		app := seeded(b, sizes(200, 2000))
-		srv := serve(b, app)
+		it := &iteration{TB: b}
+		app := seeded(it, sizes(200, 2000))
+		srv := serve(it, app)
 		newBurst(b, app, 200, 50, 0).run(b, srv)
 		run := newBurst(b, app, 200, 50, 1)
 		b.StartTimer()
 		run.run(b, srv)
 		b.StopTimer()
 		run.check(b, app)
+		it.done()
 		b.StartTimer()
 		all = append(all, run.all...)
 	}

@@ -17,7 +17,7 @@ type row struct {
 	Id   string
 	c    *core.Collection
 	cols *columnIndex
-	vals []any         // by cols, when rec is nil
+	vals []any        // by cols, when rec is nil
 	rec  *core.Record // the record as the push wrote it
 }
 
