@@ -689,8 +689,8 @@ func singular(table string) string {
 func (p *pusher) create(t Table, collection *core.Collection, id string, raw Raw, values map[string]any) error {
 	r := core.NewRecord(collection)
 	r.Id = id
-	for _, c := range t.DataColumns() {
-		if crm.IsServerOwned(t.Name, c.Name) {
+	for _, c := range t.Columns { // (not DataColumns: this runs per record, and that allocates)
+		if c.stamp() || crm.IsServerOwned(t.Name, c.Name) {
 			continue
 		}
 		if v, ok := values[c.Name]; ok {

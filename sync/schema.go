@@ -71,12 +71,15 @@ func (t Table) Column(name string) (Column, bool) {
 func (t Table) DataColumns() []Column {
 	out := make([]Column, 0, len(t.Columns))
 	for _, c := range t.Columns {
-		if c.Name != "created" && c.Name != "updated" {
+		if !c.stamp() {
 			out = append(out, c)
 		}
 	}
 	return out
 }
+
+// stamp reports whether c is one of the times every save sets.
+func (c Column) stamp() bool { return c.Name == "created" || c.Name == "updated" }
 
 func text(name string) Column     { return Column{Name: name, Kind: Text} }
 func num(name string) Column      { return Column{Name: name, Kind: Number} }
