@@ -151,7 +151,11 @@ func Push(ctx context.Context, app core.App, req PushRequest) (PushResult, error
 
 	err := app.RunInTransaction(func(tx core.App) error {
 		p.tx = tx
-		st, err := newStore(ctx, tx, cache)
+		// The statements run without the request's cancellation, which the
+		// push checks itself between records: with a cancellable context
+		// the SQLite driver starts a goroutine for every statement to
+		// interrupt it, two thousand of them in a push of 1,000 records.
+		st, err := newStore(context.WithoutCancel(ctx), tx, cache)
 		if err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package sync_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -871,4 +872,24 @@ func mustVisit(t *testing.T, app core.App, id string) *core.Record {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// A push whose request is gone stops at the next record and changes
+// nothing (its statements run without the request's cancellation; the
+// push checks it between records).
+func TestCancelledPushChangesNothing(t *testing.T) {
+	t.Parallel()
+	s := newSync(t)
+	before := s.count(crm.Visits)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := rsync.Push(ctx, s.app, rsync.PushRequest{Rep: testapp.UserRepA, Now: time.Now(), Changes: rsync.Changes{
+		crm.Visits: {Created: []rsync.Raw{{"id": "cancelledvisit1", "customer": testapp.CustomerA}}},
+	}})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("push with a cancelled request: %v, want context.Canceled", err)
+	}
+	if n := s.count(crm.Visits); n != before {
+		t.Errorf("a cancelled push left %d visits, want %d", n, before)
+	}
 }
