@@ -200,8 +200,7 @@ func Push(ctx context.Context, app core.App, req PushRequest) (PushResult, error
 		return err
 	})
 	if p.st != nil && len(p.st.missed) > 0 && cache != nil {
-		// learn them for the next push, off this push's path
-		go func(texts []string) { _ = cache.prepare(context.Background(), texts) }(p.st.missed)
+		cache.learn(p.st.missed) // for the next push, off this push's path
 	}
 	if err != nil {
 		return PushResult{}, err

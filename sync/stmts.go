@@ -30,10 +30,11 @@ import (
 // own transaction as before, and the cache learns it after the commit.
 // SQLite itself recompiles a cached statement whose tables changed.
 type stmtCache struct {
-	db     *sql.DB
-	mu     gosync.Mutex
-	stmts  map[string]*sql.Stmt
-	misses atomic.Int64 // statements pushes had to prepare themselves
+	db       *sql.DB
+	mu       gosync.Mutex
+	stmts    map[string]*sql.Stmt
+	learning map[string]bool // texts a background learn is preparing
+	misses   atomic.Int64    // statements pushes had to prepare themselves
 }
 
 // maxCachedStmts bounds the cache: beyond it, pushes prepare their own
@@ -57,7 +58,7 @@ func statements(app core.App) *stmtCache {
 		if c, ok := old.(*stmtCache); ok && c.db == db {
 			cache = c
 		} else {
-			cache = &stmtCache{db: db, stmts: map[string]*sql.Stmt{}}
+			cache = &stmtCache{db: db, stmts: map[string]*sql.Stmt{}, learning: map[string]bool{}}
 		}
 		return cache
 	})
@@ -71,6 +72,32 @@ func (c *stmtCache) get(text string) *sql.Stmt {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.stmts[text]
+}
+
+// learn prepares, in the background, the texts the cache lacks and no
+// other learn is preparing: after a schema change, many pushes in a burst
+// miss the same statements, and one of them teaches the cache.
+func (c *stmtCache) learn(texts []string) {
+	c.mu.Lock()
+	var mine []string
+	for _, text := range texts {
+		if _, known := c.stmts[text]; !known && !c.learning[text] {
+			c.learning[text] = true
+			mine = append(mine, text)
+		}
+	}
+	c.mu.Unlock()
+	if len(mine) == 0 {
+		return
+	}
+	go func() {
+		_ = c.prepare(context.Background(), mine) // a text that fails stays unlearnt: pushes prepare it themselves
+		c.mu.Lock()
+		for _, text := range mine {
+			delete(c.learning, text)
+		}
+		c.mu.Unlock()
+	}()
 }
 
 // prepare adds the statements of texts the cache lacks, each on the

@@ -157,7 +157,7 @@ func (s *store) load(table string, ids []string) ([]*row, error) {
 	}
 	index := s.columnIndex(c)
 	idAt := index.pos[core.FieldNameId]
-	blank := core.NewRecord(c) // PrepareValue's record argument; no synced field reads it
+	blank := core.NewRecord(c) // PrepareValue's record argument, which no PocketBase field reads
 	vals := make([]sql.NullString, len(names))
 	ptrs := make([]any, len(names))
 	for i := range vals {
