@@ -22,5 +22,15 @@ func StatementCacheForTest(app core.App, text string) (size int, has bool, misse
 	return len(c.stmts), has, c.misses.Load()
 }
 
+// InsertQueryForTest is the text of the INSERT a push writes new records
+// of table with.
+func InsertQueryForTest(app core.App, table string) string {
+	c, err := app.FindCachedCollectionByNameOrId(table)
+	if err != nil {
+		panic(err)
+	}
+	return insertQuery(c.Name, sortedColumns(c))
+}
+
 // UpdateQueryForTest is the text of the UPDATE a push writes cols with.
 func UpdateQueryForTest(table string, cols ...string) string { return updateQuery(table, cols) }

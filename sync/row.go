@@ -2,7 +2,6 @@ package sync
 
 import (
 	"github.com/pocketbase/pocketbase/core"
-	"github.com/pocketbase/pocketbase/tools/types"
 	"github.com/spf13/cast"
 )
 
@@ -59,11 +58,6 @@ func (r *row) GetString(name string) string { return cast.ToString(r.GetRaw(name
 func (r *row) GetFloat(name string) float64 { return cast.ToFloat64(r.GetRaw(name)) }
 func (r *row) GetInt(name string) int       { return cast.ToInt(r.GetRaw(name)) }
 func (r *row) GetBool(name string) bool     { return cast.ToBool(r.GetRaw(name)) }
-
-func (r *row) GetDateTime(name string) types.DateTime {
-	dt, _ := types.ParseDateTime(r.GetRaw(name))
-	return dt
-}
 
 // edit returns a PocketBase record holding r's values, to change and
 // write: the store keeps r until the write succeeds.

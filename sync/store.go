@@ -36,11 +36,10 @@ type store struct {
 	db      *sql.Tx
 	records map[string]map[string]*row // table -> id -> record; nil: known not to exist
 	stmts   map[string]*sql.Stmt
-	cache   *stmtCache // statements prepared on the database (nil: none)
-	missed  []string   // texts this push prepared for itself, for the cache to learn
-	cols    map[string][]string
-	index   map[string]*columnIndex
-	shapes  int // UPDATE statements prepared so far
+	cache   *stmtCache              // statements prepared on the database (nil: none)
+	missed  []string                // texts this push prepared for itself, for the cache to learn
+	index   map[string]*columnIndex // table -> its columns, sorted
+	shapes  int                     // UPDATE statements prepared so far
 }
 
 func newStore(ctx context.Context, tx core.App, cache *stmtCache) (*store, error) {
@@ -57,7 +56,7 @@ func newStore(ctx context.Context, tx core.App, cache *stmtCache) (*store, error
 		return nil, fmt.Errorf("push: unexpected executor %T", exec.Executor())
 	}
 	return &store{ctx: ctx, tx: tx, db: sqlTx, cache: cache, records: map[string]map[string]*row{},
-		stmts: map[string]*sql.Stmt{}, cols: map[string][]string{}, index: map[string]*columnIndex{}}, nil
+		stmts: map[string]*sql.Stmt{}, index: map[string]*columnIndex{}}, nil
 }
 
 func (s *store) close() {
@@ -300,20 +299,13 @@ func compiledPattern(p string) (*regexp.Regexp, error) {
 	return re, nil
 }
 
-func (s *store) columns(c *core.Collection) []string {
-	if cols, ok := s.cols[c.Name]; ok {
-		return cols
-	}
-	cols := sortedColumns(c)
-	s.cols[c.Name] = cols
-	return cols
-}
+func (s *store) columns(c *core.Collection) []string { return s.columnIndex(c).names }
 
 func (s *store) columnIndex(c *core.Collection) *columnIndex {
 	if ix, ok := s.index[c.Name]; ok {
 		return ix
 	}
-	ix := newColumnIndex(s.columns(c))
+	ix := newColumnIndex(sortedColumns(c))
 	s.index[c.Name] = ix
 	return ix
 }

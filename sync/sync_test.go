@@ -833,7 +833,8 @@ func TestPushStatementsArePreparedOnce(t *testing.T) {
 		t.Errorf("the second push prepared %d statements itself, want none", again-misses)
 	}
 
-	// a new column: the cached INSERT does not name it
+	// a new column: the cached INSERT does not name it, so the push
+	// prepares the new one itself and the cache learns it by its text
 	visits, err := s.app.FindCollectionByNameOrId(crm.Visits)
 	if err != nil {
 		t.Fatal(err)
@@ -846,13 +847,20 @@ func TestPushStatementsArePreparedOnce(t *testing.T) {
 	if res := s.push(testapp.RepA, at, outcome(3)); len(res.Rejected) > 0 {
 		t.Fatalf("push after the schema change: %+v", res.Rejected)
 	}
-	v, err := s.app.FindRecordById(crm.Visits, "cachedvisit0003")
-	if err != nil || v.GetString("weather") != "" || v.GetString("purpose") != "demo" {
+	if v, err := s.app.FindRecordById(crm.Visits, "cachedvisit0003"); err != nil || v.GetString("purpose") != "demo" {
 		t.Fatalf("visit pushed after the schema change: %v %v", v, err)
 	}
-	if outcome := mustVisit(t, s.app, testapp.VisitA).GetString("outcome"); outcome != "outcome 3" {
-		t.Errorf("outcome after the schema change is %q, want %q", outcome, "outcome 3")
+	if v, err := s.app.FindRecordById(crm.Visits, testapp.VisitA); err != nil || v.GetString("outcome") != "outcome 3" {
+		t.Errorf("visit edited after the schema change: %v %v, want outcome 3", v, err)
 	}
+	insert := rsync.InsertQueryForTest(s.app, crm.Visits)
+	if !strings.Contains(insert, `"weather"`) {
+		t.Fatalf("insert after the schema change does not name the new column: %s", insert)
+	}
+	if _, _, after := rsync.StatementCacheForTest(s.app, insert); after <= misses {
+		t.Errorf("the push after the schema change prepared nothing itself; it must not reuse the old INSERT")
+	}
+	waitForStatement(t, s.app, insert)
 }
 
 func waitForStatement(t *testing.T, app core.App, text string) {
@@ -863,15 +871,6 @@ func waitForStatement(t *testing.T, app core.App, text string) {
 		}
 	}
 	t.Fatalf("the cache never learned %s", text)
-}
-
-func mustVisit(t *testing.T, app core.App, id string) *core.Record {
-	t.Helper()
-	r, err := app.FindRecordById(crm.Visits, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
 }
 
 // A push whose request is gone stops at the next record and changes
