@@ -96,6 +96,9 @@ func TestCommandsAsANewUser(t *testing.T) {
 
 	admin := signIn(t, base, "_superusers", adminEmail, adminPassword)
 	for _, c := range crm.Collections {
+		if c == crm.CareInvites {
+			continue // invites are made by reps at work, not seeded
+		}
 		status, body := get("/api/collections/"+c+"/records?perPage=1", admin)
 		var page struct{ TotalItems int }
 		_ = json.Unmarshal([]byte(body), &page)

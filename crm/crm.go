@@ -29,12 +29,13 @@ const (
 	Notifications  = "notifications"
 	SyncConflicts  = "sync_conflicts"
 	SyncDevices    = "sync_devices"
+	CareInvites    = "care_invites"
 )
 
 // Collections lists every collection Rounds defines or extends.
 var Collections = []string{
 	Users, Customers, Contacts, Visits, FollowUps, Products, Orders, OrderLines,
-	Devices, ContactDevices, CareCampaigns, Notifications, SyncConflicts, SyncDevices,
+	Devices, ContactDevices, CareCampaigns, Notifications, SyncConflicts, SyncDevices, CareInvites,
 }
 
 // Roles of a user.
@@ -47,27 +48,6 @@ const (
 var Tiers = []string{"A", "B", "C"}
 
 const DefaultTier = "C"
-
-// ServerOwned lists, per collection, the fields a rep's device or a rep's
-// REST request may never set: the server computes or assigns them.
-// "owner" and "rep" may be sent when they equal the caller (they are
-// assigned to the caller anyway); every other value is a forgery.
-var ServerOwned = map[string][]string{
-	Customers:  {"owner", "tier"},
-	Visits:     {"rep", "geo_status"},
-	Orders:     {"rep", "total", "submitted_at"},
-	OrderLines: {"unit_price", "line_total"},
-}
-
-// IsServerOwned reports whether field of collection is server-owned.
-func IsServerOwned(collection, field string) bool {
-	for _, f := range ServerOwned[collection] {
-		if f == field {
-			return true
-		}
-	}
-	return false
-}
 
 // ClientIDPattern is what a client-made record id must look like
 // (WatermelonDB makes 16 alphanumerics, many apps use UUIDs).

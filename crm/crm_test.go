@@ -142,18 +142,3 @@ func TestCheckTimezone(t *testing.T) {
 		}
 	}
 }
-
-func TestServerOwned(t *testing.T) {
-	t.Parallel()
-	for _, c := range []struct{ coll, field string }{
-		{"customers", "owner"}, {"customers", "tier"}, {"visits", "rep"}, {"visits", "geo_status"},
-		{"orders", "rep"}, {"orders", "total"}, {"order_lines", "unit_price"}, {"order_lines", "line_total"},
-	} {
-		if !crm.IsServerOwned(c.coll, c.field) {
-			t.Errorf("%s.%s should be server-owned", c.coll, c.field)
-		}
-	}
-	if crm.IsServerOwned("customers", "name") {
-		t.Error("customers.name is not server-owned")
-	}
-}

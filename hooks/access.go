@@ -10,55 +10,30 @@ import (
 	"github.com/pocketbase/pocketbase/tools/router"
 
 	"rounds/crm"
+	"rounds/policy"
 )
 
-// parentOf names, per collection a rep writes, the relation that ties a
-// record to its place in the scope. Reps cannot move records between parents.
-var parentOf = map[string]string{
-	crm.Contacts:   "customer",
-	crm.Visits:     "customer",
-	crm.FollowUps:  "customer",
-	crm.Orders:     "customer",
-	crm.OrderLines: "order",
-}
-
-// authorField names the user field a rep's own writes are stamped with.
-var authorField = map[string]string{
-	crm.Customers: "owner",
-	crm.Visits:    "rep",
-	crm.Orders:    "rep",
-	crm.FollowUps: "assignee",
-}
-
-// registerAccess binds what API rules cannot say: server-owned fields, the
-// author of a record, immutable parents, and deactivated accounts. The API
-// rules (in the migration) decide which records a user reaches at all; these
-// hooks decide what a rep may send. Superusers (the dashboard) are trusted.
+// registerAccess binds what API rules cannot say, from the same policy the
+// rules derive from (package policy): the fields a writer may not set, the
+// author of a record, fields that never move, and deactivated accounts.
+// The API rules decide which records a user reaches at all; these hooks
+// decide what a user may send. Superusers (the dashboard) are trusted.
 func registerAccess(app core.App) {
 	guard := func(e *core.RecordRequestEvent) error {
 		if e.HasSuperuserAuth() || e.Auth == nil {
 			return e.Next()
 		}
-		if err := checkRepWrite(e.App, e.Auth, e.Record); err != nil {
+		if err := checkWrite(e.App, e.Auth, e.Record); err != nil {
 			return err
 		}
 		return e.Next()
 	}
-	repWritable := []string{crm.Customers, crm.Contacts, crm.Visits, crm.FollowUps, crm.Orders, crm.OrderLines}
-	app.OnRecordCreateRequest(repWritable...).BindFunc(guard)
-	app.OnRecordUpdateRequest(repWritable...).BindFunc(guard)
-
-	app.OnRecordUpdateRequest(crm.Users).BindFunc(func(e *core.RecordRequestEvent) error {
-		if e.HasSuperuserAuth() {
-			return e.Next()
+	for _, s := range policy.Specs {
+		if len(s.Writers) > 0 {
+			app.OnRecordCreateRequest(s.Name).BindFunc(guard)
+			app.OnRecordUpdateRequest(s.Name).BindFunc(guard)
 		}
-		for _, f := range []string{"role", "manager", "active"} {
-			if changed(e.Record, f) {
-				return router.NewForbiddenError(fmt.Sprintf("The field users.%s is managed by admins", f), nil)
-			}
-		}
-		return e.Next()
-	})
+	}
 
 	// A token issued before an account was deactivated stops working at once.
 	app.OnServe().BindFunc(func(se *core.ServeEvent) error {
@@ -75,38 +50,36 @@ func registerAccess(app core.App) {
 	})
 }
 
-// checkRepWrite decides whether a rep (auth) may write r as it stands,
-// filling in the fields the server assigns. It returns a 403 naming the
-// field for forged server-owned values and illegal moves, and a 400 for
-// inactive products. r.IsNew() tells a create from an update.
-func checkRepWrite(app core.App, auth, r *core.Record) error {
+// checkWrite decides whether a user (auth) may write r as it stands,
+// stamping the author. It returns a 403 naming the field for a field the
+// policy keeps from writers, and a 400 for inactive products. r.IsNew()
+// tells a create from an update.
+func checkWrite(app core.App, auth, r *core.Record) error {
 	collection := r.Collection().Name
-
-	if f, ok := authorField[collection]; ok {
-		switch v := r.GetString(f); {
-		case r.IsNew() && (v == "" || v == auth.Id):
-			r.Set(f, auth.Id)
-		case r.IsNew() || changed(r, f):
-			return router.NewForbiddenError(fmt.Sprintf("The field %s.%s is set by the server to the signed-in user; it cannot name someone else", collection, f), nil)
-		}
-	}
-
+	spec := policy.For(collection)
 	blank := core.NewRecord(r.Collection())
-	for _, f := range crm.ServerOwned[collection] {
-		if f == authorField[collection] {
+	for _, f := range spec.Protected() {
+		if r.Collection().Fields.GetByName(f) == nil {
 			continue
 		}
-		base := blank
-		if !r.IsNew() {
-			base = r.Original()
+		switch spec.Field(f, r.IsNew()) {
+		case policy.FieldFree:
+			continue
+		case policy.FieldStamped:
+			if v := r.GetString(f); v == "" || v == auth.Id {
+				r.Set(f, auth.Id)
+				continue
+			}
+		default:
+			base := blank
+			if !r.IsNew() {
+				base = r.Original()
+			}
+			if fmt.Sprint(r.Get(f)) == fmt.Sprint(base.Get(f)) {
+				continue
+			}
 		}
-		if fmt.Sprint(r.Get(f)) != fmt.Sprint(base.Get(f)) {
-			return router.NewForbiddenError(fmt.Sprintf("The field %s.%s is set by the server and cannot be sent by a rep", collection, f), nil)
-		}
-	}
-
-	if p, ok := parentOf[collection]; ok && !r.IsNew() && changed(r, p) {
-		return router.NewForbiddenError(fmt.Sprintf("The field %s.%s cannot be changed: a record stays with its %s", collection, p, p), nil)
+		return router.NewForbiddenError(spec.FieldError(f, r.IsNew()), nil)
 	}
 
 	switch collection {

@@ -44,8 +44,8 @@ func TestEndpointMatrix(t *testing.T) {
 			testapp.Anon:     {status: 401},
 			testapp.RepA:     {status: 200},
 			testapp.RepB:     {status: 200, contains: []string{"not in your scope"}},
-			testapp.ManagerA: {status: 200, contains: []string{"not in your scope"}},
-			testapp.ManagerX: {status: 200, contains: []string{"not in your scope"}},
+			testapp.ManagerA: {status: 200, contains: []string{"a manager cannot create visits"}},
+			testapp.ManagerX: {status: 200, contains: []string{"a manager cannot create visits"}},
 			customer:         {status: 401},
 		}, map[string]bool{testapp.RepA: true}},
 		{"sync schema", "GET", "/api/sync/schema", nil, map[string]expect{

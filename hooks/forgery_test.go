@@ -52,7 +52,15 @@ func TestRepCannotForge(t *testing.T) {
 		{"rep promotes self", testapp.RepA, "PATCH", "users", testapp.UserRepA, M{"role": "manager"}, 403, "users.role"},
 		{"rep changes manager", testapp.RepA, "PATCH", "users", testapp.UserRepA, M{"manager": testapp.UserManagerX}, 403, "users.manager"},
 		{"rep deactivates self", testapp.RepA, "PATCH", "users", testapp.UserRepA, M{"active": false}, 403, "users.active"},
-		{"device of another rep", testapp.RepA, "POST", "devices", newID, M{"user": testapp.UserRepB, "token": "t"}, 400, "Failed to create"},
+		{"device of another rep", testapp.RepA, "POST", "devices", newID, M{"user": testapp.UserRepB, "token": "t"}, 403, "devices.user"},
+		{"device handed to another rep", testapp.RepA, "PATCH", "devices", testapp.DeviceA, M{"user": testapp.UserRepB}, 403, "devices.user"},
+		{"follow-up handed to another rep", testapp.RepA, "PATCH", "follow_ups", testapp.FollowUpA, M{"assignee": testapp.UserRepB}, 403, "follow_ups.assignee"},
+		{"contact opted out by a rep", testapp.RepA, "PATCH", "contacts", testapp.ContactA, M{"care_opt_in": false}, 403, "contacts.care_opt_in"},
+		{"contact created opted in", testapp.RepA, "POST", "contacts", newID, M{"customer": testapp.CustomerA, "name": "X", "care_opt_in": true}, 403, "contacts.care_opt_in"},
+		{"consent forged", testapp.RepA, "PATCH", "contacts", testapp.ContactA, M{"consent_at": "2026-01-01 00:00:00.000Z", "consent_method": "said so"}, 403, "contacts.consent_"},
+		{"opt-out forged", testapp.RepA, "PATCH", "contacts", testapp.ContactA, M{"opted_out_at": "2026-01-01 00:00:00.000Z"}, 403, "contacts.opted_out_at"},
+		{"weekly maximum raised", testapp.RepA, "PATCH", "contacts", testapp.ContactA, M{"weekly_max": 50}, 403, "contacts.weekly_max"},
+		{"quiet hours removed", testapp.RepA, "PATCH", "contacts", testapp.ContactA, M{"quiet_start": "01:00", "quiet_end": "02:00"}, 403, "contacts.quiet_"},
 		{"manager writes into a rep's scope", testapp.ManagerA, "PATCH", "customers", testapp.CustomerA, M{"name": "Mine now"}, 404, ""},
 	}
 	for _, tc := range cases {

@@ -74,6 +74,9 @@ func TestSeedSatisfiesInvariants(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, table := range crm.Collections {
+		if table == crm.CareInvites {
+			continue // invites are made by reps at work, not seeded
+		}
 		n, err := app.CountRecords(table)
 		if err != nil {
 			t.Fatal(err)

@@ -19,6 +19,7 @@ import (
 
 	"rounds/crm"
 	"rounds/internal/testapp"
+	"rounds/policy"
 	rsync "rounds/sync"
 	"rounds/sync/conflict"
 )
@@ -248,7 +249,7 @@ func (w *world) checkKept(d *device, table, id string, raw M, deleted, rejected 
 	if raw["_status"] == "created" {
 		cols = nil
 		for _, c := range t.DataColumns() {
-			if !crm.IsServerOwned(table, c.Name) && c.Name != authorOf(table) {
+			if policy.For(table).DeviceField(c.Name, true) == policy.FieldFree {
 				cols = append(cols, c.Name)
 			}
 		}
@@ -270,18 +271,6 @@ func (w *world) checkKept(d *device, table, id string, raw M, deleted, rejected 
 			w.t.Fatalf("%s: %s/%s.%s = %v was lost: the server has %v and sync_conflicts has no trace", d.name, table, id, col, sent, server)
 		}
 	}
-}
-
-func authorOf(table string) string {
-	switch table {
-	case crm.Customers:
-		return "owner"
-	case crm.Visits, crm.Orders:
-		return "rep"
-	case crm.FollowUps:
-		return "assignee"
-	}
-	return ""
 }
 
 // wireOf reads a stored column in wire form.

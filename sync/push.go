@@ -18,6 +18,7 @@ import (
 	"github.com/pocketbase/pocketbase/tools/types"
 
 	"rounds/crm"
+	"rounds/policy"
 	"rounds/sync/conflict"
 )
 
@@ -136,6 +137,8 @@ type pusher struct {
 	edits map[string]map[string][]edit
 	// records the server deleted, per table
 	deleted map[string]map[string]bool
+	// role is the pushing user's role, read in the push's transaction
+	role policy.Role
 }
 
 // Push applies a device's changes in one transaction: per-record outcomes,
@@ -171,6 +174,9 @@ func Push(ctx context.Context, app core.App, req PushRequest) (PushResult, error
 		}
 		if err := p.resolveBase(); err != nil {
 			return err
+		}
+		if err := db.NewQuery("SELECT role FROM users WHERE id = {:u}").Bind(dbx.Params{"u": req.Rep}).Row(&p.role); err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("push: role of %s: %w", req.Rep, err)
 		}
 		for _, t := range Tables {
 			tc := req.Changes[t.Name]
@@ -612,12 +618,23 @@ func stored(c Column, r *row) any {
 	}
 }
 
-// authorColumns are stamped with the pushing rep on create.
-var authorColumns = map[string]string{
-	crm.Customers: "owner",
-	crm.Visits:    "rep",
-	crm.Orders:    "rep",
-	crm.FollowUps: "assignee",
+// mayWrite refuses what the policy keeps from the pushing user's role (a
+// manager reads the team; only reps write).
+func (p *pusher) mayWrite(t Table, action policy.Action) error {
+	if policy.For(t.Name).Writes(p.role, action) {
+		return nil
+	}
+	if p.role == policy.Rep && action == policy.Delete && t.Name == crm.Customers {
+		return refuse("customers are not deleted from a device; ask an admin")
+	}
+	return refuse("a %s cannot %s %s", orNoRole(p.role), action, t.Name)
+}
+
+func orNoRole(r policy.Role) string {
+	if r == "" {
+		return "user without a role"
+	}
+	return string(r)
 }
 
 func (p *pusher) upsert(ctx context.Context, t Table, raw Raw, created bool) error {
@@ -669,6 +686,13 @@ func (p *pusher) apply(t Table, id string, raw Raw, created bool) error {
 	if err != nil {
 		return err
 	}
+	action := policy.Update
+	if existing == nil {
+		action = policy.Create
+	}
+	if err := p.mayWrite(t, action); err != nil {
+		return err
+	}
 	if existing == nil {
 		return p.create(t, collection, id, raw, values)
 	}
@@ -692,8 +716,9 @@ func singular(table string) string {
 func (p *pusher) create(t Table, collection *core.Collection, id string, raw Raw, values map[string]any) error {
 	r := core.NewRecord(collection)
 	r.Id = id
+	spec := policy.For(t.Name)
 	for _, c := range t.Columns { // (not DataColumns: this runs per record, and that allocates)
-		if c.stamp() || crm.IsServerOwned(t.Name, c.Name) {
+		if c.stamp() || spec.DeviceField(c.Name, true) != policy.FieldFree {
 			continue
 		}
 		if v, ok := values[c.Name]; ok {
@@ -704,9 +729,9 @@ func (p *pusher) create(t Table, collection *core.Collection, id string, raw Raw
 			}
 		}
 	}
-	if col, ok := authorColumns[t.Name]; ok {
-		if v, _ := values[col].(string); col == "assignee" && v != "" && v != p.req.Rep {
-			return refuse("a follow-up can only be assigned to yourself")
+	if col := spec.Author; col != "" {
+		if v, _ := values[col].(string); v != "" && v != p.req.Rep {
+			return refuse("%s.%s is set by the server to the signed-in rep; it cannot name someone else", t.Name, col)
 		}
 		r.Set(col, p.req.Rep)
 	}
@@ -805,6 +830,7 @@ func (p *pusher) serverEdits(t Table, id string) (map[string]time.Time, error) {
 }
 
 func (p *pusher) update(t Table, existing, order *row, raw Raw, values map[string]any, created bool) error {
+	spec := policy.For(t.Name)
 	cols := changedColumns(raw)
 	if created { // a retried create: every column the device sent is its own
 		cols = cols[:0]
@@ -848,12 +874,15 @@ func (p *pusher) update(t Table, existing, order *row, raw Raw, values map[strin
 		if conflict.Equal(client, server) {
 			continue
 		}
-		serverOwned := crm.IsServerOwned(t.Name, name)
-		if serverOwned && created {
+		rule := spec.DeviceField(name, false)
+		if created && (rule == policy.FieldServer || name == spec.Author) {
 			continue // a retried create carries the device's defaults for these
 		}
 		if name == t.Parent {
 			return refuse("a %s cannot move to another %s", singular(t.Name), t.Parent)
+		}
+		if rule == policy.FieldFixed {
+			return refuse("%s.%s cannot be changed once the record exists", t.Name, name)
 		}
 		diffs = append(diffs, diff{c, client, server})
 	}
@@ -878,12 +907,9 @@ func (p *pusher) update(t Table, existing, order *row, raw Raw, values map[strin
 				return refuse("a rep cannot set an order to %q: reps submit or cancel drafts, the back office confirms and fulfils", to)
 			}
 		}
-		if t.Name == crm.FollowUps && name == "assignee" && d.client != p.req.Rep {
-			return refuse("a follow-up can only be assigned to yourself")
-		}
 		at, changed := edits[name]
 		out := conflict.Resolve(conflict.Field{
-			ServerOwned:   crm.IsServerOwned(t.Name, name),
+			ServerOwned:   spec.DeviceField(name, false) == policy.FieldServer,
 			Note:          NoteColumns[t.Name+"."+name],
 			Client:        d.client,
 			Server:        d.server,
@@ -971,9 +997,10 @@ func (p *pusher) delete(ctx context.Context, t Table, id string) error {
 		if !ok {
 			return refuse("this %s is not in your scope", singular(t.Name))
 		}
+		if err := p.mayWrite(t, policy.Delete); err != nil {
+			return err
+		}
 		switch {
-		case t.Name == crm.Customers:
-			return refuse("customers are not deleted from a device; ask an admin")
 		case t.Name == crm.Orders && r.GetString("status") != crm.StatusDraft:
 			return refuse("order %s is %s: it can no longer be deleted", id, r.GetString("status"))
 		}

@@ -1,0 +1,394 @@
+// Package policy is the one declaration of who may read and write what in
+// Rounds. Everything else derives from it: the API rules the migrations
+// store (and that PocketBase applies to REST lists, views, expand, filter,
+// sort and realtime), the request guards of REST writes, the checks of a
+// sync push, and the oracle of the authorization tests.
+//
+// It imports nothing from PocketBase. A record is reached through a
+// Resolver, which follows relation paths such as "customer.owner".
+package policy
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"rounds/crm"
+)
+
+// Action is what a caller does to records of a collection.
+type Action string
+
+// Actions of the record API.
+const (
+	List   Action = "list"
+	View   Action = "view"
+	Create Action = "create"
+	Update Action = "update"
+	Delete Action = "delete"
+)
+
+// Actions lists every action.
+var Actions = []Action{List, View, Create, Update, Delete}
+
+// Role of a caller as the policy sees it.
+type Role string
+
+// Roles. Rep and Manager are the users' own roles; the others are callers
+// that are not users.
+const (
+	Anonymous Role = "anonymous"
+	Rep       Role = crm.RoleRep
+	Manager   Role = crm.RoleManager
+	Superuser Role = "superuser"
+	Customer  Role = "customer" // a contact holding a link; reaches only the care endpoints
+)
+
+// Actor is a caller. A user is signed in only while active: a deactivated
+// user is treated like an anonymous caller everywhere.
+type Actor struct {
+	ID     string
+	Role   Role
+	Active bool
+}
+
+// SignedIn reports whether a is an active user (rep or manager).
+func (a Actor) SignedIn() bool {
+	return a.ID != "" && a.Active && (a.Role == Rep || a.Role == Manager)
+}
+
+// Access is how records of a collection are reached.
+type Access int
+
+const (
+	// AdminsOnly collections are read and written by superusers only.
+	AdminsOnly Access = iota
+	// Scoped collections hang off a user: the owner reads (and, per Write,
+	// writes), and the owner's manager reads when Team is set.
+	Scoped
+	// Catalogue collections are read by every signed-in user (as far as
+	// Filter allows) and written by superusers only.
+	Catalogue
+)
+
+// Cond is a condition on a record: the value at Path equals Value.
+type Cond struct {
+	Path  string
+	Value string // compared as text; booleans as "true"/"false"
+}
+
+func (c Cond) rule() string {
+	switch c.Value {
+	case "true", "false":
+		return c.Path + " = " + c.Value
+	}
+	return c.Path + " = '" + c.Value + "'"
+}
+
+// Spec is the access of one collection.
+type Spec struct {
+	Name   string
+	Access Access
+	// Owner is the relation path from a record to the user whose scope it
+	// is in: "owner", "customer.owner", "order.customer.owner"; "id" for
+	// users themselves.
+	Owner string
+	// Team: a manager reads the records of the users who report to them.
+	Team bool
+	// Filter limits what is read at all (the catalogue's active products).
+	Filter *Cond
+	// Writers are the roles that write records in their own scope, and
+	// Write the actions they may take.
+	Writers []Role
+	Write   []Action
+	// While is a condition on the record for a writer's update and delete
+	// (and create, with WhileOnCreate): orders change only while draft.
+	While         *Cond
+	WhileOnCreate bool
+	// Author is stamped with the writer on create; it may not name anyone
+	// else and never changes afterwards.
+	Author string
+	// Parent ties a record to its place in the scope; it never changes.
+	Parent string
+	// Immutable fields never change after create (besides Author, Parent).
+	Immutable []string
+	// ServerOwned fields are computed or assigned by the server: a writer
+	// never sets them (REST refuses them, a sync push keeps the server's).
+	ServerOwned []string
+	// CustomerOwned fields are the customer's consent and preferences:
+	// only the customer, through their link, and superusers change them.
+	CustomerOwned []string
+	// AdminOnly fields are changed by superusers only (a user's role).
+	AdminOnly []string
+}
+
+// Relations maps every relation field the policy follows to its collection.
+var Relations = map[string]string{
+	"owner": crm.Users, "manager": crm.Users, "user": crm.Users, "rep": crm.Users, "assignee": crm.Users,
+	"customer": crm.Customers, "order": crm.Orders, "contact": crm.Contacts, "visit": crm.Visits,
+	"product": crm.Products,
+}
+
+var (
+	reps     = []Role{Rep}
+	everyone = []Role{Rep, Manager}
+	writable = []Action{Create, Update, Delete}
+	consent  = []string{"care_opt_in", "consent_at", "consent_method", "opted_out_at", "weekly_max", "quiet_start", "quiet_end"}
+)
+
+// Specs is the policy: one entry per collection Rounds defines or extends.
+var Specs = []Spec{
+	{Name: crm.Users, Access: Scoped, Owner: "id", Team: true, Writers: everyone, Write: []Action{Update},
+		AdminOnly: []string{"role", "manager", "active", "verified"}},
+	{Name: crm.Customers, Access: Scoped, Owner: "owner", Team: true, Writers: reps, Write: []Action{Create, Update},
+		Author: "owner", ServerOwned: []string{"owner", "tier"}},
+	{Name: crm.Contacts, Access: Scoped, Owner: "customer.owner", Team: true, Writers: reps, Write: writable,
+		Parent: "customer", CustomerOwned: consent},
+	{Name: crm.Visits, Access: Scoped, Owner: "customer.owner", Team: true, Writers: reps, Write: writable,
+		Parent: "customer", Author: "rep", ServerOwned: []string{"rep", "geo_status"}},
+	{Name: crm.FollowUps, Access: Scoped, Owner: "customer.owner", Team: true, Writers: reps, Write: writable,
+		Parent: "customer", Author: "assignee"},
+	{Name: crm.Orders, Access: Scoped, Owner: "customer.owner", Team: true, Writers: reps, Write: writable,
+		While: &Cond{"status", crm.StatusDraft}, Parent: "customer", Author: "rep",
+		ServerOwned: []string{"rep", "total", "submitted_at"}},
+	{Name: crm.OrderLines, Access: Scoped, Owner: "order.customer.owner", Team: true, Writers: reps, Write: writable,
+		While: &Cond{"order.status", crm.StatusDraft}, WhileOnCreate: true, Parent: "order",
+		ServerOwned: []string{"unit_price", "line_total"}},
+	{Name: crm.Products, Access: Catalogue, Filter: &Cond{"active", "true"}},
+	{Name: crm.Devices, Access: Scoped, Owner: "user", Writers: everyone, Write: writable, Author: "user"},
+	{Name: crm.ContactDevices, Access: AdminsOnly},
+	{Name: crm.CareCampaigns, Access: AdminsOnly},
+	{Name: crm.Notifications, Access: AdminsOnly},
+	{Name: crm.SyncConflicts, Access: AdminsOnly},
+	{Name: crm.SyncDevices, Access: AdminsOnly},
+	{Name: crm.CareInvites, Access: AdminsOnly},
+}
+
+// For returns the spec of a collection; unknown collections are admins only.
+func For(collection string) Spec {
+	i := slices.IndexFunc(Specs, func(s Spec) bool { return s.Name == collection })
+	if i < 0 {
+		return Spec{Name: collection, Access: AdminsOnly}
+	}
+	return Specs[i]
+}
+
+// TeamPath is the path from a record to the manager of its owner.
+func (s Spec) TeamPath() string {
+	if s.Owner == "id" {
+		return "manager"
+	}
+	return s.Owner + ".manager"
+}
+
+// Writes reports whether role may take action on records in its own scope
+// (before While and the fields are looked at).
+func (s Spec) Writes(role Role, action Action) bool {
+	return s.Access == Scoped && slices.Contains(s.Writers, role) && slices.Contains(s.Write, action)
+}
+
+// ---------------------------------------------------------------------------
+// API rules
+
+// signedIn is true for an active user, and never for anonymous callers:
+// every rule that names @request.auth starts with it, so that no comparison
+// of two empty values ever grants anything.
+const signedIn = "@request.auth.id != '' && @request.auth.collectionName = 'users' && @request.auth.active = true"
+
+// Rule returns the PocketBase API rule of action on the collection: nil for
+// superusers only.
+func (s Spec) Rule(action Action) *string {
+	var expr string
+	switch {
+	case s.Access == AdminsOnly:
+		return nil
+	case s.Access == Catalogue:
+		if action != List && action != View {
+			return nil
+		}
+		expr = signedIn
+		if s.Filter != nil {
+			expr += " && " + s.Filter.rule()
+		}
+	case action == List || action == View:
+		expr = fmt.Sprintf("%s && (%s = @request.auth.id", signedIn, s.Owner)
+		if s.Team {
+			expr += fmt.Sprintf(" || (@request.auth.role = '%s' && %s = @request.auth.id)", Manager, s.TeamPath())
+		}
+		expr += ")"
+		if s.Filter != nil {
+			expr += " && " + s.Filter.rule()
+		}
+	default:
+		if !slices.Contains(s.Write, action) || len(s.Writers) == 0 {
+			return nil
+		}
+		roles := make([]string, len(s.Writers))
+		for i, r := range s.Writers {
+			roles[i] = fmt.Sprintf("@request.auth.role = '%s'", r)
+		}
+		expr = fmt.Sprintf("%s && (%s)", signedIn, strings.Join(roles, " || "))
+		if action != Create || s.Owner != s.Author {
+			// (PocketBase checks a create rule before the request hooks
+			// run; where the owner is the author, the guard stamps the
+			// writer or refuses with a 403 naming the field)
+			expr += fmt.Sprintf(" && %s = @request.auth.id", s.Owner)
+		}
+		if s.While != nil && (action != Create || s.WhileOnCreate) {
+			expr += " && " + s.While.rule()
+		}
+	}
+	return &expr
+}
+
+// ---------------------------------------------------------------------------
+// Decisions (the guards of writes, and the oracle of the tests)
+
+// Resolver reads a record's value at a relation path ("customer.owner"),
+// following the relations named in Relations; "" when any step is empty
+// or missing.
+type Resolver interface {
+	Resolve(collection, id, path string) string
+}
+
+// ownerOf is the user whose scope the record is in.
+func (s Spec) ownerOf(r Resolver, id string) string {
+	if s.Owner == "id" {
+		return id
+	}
+	return r.Resolve(s.Name, id, s.Owner)
+}
+
+// Reads reports whether a may read the record id (list, view, expand,
+// realtime, sync pull).
+func (s Spec) Reads(a Actor, r Resolver, id string) bool {
+	if a.Role == Superuser {
+		return true
+	}
+	if !a.SignedIn() {
+		return false
+	}
+	if s.Filter != nil && r.Resolve(s.Name, id, s.Filter.Path) != s.Filter.Value {
+		return false
+	}
+	switch s.Access {
+	case Catalogue:
+		return true
+	case Scoped:
+		owner := s.ownerOf(r, id)
+		if owner == "" {
+			return false
+		}
+		if owner == a.ID {
+			return true
+		}
+		return s.Team && a.Role == Manager && r.Resolve(crm.Users, owner, "manager") == a.ID
+	}
+	return false
+}
+
+// InScope reports whether the record id is in a's own scope (what a sync
+// pull carries and what a writer may write).
+func (s Spec) InScope(a Actor, r Resolver, id string) bool {
+	return a.SignedIn() && s.Access == Scoped && s.ownerOf(r, id) == a.ID
+}
+
+// WritesRecord reports whether a may take action (create, update, delete)
+// on the record id as stored (for create: as it would be stored, author
+// stamped), before the fields are looked at.
+func (s Spec) WritesRecord(a Actor, r Resolver, id string, action Action) bool {
+	if a.Role == Superuser {
+		return true
+	}
+	if !a.SignedIn() || !s.Writes(a.Role, action) || !s.InScope(a, r, id) {
+		return false
+	}
+	if s.While != nil && (action != Create || s.WhileOnCreate) {
+		return r.Resolve(s.Name, id, s.While.Path) == s.While.Value
+	}
+	return true
+}
+
+// FieldRule says what a writer may do with a field.
+type FieldRule int
+
+const (
+	FieldFree     FieldRule = iota // the writer sets it
+	FieldStamped                   // the author: the server stamps the writer; naming anyone else is refused
+	FieldServer                    // computed or assigned by the server: never from a writer
+	FieldCustomer                  // the customer's consent: only through their link
+	FieldAdmin                     // superusers only
+	FieldFixed                     // set on create, never changed (parent, immutable)
+)
+
+// Field returns the rule of a field for a writer; isNew tells a create.
+func (s Spec) Field(field string, isNew bool) FieldRule {
+	switch {
+	case field == s.Author:
+		if isNew {
+			return FieldStamped
+		}
+		return FieldFixed
+	case slices.Contains(s.CustomerOwned, field):
+		return FieldCustomer
+	case slices.Contains(s.ServerOwned, field):
+		return FieldServer
+	case slices.Contains(s.AdminOnly, field):
+		return FieldAdmin
+	case !isNew && (field == s.Parent || slices.Contains(s.Immutable, field)):
+		return FieldFixed
+	}
+	return FieldFree
+}
+
+// DeviceField is the rule of a field in a sync push. A device's copy of a
+// server-owned or customer-owned field is stale rather than forged, so the
+// push keeps the server's value (and logs it); the author and the parent
+// are refused when they change, as over REST.
+func (s Spec) DeviceField(field string, isNew bool) FieldRule {
+	switch {
+	case slices.Contains(s.CustomerOwned, field), slices.Contains(s.AdminOnly, field):
+		return FieldServer
+	case field == s.Author && isNew:
+		return FieldStamped
+	case slices.Contains(s.ServerOwned, field):
+		return FieldServer
+	}
+	return s.Field(field, isNew)
+}
+
+// FieldError explains, in words a caller can act on, why a writer may not
+// set field; "" when they may.
+func (s Spec) FieldError(field string, isNew bool) string {
+	switch s.Field(field, isNew) {
+	case FieldStamped:
+		return fmt.Sprintf("The field %s.%s is set by the server to the signed-in user; it cannot name someone else", s.Name, field)
+	case FieldServer:
+		return fmt.Sprintf("The field %s.%s is set by the server and cannot be sent by a rep", s.Name, field)
+	case FieldCustomer:
+		return fmt.Sprintf("The field %s.%s is the customer's own choice: only the customer (through their link) or an admin changes it", s.Name, field)
+	case FieldAdmin:
+		return fmt.Sprintf("The field %s.%s is managed by admins", s.Name, field)
+	case FieldFixed:
+		return fmt.Sprintf("The field %s.%s cannot be changed once the record exists", s.Name, field)
+	}
+	return ""
+}
+
+// Protected lists the fields a writer may not set freely on create or update.
+func (s Spec) Protected() []string {
+	var out []string
+	add := func(fs ...string) {
+		for _, f := range fs {
+			if f != "" && !slices.Contains(out, f) {
+				out = append(out, f)
+			}
+		}
+	}
+	add(s.Author, s.Parent)
+	add(s.Immutable...)
+	add(s.ServerOwned...)
+	add(s.CustomerOwned...)
+	add(s.AdminOnly...)
+	return out
+}

@@ -1,0 +1,180 @@
+package policy_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"rounds/crm"
+	"rounds/policy"
+)
+
+// TestEveryCollectionHasASpec: a collection Rounds defines gets its access
+// from the policy, not from a default.
+func TestEveryCollectionHasASpec(t *testing.T) {
+	t.Parallel()
+	for _, c := range crm.Collections {
+		if !slices.ContainsFunc(policy.Specs, func(s policy.Spec) bool { return s.Name == c }) {
+			t.Errorf("collection %s has no spec in policy.Specs", c)
+		}
+	}
+}
+
+// TestRulesNeverMatchEmptyAuth: every rule that names @request.auth first
+// requires an active, signed-in user, so that no comparison of two empty
+// values grants anything (the hole of the first rules).
+func TestRulesNeverMatchEmptyAuth(t *testing.T) {
+	t.Parallel()
+	const guard = "@request.auth.id != '' && @request.auth.collectionName = 'users' && @request.auth.active = true"
+	for _, s := range policy.Specs {
+		for _, a := range policy.Actions {
+			r := s.Rule(a)
+			if r == nil {
+				continue
+			}
+			if *r == "" {
+				t.Errorf("%s %s: an empty rule lets everyone in", s.Name, a)
+				continue
+			}
+			if !strings.HasPrefix(*r, guard+" && ") {
+				t.Errorf("%s %s: rule %q does not start with the signed-in guard", s.Name, a, *r)
+			}
+		}
+	}
+}
+
+func TestRulesByAccess(t *testing.T) {
+	t.Parallel()
+	for _, s := range policy.Specs {
+		for _, a := range policy.Actions {
+			r := s.Rule(a)
+			switch {
+			case s.Access == policy.AdminsOnly && r != nil:
+				t.Errorf("%s %s: admins-only collection has rule %q", s.Name, a, *r)
+			case s.Access == policy.Catalogue && (a == policy.List || a == policy.View) && r == nil:
+				t.Errorf("%s %s: catalogue not readable", s.Name, a)
+			case s.Access == policy.Scoped && (a == policy.List || a == policy.View):
+				if r == nil || !strings.Contains(*r, s.Owner+" = @request.auth.id") {
+					t.Errorf("%s %s: scoped read rule %v does not name the owner path %s", s.Name, a, r, s.Owner)
+				}
+				if s.Team && !strings.Contains(*r, "@request.auth.role = 'manager' && "+s.TeamPath()+" = @request.auth.id") {
+					t.Errorf("%s %s: team read is not limited to managers: %q", s.Name, a, *r)
+				}
+			case s.Access == policy.Scoped && a != policy.List && a != policy.View:
+				if (r != nil) != slices.Contains(s.Write, a) {
+					t.Errorf("%s %s: rule %v, but Write is %v", s.Name, a, r, s.Write)
+				}
+				if r != nil && !strings.Contains(*r, "@request.auth.role = ") {
+					t.Errorf("%s %s: write rule %q does not look at the role", s.Name, a, *r)
+				}
+			}
+		}
+	}
+}
+
+func TestFieldRules(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		coll, field string
+		isNew       bool
+		rest, sync  policy.FieldRule
+	}{
+		{crm.Customers, "owner", true, policy.FieldStamped, policy.FieldStamped},
+		{crm.Customers, "owner", false, policy.FieldFixed, policy.FieldServer},
+		{crm.Customers, "tier", true, policy.FieldServer, policy.FieldServer},
+		{crm.Customers, "name", false, policy.FieldFree, policy.FieldFree},
+		{crm.Contacts, "care_opt_in", true, policy.FieldCustomer, policy.FieldServer},
+		{crm.Contacts, "care_opt_in", false, policy.FieldCustomer, policy.FieldServer},
+		{crm.Contacts, "weekly_max", false, policy.FieldCustomer, policy.FieldServer},
+		{crm.Contacts, "customer", false, policy.FieldFixed, policy.FieldFixed},
+		{crm.Contacts, "customer", true, policy.FieldFree, policy.FieldFree},
+		{crm.FollowUps, "assignee", false, policy.FieldFixed, policy.FieldFixed},
+		{crm.FollowUps, "assignee", true, policy.FieldStamped, policy.FieldStamped},
+		{crm.Devices, "user", false, policy.FieldFixed, policy.FieldFixed},
+		{crm.Users, "role", false, policy.FieldAdmin, policy.FieldServer},
+		{crm.OrderLines, "order", false, policy.FieldFixed, policy.FieldFixed},
+		{crm.OrderLines, "unit_price", true, policy.FieldServer, policy.FieldServer},
+	}
+	for _, c := range cases {
+		s := policy.For(c.coll)
+		if got := s.Field(c.field, c.isNew); got != c.rest {
+			t.Errorf("%s.%s (new=%v): Field = %v, want %v", c.coll, c.field, c.isNew, got, c.rest)
+		}
+		if got := s.DeviceField(c.field, c.isNew); got != c.sync {
+			t.Errorf("%s.%s (new=%v): DeviceField = %v, want %v", c.coll, c.field, c.isNew, got, c.sync)
+		}
+		if (c.rest == policy.FieldFree) != (s.FieldError(c.field, c.isNew) == "") {
+			t.Errorf("%s.%s: FieldError %q disagrees with %v", c.coll, c.field, s.FieldError(c.field, c.isNew), c.rest)
+		}
+	}
+}
+
+// graph is a Resolver over literal records.
+type graph map[string]map[string]string // "collection/id" -> field -> value
+
+func (g graph) Resolve(collection, id, path string) string {
+	for _, step := range strings.Split(path, ".") {
+		v := g[collection+"/"+id][step]
+		if v == "" {
+			return ""
+		}
+		if next, ok := policy.Relations[step]; ok {
+			collection, id = next, v
+			continue
+		}
+		return v
+	}
+	return id
+}
+
+func TestDecisions(t *testing.T) {
+	t.Parallel()
+	g := graph{
+		"users/mgr":          {"role": "manager"},
+		"users/rep1":         {"role": "rep", "manager": "mgr"},
+		"users/lonely":       {"role": "rep"},
+		"customers/c1":       {"owner": "rep1"},
+		"customers/c2":       {"owner": "lonely"},
+		"orders/o1":          {"customer": "c1", "status": "draft"},
+		"orders/o2":          {"customer": "c1", "status": "submitted"},
+		"order_lines/l2":     {"order": "o2"},
+		"products/p":         {"active": "true"},
+		"products/retired":   {"active": "false"},
+		"contacts/k2":        {"customer": "c2"},
+		"customers/orphaned": {},
+	}
+	anon := policy.Actor{Role: policy.Anonymous}
+	rep1 := policy.Actor{ID: "rep1", Role: policy.Rep, Active: true}
+	lonely := policy.Actor{ID: "lonely", Role: policy.Rep, Active: true}
+	mgr := policy.Actor{ID: "mgr", Role: policy.Manager, Active: true}
+	demoted := policy.Actor{ID: "mgr", Role: policy.Rep, Active: true}
+	inactive := policy.Actor{ID: "rep1", Role: policy.Rep}
+	customers, contacts, orders, lines, products := policy.For(crm.Customers), policy.For(crm.Contacts), policy.For(crm.Orders), policy.For(crm.OrderLines), policy.For(crm.Products)
+
+	for _, c := range []struct {
+		name string
+		got  bool
+		want bool
+	}{
+		{"anonymous reads a customer of a rep without a manager", customers.Reads(anon, g, "c2"), false},
+		{"anonymous reads an orphaned customer", customers.Reads(anon, g, "orphaned"), false},
+		{"anonymous reads the catalogue", products.Reads(anon, g, "p"), false},
+		{"rep reads own customer", customers.Reads(rep1, g, "c1"), true},
+		{"rep reads another's customer", customers.Reads(rep1, g, "c2"), false},
+		{"manager reads the team's customer", customers.Reads(mgr, g, "c1"), true},
+		{"manager reads a customer outside the team", customers.Reads(mgr, g, "c2"), false},
+		{"demoted manager reads the old team", customers.Reads(demoted, g, "c1"), false},
+		{"deactivated rep reads own customer", customers.Reads(inactive, g, "c1"), false},
+		{"rep without manager reads own contact", contacts.Reads(lonely, g, "k2"), true},
+		{"rep reads a retired product", products.Reads(rep1, g, "retired"), false},
+		{"rep updates a draft order", orders.WritesRecord(rep1, g, "o1", policy.Update), true},
+		{"rep updates a submitted order", orders.WritesRecord(rep1, g, "o2", policy.Update), false},
+		{"rep deletes a line of a submitted order", lines.WritesRecord(rep1, g, "l2", policy.Delete), false},
+		{"manager writes the team's customer", customers.WritesRecord(mgr, g, "c1", policy.Update), false},
+		{"rep deletes own customer", customers.WritesRecord(rep1, g, "c1", policy.Delete), false},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, c.got, c.want)
+		}
+	}
+}
