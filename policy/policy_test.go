@@ -109,27 +109,9 @@ func TestFieldRules(t *testing.T) {
 	}
 }
 
-// graph is a Resolver over literal records.
-type graph map[string]map[string]string // "collection/id" -> field -> value
-
-func (g graph) Resolve(collection, id, path string) string {
-	for _, step := range strings.Split(path, ".") {
-		v := g[collection+"/"+id][step]
-		if v == "" {
-			return ""
-		}
-		if next, ok := policy.Relations[step]; ok {
-			collection, id = next, v
-			continue
-		}
-		return v
-	}
-	return id
-}
-
 func TestDecisions(t *testing.T) {
 	t.Parallel()
-	g := graph{
+	g := policy.Graph{
 		"users/mgr":          {"role": "manager"},
 		"users/rep1":         {"role": "rep", "manager": "mgr"},
 		"users/lonely":       {"role": "rep"},

@@ -1,0 +1,881 @@
+package hooks_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tests"
+
+	"rounds/care"
+	"rounds/crm"
+	"rounds/internal/testapp"
+	"rounds/policy"
+	rsync "rounds/sync"
+)
+
+// authzSeeds is how many random organisations TestAuthorizationGenerative
+// builds; ROUNDS_AUTHZ_SEEDS runs more (ROUNDS_AUTHZ_SEED=n runs only seed n).
+func authzSeeds(t *testing.T) []uint64 {
+	if s := os.Getenv("ROUNDS_AUTHZ_SEED"); s != "" {
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatalf("ROUNDS_AUTHZ_SEED: %v", err)
+		}
+		return []uint64{n}
+	}
+	count := 30
+	if s := os.Getenv("ROUNDS_AUTHZ_SEEDS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			t.Fatalf("ROUNDS_AUTHZ_SEEDS: %v", err)
+		}
+		count = n
+	}
+	seeds := make([]uint64, count)
+	for i := range seeds {
+		seeds[i] = uint64(i + 1)
+	}
+	return seeds
+}
+
+// TestAuthorizationGenerative builds a random organisation from each seed
+// (reps with and without managers, managers with none, several or nested
+// reports, deactivated and demoted users, reassigned customers, orders in
+// every status) on top of the fixture company, then, for every actor
+// (anonymous, each user, a superuser, a customer holding a link) and every
+// collection, compares what the REST API (list, view, expand, filter,
+// create, update, delete), the sync pull and push, and the care endpoints
+// did with what package policy says. Besides the policy, it checks
+// invariants that do not come from the policy at all: anonymous and
+// deactivated callers read nothing, nobody but a superuser reads a record
+// whose owner chain does not lead to them, and nobody but a customer
+// changes a customer's consent.
+//
+// A failure names the seed; ROUNDS_AUTHZ_SEED=n go test -run
+// TestAuthorizationGenerative ./hooks replays it.
+func TestAuthorizationGenerative(t *testing.T) {
+	t.Parallel()
+	for _, seed := range authzSeeds(t) {
+		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
+			t.Parallel()
+			o := newOrg(t, seed)
+			o.checkReads(t)
+			o.checkSyncPull(t)
+			o.checkSyncPush(t)
+			o.checkCare(t)
+			o.checkWrites(t) // last: it changes the data
+		})
+	}
+}
+
+// actor is a caller of the generated organisation.
+type actor struct {
+	name   string
+	token  string
+	policy policy.Actor
+}
+
+type org struct {
+	app    *tests.TestApp
+	client *testapp.Client
+	rng    *rand.Rand
+	seed   uint64
+	actors []actor
+	graph  policy.Graph
+	// a contact whose preferences link the customer actor holds
+	linkContact, link string
+}
+
+// passwordOf is a stored password hash, reused so that generated users
+// do not each cost a bcrypt round.
+var authzPasswordHash string
+
+func newOrg(t *testing.T, seed uint64) *org {
+	t.Helper()
+	app := testapp.New(t)
+	o := &org{app: app, rng: rand.New(rand.NewPCG(seed, 0x5eed)), seed: seed}
+	o.client = testapp.NewClient(t, app)
+	o.build(t)
+	o.loadGraph(t)
+	return o
+}
+
+func (o *org) id(prefix string) string {
+	const letters = "abcdefghijklmnopqrstuvwxyz0123456789"
+	b := []byte(prefix)
+	for len(b) < 15 {
+		b = append(b, letters[o.rng.IntN(len(letters))])
+	}
+	return string(b)
+}
+
+func (o *org) pick(ids []string) string {
+	if len(ids) == 0 {
+		return ""
+	}
+	return ids[o.rng.IntN(len(ids))]
+}
+
+func (o *org) save(t *testing.T, collection string, id string, data map[string]any) *core.Record {
+	t.Helper()
+	c, err := o.app.FindCollectionByNameOrId(collection)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := core.NewRecord(c)
+	r.Id = id
+	r.Load(data)
+	if collection == crm.Users {
+		hash := authzPasswordHash
+		if hash == "" {
+			r.SetPassword("generated-password")
+		} else {
+			r.SetRaw(core.FieldNamePassword, &core.PasswordFieldValue{Hash: hash})
+		}
+		r.SetEmail(id + "@gen.rounds.test")
+		r.SetVerified(true)
+	}
+	if err := o.app.Save(r); err != nil {
+		t.Fatalf("seed %d: save %s %s: %v", o.seed, collection, id, err)
+	}
+	if collection == crm.Users && authzPasswordHash == "" {
+		if v, ok := r.GetRaw(core.FieldNamePassword).(*core.PasswordFieldValue); ok {
+			authzPasswordHash = v.Hash
+		}
+	}
+	return r
+}
+
+// build adds a random organisation to the fixture company and makes an
+// actor of every user.
+func (o *org) build(t *testing.T) {
+	t.Helper()
+	rng := o.rng
+	var managers, users []string
+	nManagers := rng.IntN(4) // 0..3: some organisations have no manager at all
+	for range nManagers {
+		id := o.id("mgr")
+		manager := ""
+		if len(managers) > 0 && rng.IntN(3) == 0 {
+			manager = o.pick(managers) // nested: a manager reporting to a manager
+		}
+		o.save(t, crm.Users, id, map[string]any{"name": "Manager " + id, "role": "manager", "manager": manager, "active": true})
+		managers = append(managers, id)
+	}
+	nReps := 1 + rng.IntN(5)
+	var reps []string
+	for range nReps {
+		id := o.id("rep")
+		manager := ""
+		if len(managers) > 0 && rng.IntN(4) != 0 {
+			manager = o.pick(managers)
+		}
+		o.save(t, crm.Users, id, map[string]any{"name": "Rep " + id, "role": "rep", "manager": manager, "active": true})
+		reps = append(reps, id)
+	}
+	users = append(append(users, managers...), reps...)
+	owners := append(slices.Clone(reps), testapp.UserRepA, testapp.UserRepB, testapp.UserRepX)
+
+	products := []string{testapp.ProductCoffee, testapp.ProductCups}
+	var customers []string
+	for _, owner := range append(slices.Clone(owners), managers...) {
+		n := rng.IntN(3)
+		if slices.Contains(managers, owner) {
+			n = rng.IntN(2) // a manager may own a customer too
+		}
+		for range n {
+			cid := o.id("cus")
+			o.save(t, crm.Customers, cid, map[string]any{"name": "Customer " + cid, "owner": owner, "tier": "B"})
+			customers = append(customers, cid)
+			var contacts, visits []string
+			for range rng.IntN(3) {
+				id := o.id("con")
+				o.save(t, crm.Contacts, id, map[string]any{"customer": cid, "name": "Contact " + id, "care_opt_in": rng.IntN(2) == 0})
+				contacts = append(contacts, id)
+			}
+			for range rng.IntN(3) {
+				id := o.id("vis")
+				o.save(t, crm.Visits, id, map[string]any{"customer": cid, "contact": o.pick(contacts), "purpose": "restock"})
+				visits = append(visits, id)
+			}
+			for range rng.IntN(2) {
+				o.save(t, crm.FollowUps, o.id("fol"), map[string]any{"customer": cid, "visit": o.pick(visits), "due_at": testapp.Now.Add(24 * 3600e9), "note": "call back", "status": "open"})
+			}
+			for range rng.IntN(3) {
+				oid := o.id("ord")
+				o.save(t, crm.Orders, oid, map[string]any{"customer": cid, "status": "draft", "currency": "EUR"})
+				for range rng.IntN(3) {
+					o.save(t, crm.OrderLines, o.id("lin"), map[string]any{"order": oid, "product": o.pick(products), "quantity": 1 + rng.IntN(5)})
+				}
+				if rng.IntN(2) == 0 { // submitted, perhaps further
+					for _, s := range []string{"submitted", "confirmed", "fulfilled"}[:1+rng.IntN(3)] {
+						r, err := o.app.FindRecordById(crm.Orders, oid)
+						if err != nil {
+							t.Fatal(err)
+						}
+						r.Set("status", s)
+						if err := o.app.Save(r); err != nil {
+							t.Fatal(err)
+						}
+					}
+				}
+			}
+		}
+	}
+	for _, u := range users {
+		if rng.IntN(2) == 0 {
+			o.save(t, crm.Devices, o.id("dev"), map[string]any{"user": u, "token": "tok-" + o.id("t"), "platform": "android"})
+		}
+	}
+
+	// territory changes: some customers move to another user
+	for _, cid := range customers {
+		if rng.IntN(4) == 0 {
+			r, err := o.app.FindRecordById(crm.Customers, cid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.Set("owner", o.pick(append(slices.Clone(owners), managers...)))
+			if err := o.app.Save(r); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	// actors: every user, with tokens issued while they were active
+	all := append(slices.Clone(users), testapp.UserRepA, testapp.UserRepB, testapp.UserRepX, testapp.UserManagerA, testapp.UserManagerX)
+	tokens := map[string]string{}
+	for _, u := range all {
+		r, err := o.app.FindRecordById(crm.Users, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tokens[u], err = r.NewAuthToken(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// demotions: a manager's reports are moved first (the server refuses
+	// to demote a manager whom reps still report to), then the role goes
+	for _, m := range managers {
+		if rng.IntN(3) != 0 {
+			continue
+		}
+		others := slices.DeleteFunc(slices.Clone(managers), func(x string) bool { return x == m })
+		reports, err := o.app.FindAllRecords(crm.Users)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range reports {
+			if r.GetString("manager") == m {
+				next := ""
+				if len(others) > 0 && rng.IntN(2) == 0 {
+					next = o.pick(others)
+				}
+				r.Set("manager", next)
+				if err := o.app.Save(r); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		r, err := o.app.FindRecordById(crm.Users, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Set("role", "rep")
+		if err := o.app.Save(r); err != nil {
+			t.Fatalf("seed %d: demote %s: %v", o.seed, m, err)
+		}
+		// a demoted manager's old team stays pointed at them only if
+		// the server let it; it must not
+	}
+	// deactivations
+	for _, u := range all {
+		if rng.IntN(6) == 0 {
+			r, err := o.app.FindRecordById(crm.Users, u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.Set("active", false)
+			if err := o.app.Save(r); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	o.actors = []actor{{name: "anonymous", policy: policy.Actor{Role: policy.Anonymous}}}
+	for _, u := range all {
+		r, err := o.app.FindRecordById(crm.Users, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.actors = append(o.actors, actor{
+			name:   fmt.Sprintf("%s %s (active=%v)", r.GetString("role"), u, r.GetBool("active")),
+			token:  tokens[u],
+			policy: policy.Actor{ID: u, Role: policy.Role(r.GetString("role")), Active: r.GetBool("active")},
+		})
+	}
+	o.actors = append(o.actors, actor{name: "superuser", token: testapp.Token(t, testapp.Admin), policy: policy.Actor{Role: policy.Superuser}})
+
+	// a customer holding the preferences link of a random contact
+	contacts, err := o.app.FindAllRecords(crm.Contacts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.linkContact = contacts[o.rng.IntN(len(contacts))].Id
+	o.link = issue(t, o.linkContact, care.ScopeManage, testapp.Now, care.PreferencesTTL)
+	o.actors = append(o.actors, actor{name: "customer " + o.linkContact, policy: policy.Actor{Role: policy.Customer}})
+}
+
+// loadGraph reads every record of every collection of the policy, as a
+// superuser sees them: the ground truth the oracle reads.
+func (o *org) loadGraph(t *testing.T) {
+	t.Helper()
+	g := policy.Graph{}
+	for _, s := range policy.Specs {
+		records, err := o.app.FindAllRecords(s.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range records {
+			fields := map[string]string{}
+			for k, v := range r.FieldsData() {
+				if k == "password" || k == "tokenKey" {
+					continue
+				}
+				fields[k] = fmt.Sprint(v)
+			}
+			fields["id"] = r.Id
+			g[s.Name+"/"+r.Id] = fields
+		}
+	}
+	o.graph = g
+}
+
+func (o *org) ids(collection string) []string {
+	var out []string
+	for key := range o.graph {
+		if c, id, _ := strings.Cut(key, "/"); c == collection {
+			out = append(out, id)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (o *org) do(t *testing.T, a actor, method, path string, body any) testapp.Response {
+	t.Helper()
+	headers := map[string]string{}
+	if a.token != "" {
+		headers["Authorization"] = a.token
+	}
+	res := o.client.For(t).DoWithHeaders(testapp.Anon, method, path, body, headers)
+	if res.Status >= 500 {
+		t.Fatalf("seed %d: %s %s %s: server error %d: %s", o.seed, a.name, method, path, res.Status, res.Body)
+	}
+	return res
+}
+
+// reads reports what the policy says a may read, and checks it against
+// the invariants that hold whatever the policy says.
+func (o *org) reads(t *testing.T, a actor, collection, id string) bool {
+	t.Helper()
+	want := policy.For(collection).Reads(a.policy, o.graph, id)
+	if want && a.policy.Role != policy.Superuser {
+		if !a.policy.Active || a.policy.ID == "" {
+			t.Fatalf("seed %d: the policy lets %s (signed out or deactivated) read %s/%s", o.seed, a.name, collection, id)
+		}
+		if !o.chainReaches(collection, id, a.policy.ID) && collection != crm.Products {
+			t.Fatalf("seed %d: the policy lets %s read %s/%s, whose owner chain does not lead to them", o.seed, a.name, collection, id)
+		}
+	}
+	return want
+}
+
+// chainReaches reports whether user is the record's owner or above the
+// owner in the reporting line (written without the policy).
+func (o *org) chainReaches(collection, id, user string) bool {
+	var owner string
+	switch collection {
+	case crm.Users:
+		owner = id
+	case crm.Customers:
+		owner = o.graph.Resolve(collection, id, "owner")
+	case crm.Devices:
+		owner = o.graph.Resolve(collection, id, "user")
+	case crm.OrderLines:
+		owner = o.graph.Resolve(collection, id, "order.customer.owner")
+	default:
+		owner = o.graph.Resolve(collection, id, "customer.owner")
+	}
+	for range 10 {
+		if owner == "" {
+			return false
+		}
+		if owner == user {
+			return true
+		}
+		owner = o.graph.Resolve(crm.Users, owner, "manager")
+	}
+	return false
+}
+
+type page struct {
+	Items []map[string]any `json:"items"`
+}
+
+// listIDs lists a collection as a, returning the ids of the items and the
+// (collection, id) pairs of everything expanded.
+func (o *org) listIDs(t *testing.T, a actor, collection, query string) (ids []string, expanded [][2]string) {
+	t.Helper()
+	res := o.do(t, a, http.MethodGet, "/api/collections/"+collection+"/records?perPage=500&"+query, nil)
+	if res.Status != 200 {
+		return nil, nil
+	}
+	var p page
+	res.JSON(t, &p)
+	for _, item := range p.Items {
+		ids = append(ids, fmt.Sprint(item["id"]))
+		collectExpanded(item, &expanded)
+	}
+	sort.Strings(ids)
+	return ids, expanded
+}
+
+func collectExpanded(item map[string]any, out *[][2]string) {
+	exp, _ := item["expand"].(map[string]any)
+	for _, v := range exp {
+		var list []any
+		switch x := v.(type) {
+		case map[string]any:
+			list = []any{x}
+		case []any:
+			list = x
+		}
+		for _, e := range list {
+			m, ok := e.(map[string]any)
+			if !ok {
+				continue
+			}
+			*out = append(*out, [2]string{fmt.Sprint(m["collectionName"]), fmt.Sprint(m["id"])})
+			collectExpanded(m, out)
+		}
+	}
+}
+
+// expands names, per collection, relation paths worth expanding.
+var expands = map[string]string{
+	crm.Customers:  "owner,owner.manager,contacts_via_customer,orders_via_customer",
+	crm.Contacts:   "customer,customer.owner,contact_devices_via_contact,care_invites_via_contact",
+	crm.Visits:     "customer,rep,contact",
+	crm.FollowUps:  "customer,assignee,visit",
+	crm.Orders:     "customer,rep,order_lines_via_order",
+	crm.OrderLines: "order,order.customer,product",
+	crm.Users:      "manager,devices_via_user,customers_via_owner,users_via_manager",
+	crm.Devices:    "user",
+}
+
+// filters on fields the caller may not see: each must select nothing the
+// caller cannot read, and must not tell records apart by hidden data.
+var hiddenFilters = map[string][]string{
+	crm.Users:     {"devices_via_user.id != ''", "devices_via_user.token != ''", "customers_via_owner.id != ''", "sync_devices_via_user.id != ''", "manager.email != ''"},
+	crm.Customers: {"owner.manager.id != ''", "owner.devices_via_user.id != ''", "contacts_via_customer.care_opt_in = true"},
+	crm.Contacts:  {"contact_devices_via_contact.id != ''", "notifications_via_contact.id != ''", "care_invites_via_contact.id != ''"},
+}
+
+func (o *org) checkReads(t *testing.T) {
+	for _, a := range o.actors {
+		for _, s := range policy.Specs {
+			var want []string
+			for _, id := range o.ids(s.Name) {
+				if o.reads(t, a, s.Name, id) {
+					want = append(want, id)
+				}
+			}
+			got, expanded := o.listIDs(t, a, s.Name, "expand="+url.QueryEscape(expands[s.Name]))
+			if !slices.Equal(got, want) {
+				t.Fatalf("seed %d: %s lists %s: got %v, want %v", o.seed, a.name, s.Name, got, want)
+			}
+			for _, e := range expanded {
+				if !o.reads(t, a, e[0], e[1]) {
+					t.Fatalf("seed %d: %s lists %s with expand and sees %s/%s", o.seed, a.name, s.Name, e[0], e[1])
+				}
+			}
+			for _, f := range hiddenFilters[s.Name] {
+				ids, _ := o.listIDs(t, a, s.Name, "filter="+url.QueryEscape(f))
+				for _, id := range ids {
+					if !slices.Contains(want, id) {
+						t.Fatalf("seed %d: %s filters %s by %q and gets %s, which they cannot read", o.seed, a.name, s.Name, f, id)
+					}
+				}
+				if a.policy.Role != policy.Superuser && len(ids) > 0 && o.dependsOnHidden(t, a, s.Name, f, ids) {
+					t.Fatalf("seed %d: %s filters %s by %q and learns hidden data: %v", o.seed, a.name, s.Name, f, ids)
+				}
+			}
+			// sorting by a hidden field returns the same records
+			if s.Name == crm.Users {
+				got, _ := o.listIDs(t, a, s.Name, "sort=-email,id")
+				if sort.Strings(got); !slices.Equal(got, want) {
+					t.Fatalf("seed %d: %s lists users sorted by email: got %v, want %v", o.seed, a.name, got, want)
+				}
+			}
+			// views: every record, in and out of reach
+			for _, id := range o.sample(o.ids(s.Name), 6) {
+				res := o.do(t, a, http.MethodGet, "/api/collections/"+s.Name+"/records/"+id, nil)
+				if got, want := res.Status == 200, o.reads(t, a, s.Name, id); got != want {
+					t.Fatalf("seed %d: %s views %s/%s: status %d, policy says read=%v", o.seed, a.name, s.Name, id, res.Status, want)
+				}
+			}
+		}
+	}
+}
+
+// dependsOnHidden reports whether a filter through a collection the caller
+// cannot read (a back-relation to admins-only records, or to other users'
+// devices) selected records it could only have selected by seeing them.
+func (o *org) dependsOnHidden(t *testing.T, a actor, collection, filter string, ids []string) bool {
+	for _, via := range []string{"sync_devices_via", "contact_devices_via", "notifications_via", "care_invites_via"} {
+		if strings.Contains(filter, via) {
+			return true // no caller but a superuser reads any of these
+		}
+	}
+	if strings.Contains(filter, "devices_via") {
+		for _, id := range ids {
+			owner := id
+			if collection == crm.Customers {
+				owner = o.graph.Resolve(collection, id, "owner")
+			}
+			if owner != a.policy.ID {
+				return true // a user reads only their own devices
+			}
+		}
+	}
+	return false
+}
+
+func (o *org) sample(ids []string, n int) []string {
+	if len(ids) <= n {
+		return ids
+	}
+	out := slices.Clone(ids)
+	o.rng.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
+	return out[:n]
+}
+
+func (o *org) checkSyncPull(t *testing.T) {
+	for _, a := range o.actors {
+		if a.policy.Role == policy.Superuser {
+			continue // superusers have no territory to pull
+		}
+		res := o.do(t, a, http.MethodGet, "/api/sync/pull?last_pulled_at=null", nil)
+		if !a.policy.SignedIn() {
+			if res.Status != 401 {
+				t.Fatalf("seed %d: %s pulls: status %d, want 401", o.seed, a.name, res.Status)
+			}
+			continue
+		}
+		if res.Status != 200 {
+			t.Fatalf("seed %d: %s pulls: %d %s", o.seed, a.name, res.Status, res.Body)
+		}
+		var pull struct {
+			Changes map[string]struct {
+				Updated []map[string]any `json:"updated"`
+				Created []map[string]any `json:"created"`
+			} `json:"changes"`
+		}
+		res.JSON(t, &pull)
+		for _, table := range rsync.Tables {
+			var got, want []string
+			for _, r := range append(pull.Changes[table.Name].Updated, pull.Changes[table.Name].Created...) {
+				got = append(got, fmt.Sprint(r["id"]))
+			}
+			spec := policy.For(table.Name)
+			for _, id := range o.ids(table.Name) {
+				in := spec.InScope(a.policy, o.graph, id)
+				if spec.Access == policy.Catalogue {
+					in = o.reads(t, a, table.Name, id)
+				} else if in && !o.reads(t, a, table.Name, id) {
+					t.Fatalf("seed %d: policy: %s/%s is in %s's scope but not readable", o.seed, table.Name, id, a.name)
+				}
+				if in {
+					want = append(want, id)
+				}
+			}
+			sort.Strings(got)
+			if !slices.Equal(got, want) {
+				t.Fatalf("seed %d: %s pulls %s: got %v, want %v", o.seed, a.name, table.Name, got, want)
+			}
+		}
+	}
+}
+
+// checkSyncPush pushes, as every actor, a new visit under a random
+// customer, an edit of a random contact (title and consent) and a
+// follow-up handed to the pusher; the outcome must be what the policy says.
+func (o *org) checkSyncPush(t *testing.T) {
+	customers, contacts, followUps := o.ids(crm.Customers), o.ids(crm.Contacts), o.ids(crm.FollowUps)
+	for i, a := range o.actors {
+		if a.policy.Role == policy.Superuser {
+			continue
+		}
+		customer, contact, followUp := o.pick(customers), o.pick(contacts), o.pick(followUps)
+		visitID := fmt.Sprintf("pushvisit%06d", i)
+		before := o.record(t, crm.Contacts, contact)
+		fuBefore := o.record(t, crm.FollowUps, followUp)
+		title := fmt.Sprintf("title by %d", i)
+		body := map[string]any{
+			"visits":   map[string]any{"created": []any{map[string]any{"id": visitID, "customer": customer, "purpose": "pushed"}}, "updated": []any{}, "deleted": []any{}},
+			"contacts": map[string]any{"created": []any{}, "updated": []any{map[string]any{"id": contact, "customer": before.GetString("customer"), "name": before.GetString("name"), "title": title, "care_opt_in": !before.GetBool("care_opt_in"), "_status": "updated", "_changed": "title,care_opt_in"}}, "deleted": []any{}},
+		}
+		if followUp != "" {
+			body["follow_ups"] = map[string]any{"created": []any{}, "updated": []any{map[string]any{"id": followUp, "customer": fuBefore.GetString("customer"), "assignee": a.policy.ID, "_status": "updated", "_changed": "assignee"}}, "deleted": []any{}}
+		}
+		res := o.do(t, a, http.MethodPost, "/api/sync/push?last_pulled_at="+strconv.FormatInt(rsync.EncodeCursor(1<<40, 1<<40), 10), body)
+		if !a.policy.SignedIn() {
+			if res.Status != 401 {
+				t.Fatalf("seed %d: %s pushes: status %d, want 401", o.seed, a.name, res.Status)
+			}
+		} else if res.Status != 200 {
+			t.Fatalf("seed %d: %s pushes: %d %s", o.seed, a.name, res.Status, res.Body)
+		}
+
+		// the visit, as it would be stored
+		g := o.graph
+		g["visits/"+visitID] = map[string]string{"customer": customer, "rep": a.policy.ID}
+		wantVisit := policy.For(crm.Visits).WritesRecord(a.policy, g, visitID, policy.Create)
+		delete(g, "visits/"+visitID)
+		_, err := o.app.FindRecordById(crm.Visits, visitID)
+		if (err == nil) != wantVisit {
+			t.Fatalf("seed %d: %s pushes a visit under %s: stored=%v, policy says %v (%s)", o.seed, a.name, customer, err == nil, wantVisit, res.Body)
+		}
+
+		after := o.record(t, crm.Contacts, contact)
+		wantTitle := policy.For(crm.Contacts).WritesRecord(a.policy, g, contact, policy.Update)
+		if (after.GetString("title") == title) != wantTitle {
+			t.Fatalf("seed %d: %s pushes a contact title: changed=%v, policy says %v (%s)", o.seed, a.name, after.GetString("title") == title, wantTitle, res.Body)
+		}
+		if after.GetBool("care_opt_in") != before.GetBool("care_opt_in") {
+			t.Fatalf("seed %d: %s changed contact %s's consent through sync", o.seed, a.name, contact)
+		}
+		if followUp != "" {
+			if fu := o.record(t, crm.FollowUps, followUp); fu.GetString("assignee") != fuBefore.GetString("assignee") {
+				t.Fatalf("seed %d: %s took over follow-up %s through sync (assignee %s -> %s)", o.seed, a.name, followUp, fuBefore.GetString("assignee"), fu.GetString("assignee"))
+			}
+		}
+		o.loadGraph(t)
+	}
+}
+
+func (o *org) record(t *testing.T, collection, id string) *core.Record {
+	t.Helper()
+	if id == "" {
+		return core.NewRecord(core.NewBaseCollection(collection))
+	}
+	r, err := o.app.FindRecordById(collection, id)
+	if err != nil {
+		t.Fatalf("seed %d: %s/%s: %v", o.seed, collection, id, err)
+	}
+	return r
+}
+
+// checkCare: invites only for contacts a rep writes; a customer's link
+// reaches that customer's preferences and nothing else.
+func (o *org) checkCare(t *testing.T) {
+	contacts := o.ids(crm.Contacts)
+	for _, a := range o.actors {
+		if a.policy.Role == policy.Superuser {
+			continue // superusers have no customers of their own to invite
+		}
+		contact := o.pick(contacts)
+		res := o.do(t, a, http.MethodPost, "/api/care/invites", map[string]any{"contact": contact})
+		want := policy.For(crm.Contacts).WritesRecord(a.policy, o.graph, contact, policy.Update)
+		if got := res.Status == 200; got != want {
+			t.Fatalf("seed %d: %s invites contact %s: status %d, policy says %v: %s", o.seed, a.name, contact, res.Status, want, res.Body)
+		}
+	}
+	// the customer's link: their own preferences, nobody else's
+	res := o.do(t, actor{name: "customer"}, http.MethodGet, "/api/care/preferences?token="+url.QueryEscape(o.link), nil)
+	if res.Status != 200 || !strings.Contains(res.Body, o.graph[crm.Contacts+"/"+o.linkContact]["name"]) {
+		t.Fatalf("seed %d: the customer's own link: %d %s", o.seed, res.Status, res.Body)
+	}
+	for _, id := range contacts {
+		if id != o.linkContact && strings.Contains(res.Body, o.graph[crm.Contacts+"/"+id]["name"]) {
+			t.Fatalf("seed %d: the customer's link shows contact %s", o.seed, id)
+		}
+	}
+}
+
+// freeField is a field of each collection that a writer may set, with a
+// value that passes validation.
+var freeField = map[string]struct {
+	field string
+	value func(i int) any
+}{
+	crm.Users:      {"name", func(i int) any { return fmt.Sprintf("Renamed %d", i) }},
+	crm.Customers:  {"name", func(i int) any { return fmt.Sprintf("Renamed %d", i) }},
+	crm.Contacts:   {"title", func(i int) any { return fmt.Sprintf("Title %d", i) }},
+	crm.Visits:     {"purpose", func(i int) any { return fmt.Sprintf("Purpose %d", i) }},
+	crm.FollowUps:  {"note", func(i int) any { return fmt.Sprintf("Note %d", i) }},
+	crm.Orders:     {"notes", func(i int) any { return fmt.Sprintf("Notes %d", i) }},
+	crm.OrderLines: {"quantity", func(i int) any { return 100 + i }},
+	crm.Devices:    {"app_version", func(i int) any { return fmt.Sprintf("9.%d", i) }},
+	crm.Products:   {"name", func(i int) any { return fmt.Sprintf("Product %d", i) }},
+}
+
+// newRecord is a valid new record of collection under parent (a record of
+// the parent collection), as a writer would send it.
+func newRecord(collection, parent string, i int) (map[string]any, string) {
+	switch collection {
+	case crm.Customers:
+		return map[string]any{"name": fmt.Sprintf("New %d", i)}, ""
+	case crm.Contacts:
+		return map[string]any{"customer": parent, "name": fmt.Sprintf("New %d", i)}, crm.Customers
+	case crm.Visits:
+		return map[string]any{"customer": parent, "purpose": "new"}, crm.Customers
+	case crm.FollowUps:
+		return map[string]any{"customer": parent, "due_at": "2026-03-09 09:00:00.000Z", "note": "new"}, crm.Customers
+	case crm.Orders:
+		return map[string]any{"customer": parent, "currency": "EUR"}, crm.Customers
+	case crm.OrderLines:
+		return map[string]any{"order": parent, "product": testapp.ProductCoffee, "quantity": 1}, crm.Orders
+	case crm.Devices:
+		return map[string]any{"token": fmt.Sprintf("new-token-%d", i), "platform": "ios"}, ""
+	}
+	return nil, ""
+}
+
+// checkWrites tries, as every actor, a create, updates (of a free field and
+// of a protected one) and a delete in every collection, and compares what
+// took effect with the policy. The graph is reloaded after every write.
+func (o *org) checkWrites(t *testing.T) {
+	n := 0
+	for _, a := range o.actors {
+		if a.policy.Role == policy.Superuser {
+			continue // the control: superusers write everything, invariants aside
+		}
+		for _, s := range policy.Specs {
+			n++
+			base := "/api/collections/" + s.Name + "/records"
+			// create
+			if body, parentCollection := newRecord(s.Name, "", n); body != nil {
+				parent := ""
+				if parentCollection != "" {
+					parent = o.pick(o.ids(parentCollection))
+					body, _ = newRecord(s.Name, parent, n)
+				}
+				id := fmt.Sprintf("gencreate%06d", n)
+				body["id"] = id
+				fields := map[string]string{}
+				for k, v := range body {
+					fields[k] = fmt.Sprint(v)
+				}
+				if s.Author != "" {
+					fields[s.Author] = a.policy.ID
+				}
+				o.graph[s.Name+"/"+id] = fields
+				want := s.WritesRecord(a.policy, o.graph, id, policy.Create)
+				delete(o.graph, s.Name+"/"+id)
+				res := o.do(t, a, http.MethodPost, base, body)
+				_, err := o.app.FindRecordById(s.Name, id)
+				if (err == nil) != want || (res.Status == 200) != want {
+					t.Fatalf("seed %d: %s creates %s under %s: status %d stored=%v, policy says %v: %s", o.seed, a.name, s.Name, parent, res.Status, err == nil, want, res.Body)
+				}
+				if want {
+					o.loadGraph(t)
+				}
+			}
+			ids := o.ids(s.Name)
+			// update a free field
+			if ff, ok := freeField[s.Name]; ok && len(ids) > 0 {
+				id := o.pick(ids)
+				want := s.WritesRecord(a.policy, o.graph, id, policy.Update)
+				value := ff.value(n)
+				res := o.do(t, a, http.MethodPatch, base+"/"+id, map[string]any{ff.field: value})
+				got := fmt.Sprint(o.record(t, s.Name, id).Get(ff.field)) == fmt.Sprint(value)
+				if got != want || (res.Status == 200) != want {
+					t.Fatalf("seed %d: %s updates %s/%s.%s: status %d changed=%v, policy says %v: %s", o.seed, a.name, s.Name, id, ff.field, res.Status, got, want, res.Body)
+				}
+				if want {
+					o.loadGraph(t)
+				}
+			}
+			// update a protected field: never takes effect for a writer
+			if prot := s.Protected(); len(prot) > 0 && len(ids) > 0 {
+				id := o.pick(ids)
+				field := o.pick(prot)
+				before := o.record(t, s.Name, id)
+				value := protectedValue(o, s.Name, field, before)
+				if value != nil {
+					res := o.do(t, a, http.MethodPatch, base+"/"+id, map[string]any{field: value})
+					after := o.record(t, s.Name, id)
+					if fmt.Sprint(after.Get(field)) != fmt.Sprint(before.Get(field)) {
+						t.Fatalf("seed %d: %s changed protected %s/%s.%s from %v to %v (status %d)", o.seed, a.name, s.Name, id, field, before.Get(field), after.Get(field), res.Status)
+					}
+					if res.Status < 400 {
+						t.Fatalf("seed %d: %s sent protected %s.%s and got %d: %s", o.seed, a.name, s.Name, field, res.Status, res.Body)
+					}
+				}
+			}
+			// delete
+			if len(ids) > 0 {
+				id := o.pick(ids)
+				want := s.WritesRecord(a.policy, o.graph, id, policy.Delete)
+				res := o.do(t, a, http.MethodDelete, base+"/"+id, nil)
+				_, err := o.app.FindRecordById(s.Name, id)
+				gone := err != nil
+				if gone != want {
+					// a delete the policy allows may still be refused by an
+					// invariant (a record others point at); never the reverse
+					if !want || res.Status >= 500 || res.Status < 400 || !strings.Contains(res.Body, "referenc") {
+						t.Fatalf("seed %d: %s deletes %s/%s: status %d deleted=%v, policy says %v: %s", o.seed, a.name, s.Name, id, res.Status, gone, want, res.Body)
+					}
+				}
+				if gone {
+					o.loadGraph(t)
+				}
+			}
+		}
+	}
+}
+
+// protectedValue is a new, valid value for a protected field (nil when
+// none fits).
+func protectedValue(o *org, collection, field string, r *core.Record) any {
+	switch f := r.Collection().Fields.GetByName(field).(type) {
+	case *core.RelationField:
+		target := policy.Relations[field]
+		for _, id := range o.sample(o.ids(target), 20) {
+			if id != r.GetString(field) && (field != "manager" || o.graph[crm.Users+"/"+id]["role"] == "manager") && id != r.Id {
+				return id
+			}
+		}
+		return nil
+	case *core.BoolField:
+		return !r.GetBool(field)
+	case *core.NumberField:
+		return r.GetFloat(field) + 1
+	case *core.DateField:
+		return "2026-01-01 00:00:00.000Z"
+	case *core.SelectField:
+		for _, v := range f.Values {
+			if v != r.GetString(field) {
+				return v
+			}
+		}
+	case *core.TextField:
+		if field == "quiet_start" || field == "quiet_end" {
+			return "03:30"
+		}
+		return "forged"
+	}
+	return nil
+}
