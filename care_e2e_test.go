@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"rounds/hooks"
 	"rounds/internal/fakefcm"
 	"rounds/seed"
 )
@@ -85,6 +86,7 @@ func TestCareEndToEnd(t *testing.T) {
 	setUp(t, ctx, dir, "--customers", "8", "--reps", "2")
 	// runs after the server has stopped (cleanups run last-registered first)
 	// and flushed its request log: no link token may be in it
+	var tokens []string
 	t.Cleanup(func() {
 		db, err := sql.Open("sqlite", filepath.Join(dir, "auxiliary.db"))
 		if err != nil {
@@ -92,11 +94,18 @@ func TestCareEndToEnd(t *testing.T) {
 			return
 		}
 		defer db.Close()
-		var logged, leaked int
+		var logged, leaked, redacted, status429 int
 		_ = db.QueryRow("SELECT COUNT(*) FROM _logs WHERE data LIKE '%/api/care/preferences%'").Scan(&logged)
 		_ = db.QueryRow("SELECT COUNT(*) FROM _logs WHERE data LIKE '%token=ey%'").Scan(&leaked)
-		if logged == 0 || leaked != 0 {
-			t.Errorf("request log: %d preference requests logged, %d with a token in the URL", logged, leaked)
+		_ = db.QueryRow("SELECT COUNT(*) FROM _logs WHERE data LIKE '%token=REDACTED%'").Scan(&redacted)
+		_ = db.QueryRow("SELECT COUNT(*) FROM _logs WHERE json_extract(data, '$.status') = 429").Scan(&status429)
+		for _, tok := range tokens {
+			var n int
+			_ = db.QueryRow("SELECT COUNT(*) FROM _logs WHERE instr(data, ?) > 0", tok[len(tok)-20:]).Scan(&n)
+			leaked += n
+		}
+		if logged == 0 || leaked != 0 || redacted < 6 || status429 == 0 {
+			t.Errorf("request log: %d preference requests logged, %d with a token, %d redacted, %d answered 429", logged, leaked, redacted, status429)
 		}
 	})
 	base, logs := startServer(t, ctx, dir, "FCM_PROJECT_ID=demo", "FCM_ENDPOINT="+fake.URL+"/v1", "ROUNDS_CARE_SECRET=e2e-care-secret-0123456789abcdef0123")
@@ -230,6 +239,32 @@ func TestCareEndToEnd(t *testing.T) {
 	slices.Sort(want)
 	if len(want) < 2 || !slices.Equal(got, want) {
 		t.Fatalf("follow-up went to %v, want every phone of the rep %v", got, want)
+	}
+
+	// the link token stays out of the request log on every route and
+	// status: the invite page, a method no route serves, an unknown path,
+	// a collection route, a Referer that carries it, the rate limit's 429
+	tokens = append(tokens, invite.Token, reg.PreferencesToken)
+	q := "?token=" + url.QueryEscape(invite.Token)
+	for _, r := range []struct{ method, path string }{
+		{"GET", "/care/register" + q}, {"PUT", "/api/care/register" + q}, {"DELETE", "/care/preferences" + q},
+		{"GET", "/no/such/page" + q}, {"GET", "/api/collections/customers/records" + q},
+	} {
+		req, _ := http.NewRequest(r.method, base+r.path, nil)
+		req.Header.Set("Referer", base+"/care/register"+q)
+		if res, err := http.DefaultClient.Do(req); err == nil {
+			res.Body.Close()
+		}
+	}
+	for i := 0; i <= hooks.CareRateLimit; i++ {
+		res, err := http.Get(base + "/api/care/preferences" + q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode == http.StatusTooManyRequests {
+			break
+		}
 	}
 	if !strings.Contains(logs.String(), "Server started") {
 		t.Logf("server log:\n%s", logs.String())

@@ -49,6 +49,12 @@ func NewSigner(secret []byte, now func() time.Time) (*Signer, error) {
 
 // Issue signs a link for contact with scope, valid for ttl from now.
 func (s *Signer) Issue(contact, scope string, ttl time.Duration) (token string, expires time.Time, err error) {
+	return s.IssueWithID(contact, scope, "", ttl)
+}
+
+// IssueWithID is Issue with a token id (jti), which names a single-use
+// invite kept on the server.
+func (s *Signer) IssueWithID(contact, scope, id string, ttl time.Duration) (token string, expires time.Time, err error) {
 	now := s.now().UTC().Truncate(time.Second)
 	expires = now.Add(ttl)
 	claims := Claims{Scope: scope, RegisteredClaims: jwt.RegisteredClaims{
@@ -58,6 +64,7 @@ func (s *Signer) Issue(contact, scope string, ttl time.Duration) (token string, 
 		IssuedAt:  jwt.NewNumericDate(now),
 		NotBefore: jwt.NewNumericDate(now),
 		ExpiresAt: jwt.NewNumericDate(expires),
+		ID:        id,
 	}}
 	token, err = jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(s.secret)
 	return token, expires, err
@@ -77,8 +84,14 @@ func refused(format string, args ...any) error {
 // a bad signature, expiry, a link not valid yet, another audience or issuer,
 // a wrong scope, a missing subject.
 func (s *Signer) Verify(token, scope string) (contact string, err error) {
+	contact, _, err = s.VerifyWithID(token, scope)
+	return contact, err
+}
+
+// VerifyWithID is Verify that also returns the token id ("" when none).
+func (s *Signer) VerifyWithID(token, scope string) (contact, id string, err error) {
 	if strings.TrimSpace(token) == "" {
-		return "", refused("the link has no token")
+		return "", "", refused("the link has no token")
 	}
 	var claims Claims
 	parser := jwt.NewParser(
@@ -99,35 +112,35 @@ func (s *Signer) Verify(token, scope string) (contact string, err error) {
 		var te *TokenError
 		switch {
 		case errors.As(err, &te):
-			return "", te
+			return "", "", te
 		case errors.Is(err, jwt.ErrTokenMalformed):
-			return "", refused("the token is malformed")
+			return "", "", refused("the token is malformed")
 		case errors.Is(err, jwt.ErrTokenSignatureInvalid) && strings.Contains(err.Error(), "signing method"):
 			alg := "?"
 			if t, _, perr := jwt.NewParser().ParseUnverified(token, &Claims{}); perr == nil {
 				alg = fmt.Sprint(t.Header["alg"])
 			}
-			return "", refused("the token is signed with %q; only HS256 is accepted", alg)
+			return "", "", refused("the token is signed with %q; only HS256 is accepted", alg)
 		case errors.Is(err, jwt.ErrTokenSignatureInvalid):
-			return "", refused("the token's signature is invalid (it was altered or not issued here)")
+			return "", "", refused("the token's signature is invalid (it was altered or not issued here)")
 		case errors.Is(err, jwt.ErrTokenExpired):
-			return "", refused("the link has expired; ask your sales rep for a new one")
+			return "", "", refused("the link has expired; ask your sales rep for a new one")
 		case errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
-			return "", refused("the link is not valid yet")
+			return "", "", refused("the link is not valid yet")
 		case errors.Is(err, jwt.ErrTokenInvalidAudience):
-			return "", refused("the token is meant for another audience")
+			return "", "", refused("the token is meant for another audience")
 		case errors.Is(err, jwt.ErrTokenInvalidIssuer):
-			return "", refused("the token was issued by someone else")
+			return "", "", refused("the token was issued by someone else")
 		case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
-			return "", refused("the token lacks a required claim (%v)", err)
+			return "", "", refused("the token lacks a required claim (%v)", err)
 		}
-		return "", refused("the token is invalid")
+		return "", "", refused("the token is invalid")
 	}
 	if claims.Scope != scope {
-		return "", refused("this link is for %q, not %q", claims.Scope, scope)
+		return "", "", refused("this link is for %q, not %q", claims.Scope, scope)
 	}
 	if claims.Subject == "" {
-		return "", refused("the token names no contact")
+		return "", "", refused("the token names no contact")
 	}
-	return claims.Subject, nil
+	return claims.Subject, claims.ID, nil
 }

@@ -208,3 +208,23 @@ func SumCents(lineTotals []float64) float64 {
 	}
 	return Amount(cents)
 }
+
+// CheckDemotion refuses to take the manager role from a user whom reports
+// (users) still report to.
+func CheckDemotion(reports int) error {
+	if reports == 0 {
+		return nil
+	}
+	return fieldError("role", "manager_has_reports",
+		"%d user(s) still report to this manager: give them another manager (or none) before changing the role", reports)
+}
+
+// CheckCurrencyChange refuses to change the currency of an order that has
+// lines: they are priced in the old currency, and a total must not mix two.
+func CheckCurrencyChange(from, to string, lines int) error {
+	if from == to || lines == 0 {
+		return nil
+	}
+	return fieldError("currency", "currency_locked",
+		"the order has %d line(s) priced in %s; remove them before switching to %s", lines, from, to)
+}

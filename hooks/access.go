@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/pocketbase/pocketbase/apis"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/router"
 
@@ -34,6 +35,30 @@ func registerAccess(app core.App) {
 			app.OnRecordUpdateRequest(s.Name).BindFunc(guard)
 		}
 	}
+
+	// A deactivated account signs in no more than a wrong password does:
+	// the same 400, so that the answer tells nothing about the password.
+	app.OnRecordAuthWithPasswordRequest(crm.Users).BindFunc(func(e *core.RecordAuthWithPasswordRequestEvent) error {
+		if e.Record != nil && !e.Record.GetBool("active") {
+			return router.NewBadRequestError("Failed to authenticate.", nil)
+		}
+		return e.Next()
+	})
+
+	// A realtime stream of a user who is deactivated, demoted or promoted
+	// is closed at once; the client reconnects with what its token now
+	// allows. (PocketBase refreshes a stream's auth record and the rules
+	// look at active and role, so events stop anyway; the stream itself
+	// should not outlive the change.)
+	app.OnRecordUpdate(crm.Users).BindFunc(func(e *core.RecordEvent) error {
+		old := e.Record.Original()
+		drop := !e.Record.GetBool("active") || old.GetString("role") != e.Record.GetString("role")
+		if err := e.Next(); err != nil || !drop {
+			return err
+		}
+		dropStreams(e.App, e.Record.Id)
+		return nil
+	})
 
 	// A token issued before an account was deactivated stops working at once.
 	app.OnServe().BindFunc(func(se *core.ServeEvent) error {
@@ -128,4 +153,16 @@ func checkRecordWriteTypes(e *core.RequestEvent) error {
 		return router.NewBadRequestError("The request body is not valid JSON or form data.", err)
 	}
 	return checkBodyTypes(collection, info.Body)
+}
+
+// dropStreams closes every realtime stream signed in as the user.
+func dropStreams(app core.App, userID string) {
+	for _, client := range app.SubscriptionsBroker().Clients() {
+		auth, _ := client.Get(apis.RealtimeClientAuthKey).(*core.Record)
+		if auth != nil && auth.Id == userID && auth.Collection().Name == crm.Users {
+			client.Unset(apis.RealtimeClientAuthKey)
+			client.Unsubscribe()
+			client.Discard()
+		}
+	}
 }

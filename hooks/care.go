@@ -18,10 +18,12 @@ import (
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/apis"
 	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/hook"
 	"github.com/pocketbase/pocketbase/tools/router"
 
 	"rounds/care"
 	"rounds/crm"
+	"rounds/policy"
 )
 
 // careSecretFile holds the generated signing secret in the data directory
@@ -75,6 +77,7 @@ func registerCare(app core.App, deps Deps, signers *signerFor) {
 		h := &careHandlers{deps: deps, signers: signers}
 		se.Router.POST("/api/care/invites", h.invite).Bind(apis.RequireAuth(crm.Users))
 		se.Router.POST("/api/care/register", h.register)
+		se.Router.GET("/care/register", h.invitePage)
 		se.Router.GET("/api/care/preferences", h.preferencesJSON)
 		se.Router.POST("/api/care/preferences", h.preferencesJSON)
 		se.Router.GET("/care/preferences", h.preferencesPage)
@@ -97,13 +100,46 @@ func (h *careHandlers) signer(e *core.RequestEvent) (*care.Signer, error) {
 	return s, nil
 }
 
-// redactToken keeps link tokens out of the request log.
-func redactToken(e *core.RequestEvent) {
-	q := e.Request.URL.Query()
-	if q.Has("token") {
-		q.Set("token", "REDACTED")
-		e.Request.URL.RawQuery = q.Encode()
+// linkTokenKey is where redactLinkTokens keeps a request's link token.
+const linkTokenKey = "rounds.linkToken"
+
+// redactLinkTokens keeps link tokens out of the request log on every route
+// and every status (404s, 405s and 429s included): it runs before any other
+// middleware, moves the query's token into the request's store, and leaves
+// "REDACTED" in the URL (and in a Referer that carried one).
+func redactLinkTokens(app core.App) {
+	app.OnServe().BindFunc(func(se *core.ServeEvent) error {
+		se.Router.Bind(&hook.Handler[*core.RequestEvent]{
+			Id:       "roundsRedactLinkTokens",
+			Priority: apis.DefaultCorsMiddlewarePriority - 1,
+			Func: func(e *core.RequestEvent) error {
+				if q := e.Request.URL.Query(); q.Has("token") {
+					e.Set(linkTokenKey, q.Get("token"))
+					q.Set("token", "REDACTED")
+					e.Request.URL.RawQuery = q.Encode()
+					e.Request.RequestURI = e.Request.URL.RequestURI()
+				}
+				if ref := e.Request.Referer(); strings.Contains(ref, "token=") {
+					if u, err := url.Parse(ref); err == nil {
+						q := u.Query()
+						q.Set("token", "REDACTED")
+						u.RawQuery = q.Encode()
+						e.Request.Header.Set("Referer", u.String())
+					}
+				}
+				return e.Next()
+			},
+		})
+		return se.Next()
+	})
+}
+
+// linkToken is the link token of the request's query.
+func linkToken(e *core.RequestEvent) string {
+	if t, ok := e.Get(linkTokenKey).(string); ok {
+		return t
 	}
+	return e.Request.URL.Query().Get("token")
 }
 
 func linkURL(app core.App, path, token string) string {
@@ -118,22 +154,27 @@ func (h *careHandlers) invite(e *core.RequestEvent) error {
 	if err := e.BindBody(&body); err != nil || body.Contact == "" {
 		return router.NewBadRequestError(`The body must be {"contact": "<contact id>"}.`, nil)
 	}
-	contact, err := e.App.FindRecordById(crm.Contacts, body.Contact)
-	if err == nil {
-		var customer *core.Record
-		customer, err = e.App.FindRecordById(crm.Customers, contact.GetString("customer"))
-		if err == nil && customer.GetString("owner") != e.Auth.Id {
-			err = errors.New("not in scope")
-		}
-	}
-	if err != nil {
+	// inviting a contact is a write of the contact: the policy decides
+	if !policy.For(crm.Contacts).WritesRecord(actorOf(e.Auth), dbResolver{e.App}, body.Contact, policy.Update) {
 		return router.NewNotFoundError("No contact of yours has this id.", nil)
 	}
 	signer, err := h.signer(e)
 	if err != nil {
 		return err
 	}
-	token, expires, err := signer.Issue(contact.Id, care.ScopeRegister, care.InviteTTL)
+	invites, err := e.App.FindCachedCollectionByNameOrId(crm.CareInvites)
+	if err != nil {
+		return err
+	}
+	invite := core.NewRecord(invites)
+	invite.Set("contact", body.Contact)
+	invite.Set("rep", e.Auth.Id)
+	invite.Set("issued_at", h.deps.Now().UTC())
+	invite.Set("expires_at", h.deps.Now().UTC().Add(care.InviteTTL))
+	if err := e.App.Save(invite); err != nil {
+		return router.NewBadRequestError("Failed to create the invite.", err)
+	}
+	token, expires, err := signer.IssueWithID(body.Contact, care.ScopeRegister, invite.Id, care.InviteTTL)
 	if err != nil {
 		return err
 	}
@@ -155,7 +196,7 @@ func (h *careHandlers) register(e *core.RequestEvent) error {
 	if err != nil {
 		return err
 	}
-	contactID, err := signer.Verify(body.Token, care.ScopeRegister)
+	contactID, inviteID, err := signer.VerifyWithID(body.Token, care.ScopeRegister)
 	if err != nil {
 		return router.NewUnauthorizedError("The invite was refused: "+err.Error()+".", nil)
 	}
@@ -172,6 +213,14 @@ func (h *careHandlers) register(e *core.RequestEvent) error {
 		contact, err := tx.FindRecordById(crm.Contacts, contactID)
 		if err != nil {
 			return router.NewNotFoundError("This invite's contact no longer exists.", nil)
+		}
+		invite, err := usableInvite(tx, inviteID, contact)
+		if err != nil {
+			return err
+		}
+		invite.Set("used_at", h.deps.Now().UTC())
+		if err := tx.Save(invite); err != nil {
+			return err
 		}
 		device, err := tx.FindFirstRecordByFilter(crm.ContactDevices, "token = {:t}", dbx.Params{"t": body.FCMToken})
 		if err != nil {
@@ -207,6 +256,31 @@ func (h *careHandlers) register(e *core.RequestEvent) error {
 	return e.JSON(http.StatusOK, map[string]any{
 		"preferences_token": token, "preferences_url": linkURL(e.App, "/care/preferences", token),
 	})
+}
+
+// usableInvite returns the stored invite of a register link, or the
+// reason it no longer works: invites are single-use, and die when the
+// customer opts out or their customer moves to another rep after the
+// invite was made.
+func usableInvite(app core.App, id string, contact *core.Record) (*core.Record, error) {
+	invite, err := findOptional(app, crm.CareInvites, id)
+	if err != nil {
+		return nil, err
+	}
+	gone := func(msg string) error { return router.NewApiError(http.StatusGone, msg, nil) }
+	switch {
+	case invite == nil || invite.GetString("contact") != contact.Id:
+		return nil, router.NewUnauthorizedError("The invite was refused: it is not known here (it may have been withdrawn); ask your sales rep for a new one.", nil)
+	case !invite.GetDateTime("used_at").IsZero():
+		return nil, gone("This invite was already used. To change what you receive, open the preferences link you were given.")
+	case !contact.GetDateTime("opted_out_at").IsZero() && !contact.GetDateTime("opted_out_at").Before(invite.GetDateTime("issued_at")):
+		return nil, gone("You chose not to receive messages after this invite was made, so it no longer works; ask your sales rep for a new one if you changed your mind.")
+	}
+	owner := dbResolver{app}.Resolve(crm.Contacts, contact.Id, "customer.owner")
+	if owner != invite.GetString("rep") {
+		return nil, gone("This invite no longer works: your contact at our company has changed. Ask them for a new one.")
+	}
+	return invite, nil
 }
 
 func orUnknown(s string) string {
@@ -326,9 +400,7 @@ func cancelQueued(app core.App, contactID, reason string) error {
 }
 
 func (h *careHandlers) preferencesJSON(e *core.RequestEvent) error {
-	token := e.Request.URL.Query().Get("token")
-	redactToken(e)
-	contact, err := h.contactFromLink(e, token)
+	contact, err := h.contactFromLink(e, linkToken(e))
 	if err != nil {
 		return err
 	}
@@ -373,13 +445,12 @@ type pageData struct {
 }
 
 func (h *careHandlers) preferencesPage(e *core.RequestEvent) error {
-	token := e.Request.URL.Query().Get("token")
+	token := linkToken(e)
 	if e.Request.Method == http.MethodPost {
 		if err := e.Request.ParseForm(); err == nil && e.Request.PostForm.Get("token") != "" {
 			token = e.Request.PostForm.Get("token")
 		}
 	}
-	redactToken(e)
 	render := func(status int, d pageData) error {
 		e.Response.Header().Set("Content-Type", "text/html; charset=utf-8")
 		e.Response.Header().Set("Cache-Control", "no-store")
@@ -421,4 +492,77 @@ func (h *careHandlers) preferencesPage(e *core.RequestEvent) error {
 	d.Name, d.OptIn = contact.GetString("name"), contact.GetBool("care_opt_in")
 	d.QuietStart, d.QuietEnd, d.WeeklyMax = contact.GetString("quiet_start"), contact.GetString("quiet_end"), contact.GetInt("weekly_max")
 	return render(status, d)
+}
+
+var invitePage = template.Must(template.New("invite").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>{{if .Error}}This invite does not work{{else}}An invitation from {{.AppName}}{{end}}</title>
+<style>body{font-family:system-ui,sans-serif;max-width:28rem;margin:1.5rem auto;padding:0 1rem;line-height:1.5;color:#1b1b1b}
+h1{font-size:1.5rem;line-height:1.25}.card{border:1px solid #d0d7de;border-radius:.5rem;padding:1rem;margin:1rem 0}
+a.button{display:inline-block;background:#0b57d0;color:#fff;text-decoration:none;padding:.75rem 1.25rem;border-radius:.4rem;font-size:1.05rem}
+.muted{color:#555;font-size:.95rem}.error{background:#fbeaea;padding:.75rem;border-radius:.4rem}</style></head>
+<body>
+{{if .Error}}<h1>This invite does not work</h1><p class="error">{{.Error}}</p>
+{{else}}<h1>Hello {{.Name}}</h1>
+<p>{{if .Rep}}{{.Rep}}{{else}}Your sales contact{{end}} at {{.AppName}} invites you to receive our birthday and holiday greetings on this phone.</p>
+<div class="card">
+<p><strong>Nothing is sent until you accept</strong> in the {{.AppName}} app. You can set quiet hours and a weekly maximum, and stop at any time.</p>
+<p><a class="button" href="{{.AppLink}}">Accept in the app</a></p>
+<p class="muted">If the button does nothing, install the {{.AppName}} app and open this link again. The invite works once and until {{.Expires}}.</p>
+</div>{{end}}
+</body></html>`))
+
+type invitePageData struct {
+	Error, Name, Rep, AppName, Expires string
+	AppLink                            template.URL
+}
+
+// invitePage is what a customer's phone shows when they scan an invite's
+// QR code or open its link: who invites them to what, and a link into the
+// app, which registers with POST /api/care/register. Opening the page
+// does not use the invite up.
+func (h *careHandlers) invitePage(e *core.RequestEvent) error {
+	render := func(status int, d invitePageData) error {
+		e.Response.Header().Set("Content-Type", "text/html; charset=utf-8")
+		e.Response.Header().Set("Cache-Control", "no-store")
+		e.Response.Header().Set("Referrer-Policy", "no-referrer")
+		e.Response.WriteHeader(status)
+		return invitePage.Execute(e.Response, d)
+	}
+	d := invitePageData{AppName: e.App.Settings().Meta.AppName}
+	signer, err := h.signer(e)
+	if err != nil {
+		return err
+	}
+	token := linkToken(e)
+	contactID, inviteID, err := signer.VerifyWithID(token, care.ScopeRegister)
+	if err != nil {
+		d.Error = "The invite was refused: " + err.Error() + "."
+		return render(http.StatusUnauthorized, d)
+	}
+	contact, err := findOptional(e.App, crm.Contacts, contactID)
+	if err != nil {
+		return err
+	}
+	if contact == nil {
+		d.Error = "This invite's contact no longer exists."
+		return render(http.StatusNotFound, d)
+	}
+	invite, err := usableInvite(e.App, inviteID, contact)
+	if err != nil {
+		var apiErr *router.ApiError
+		if errors.As(err, &apiErr) {
+			d.Error = apiErr.Message
+			return render(apiErr.Status, d)
+		}
+		return err
+	}
+	if rep, _ := findOptional(e.App, crm.Users, invite.GetString("rep")); rep != nil {
+		d.Rep = rep.GetString("name")
+	}
+	d.Name = contact.GetString("name")
+	d.Expires = invite.GetDateTime("expires_at").Time().Format("2 January 2006")
+	d.AppLink = template.URL("rounds-care://register?token=" + url.QueryEscape(token))
+	return render(http.StatusOK, d)
 }

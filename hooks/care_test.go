@@ -77,7 +77,7 @@ func TestCareRegistration(t *testing.T) {
 	if err := app.Save(b); err != nil {
 		t.Fatal(err)
 	}
-	invite := issue(t, testapp.ContactB, care.ScopeRegister, testapp.Now, care.InviteTTL)
+	invite := inviteFor(t, client, testapp.RepB, testapp.ContactB)
 	res := client.Do(testapp.Anon, http.MethodPost, "/api/care/register", M{"token": invite, "fcm_token": "fcm-customer-b", "platform": "android"})
 	if res.Status != 200 {
 		t.Fatalf("register: %d %s", res.Status, res.Body)
@@ -95,7 +95,7 @@ func TestCareRegistration(t *testing.T) {
 		t.Fatalf("consent not recorded: %v", b.FieldsData())
 	}
 	// the same phone registering again (or for another contact) keeps one row
-	again := issue(t, testapp.ContactA, care.ScopeRegister, testapp.Now, care.InviteTTL)
+	again := inviteFor(t, client, testapp.RepA, testapp.ContactA)
 	if res := client.Do(testapp.Anon, http.MethodPost, "/api/care/register", M{"token": again, "fcm_token": "fcm-customer-b"}); res.Status != 200 {
 		t.Fatalf("re-register: %d %s", res.Status, res.Body)
 	}
@@ -117,6 +117,8 @@ func TestCareRegistration(t *testing.T) {
 		{"tampered", invite[:len(invite)-3] + "abc", "x", 401, "signature"},
 		{"no token", "", "x", 401, "no token"},
 		{"no phone token", invite, "", 400, "fcm_token is required"},
+		{"an invite used twice", invite, "x", 410, "already used"},
+		{"a signed invite the server never made", issue(t, testapp.ContactB, care.ScopeRegister, testapp.Now, care.InviteTTL), "x", 401, "not known"},
 	} {
 		res := client.Do(testapp.Anon, http.MethodPost, "/api/care/register", M{"token": c.token, "fcm_token": c.fcm})
 		if res.Status != c.status || !strings.Contains(res.Body, c.mention) {
@@ -236,5 +238,74 @@ func TestCareEndpointsAreRateLimited(t *testing.T) {
 	// other endpoints are not affected
 	if res := client.Do(testapp.RepA, http.MethodGet, "/api/collections/customers/records", nil); res.Status != 200 {
 		t.Fatalf("customers after the care limit: %d", res.Status)
+	}
+}
+
+// inviteFor asks for an invite as actor, as a rep's app does.
+func inviteFor(t *testing.T, client *testapp.Client, actor, contact string) string {
+	t.Helper()
+	res := client.Do(actor, http.MethodPost, "/api/care/invites", M{"contact": contact})
+	if res.Status != 200 {
+		t.Fatalf("invite %s as %s: %d %s", contact, actor, res.Status, res.Body)
+	}
+	var inv struct{ Token string }
+	res.JSON(t, &inv)
+	return inv.Token
+}
+
+// TestInvitesDie: an invite works once, and not after the customer opted
+// out or their customer moved to another rep (each made after the invite).
+func TestInvitesDie(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name    string
+		between func(t *testing.T, app *tests.TestApp, client *testapp.Client)
+		status  int
+		mention string
+	}{
+		{"nothing happened", func(*testing.T, *tests.TestApp, *testapp.Client) {}, 200, "preferences_token"},
+		{"the customer opted out", func(t *testing.T, app *tests.TestApp, client *testapp.Client) {
+			link := url.QueryEscape(issue(t, testapp.ContactA, care.ScopeManage, testapp.Now, care.PreferencesTTL))
+			if res := client.Do(testapp.Anon, http.MethodPost, "/api/care/preferences?token="+link, M{"care_opt_in": false}); res.Status != 200 {
+				t.Fatalf("opt out: %d %s", res.Status, res.Body)
+			}
+		}, 410, "chose not to receive"},
+		{"the customer moved to another rep", func(t *testing.T, app *tests.TestApp, _ *testapp.Client) {
+			c, _ := app.FindRecordById("customers", testapp.CustomerA)
+			c.Set("owner", testapp.UserRepB)
+			if err := app.Save(c); err != nil {
+				t.Fatal(err)
+			}
+		}, 410, "contact at our company has changed"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			app := testapp.New(t)
+			client := testapp.NewClient(t, app)
+			invite := inviteFor(t, client, testapp.RepA, testapp.ContactA)
+			page := client.Do(testapp.Anon, http.MethodGet, "/care/register?token="+url.QueryEscape(invite), nil)
+			if page.Status != 200 || !strings.Contains(page.Body, "Accept in the app") {
+				t.Fatalf("invite page before: %d %.300s", page.Status, page.Body)
+			}
+			c.between(t, app, client)
+			res := client.Do(testapp.Anon, http.MethodPost, "/api/care/register", M{"token": invite, "fcm_token": "fcm-" + c.name})
+			if res.Status != c.status || !strings.Contains(res.Body, c.mention) {
+				t.Fatalf("register: %d %s, want %d mentioning %q", res.Status, res.Body, c.status, c.mention)
+			}
+			contact, _ := app.FindRecordById("contacts", testapp.ContactA)
+			if c.status != 200 && contact.GetBool("care_opt_in") && c.name == "the customer opted out" {
+				t.Fatal("a dead invite turned the customer back on")
+			}
+			// the page tells the customer the same, in words
+			page = client.Do(testapp.Anon, http.MethodGet, "/care/register?token="+url.QueryEscape(invite), nil)
+			if c.status == 200 {
+				if page.Status != 410 || !strings.Contains(page.Body, "already used") {
+					t.Fatalf("invite page after use: %d %.300s", page.Status, page.Body)
+				}
+			} else if page.Status != c.status || !strings.Contains(page.Body, "does not work") {
+				t.Fatalf("invite page: %d %.300s", page.Status, page.Body)
+			}
+		})
 	}
 }

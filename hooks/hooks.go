@@ -47,6 +47,7 @@ func (d Deps) withDefaults() Deps {
 // call wires production and the test app.
 func Register(app core.App, deps Deps) {
 	deps = deps.withDefaults()
+	redactLinkTokens(app)
 	registerInvariants(app, deps)
 	registerAccess(app)
 	registerReadPool(app)

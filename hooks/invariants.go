@@ -17,7 +17,12 @@ import (
 // They run before PocketBase's own validation, so a violation comes back as
 // a 400 with the offending field named.
 func registerInvariants(app core.App, deps Deps) {
-	onSave(app, crm.Users, func(app core.App, r *core.Record) error { return crm.PrepareUser(finder(app), r.Id, r) })
+	onSave(app, crm.Users, func(app core.App, r *core.Record) error {
+		if err := crm.PrepareUser(finder(app), r.Id, r); err != nil {
+			return err
+		}
+		return checkDemotion(app, r)
+	})
 	onSave(app, crm.Customers, func(app core.App, r *core.Record) error { return crm.PrepareCustomer(r, r.IsNew()) })
 	onSave(app, crm.Contacts, func(app core.App, r *core.Record) error { return crm.PrepareContact(r) })
 	onSave(app, crm.CareCampaigns, func(app core.App, r *core.Record) error { return crm.PrepareCampaign(r) })
@@ -26,6 +31,15 @@ func registerInvariants(app core.App, deps Deps) {
 	onSave(app, crm.Orders, func(app core.App, r *core.Record) error {
 		if err := crm.PrepareOrder(finder(app), r, original(r), deps.Now); err != nil {
 			return err
+		}
+		if !r.IsNew() && r.GetString("currency") != r.Original().GetString("currency") {
+			n, err := countWhere(app, crm.OrderLines, "order", r.Id)
+			if err != nil {
+				return err
+			}
+			if err := crm.CheckCurrencyChange(r.Original().GetString("currency"), r.GetString("currency"), n); err != nil {
+				return err
+			}
 		}
 		if r.IsNew() {
 			r.Set("total", 0) // a new order has no lines yet
@@ -167,4 +181,29 @@ func syncOrderTotal(app core.App, orderID string) error {
 		return fmt.Errorf("update total of order %s: %w", orderID, err)
 	}
 	return nil
+}
+
+// checkDemotion refuses to take the manager role from a user whom others
+// still report to: their reps would point at a non-manager (and every later
+// edit of them would fail), and a demoted manager must not keep a team.
+// Admins move the reps to another manager first.
+func checkDemotion(app core.App, r *core.Record) error {
+	if r.IsNew() || r.Original().GetString("role") != crm.RoleManager || r.GetString("role") == crm.RoleManager {
+		return nil
+	}
+	n, err := countWhere(app, crm.Users, "manager", r.Id)
+	if err != nil {
+		return err
+	}
+	return crm.CheckDemotion(n)
+}
+
+// countWhere counts the records of collection whose field is value.
+func countWhere(app core.App, collection, field, value string) (int, error) {
+	var n int
+	err := app.DB().Select("COUNT(*)").From(collection).Where(dbx.HashExp{field: value}).Row(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count %s by %s: %w", collection, field, err)
+	}
+	return n, nil
 }

@@ -123,14 +123,14 @@ func handlePush(e *core.RequestEvent, deps Deps, devices *deviceLog) error {
 		return router.NewBadRequestError(fmt.Sprintf("Query parameter last_pulled_at must be the timestamp of the pull before this push, got %q", raw), nil)
 	}
 	if e.Request.ContentLength > MaxPushBytes {
-		return pushTooLarge()
+		return pushTooLarge(e)
 	}
 	body, err := io.ReadAll(io.LimitReader(e.Request.Body, MaxPushBytes+1))
 	if err != nil {
 		return router.NewBadRequestError("Could not read the push body.", err)
 	}
 	if len(body) > MaxPushBytes {
-		return pushTooLarge()
+		return pushTooLarge(e)
 	}
 	changes, err := rsync.DecodeChanges(body)
 	if err != nil {
@@ -156,7 +156,23 @@ func handlePush(e *core.RequestEvent, deps Deps, devices *deviceLog) error {
 	return e.JSON(http.StatusOK, res)
 }
 
-func pushTooLarge() error {
+// drainPushBytes is how much of an oversized push the server reads (and
+// throws away) before it answers: a client that is still sending when the
+// server closes the connection sees "connection reset", not the 413, and a
+// phone retries that forever. Past this the connection is closed anyway.
+const drainPushBytes = 4 * MaxPushBytes
+
+// pushTooLarge answers 413 naming the limit, after reading the rest of the
+// body (up to drainPushBytes) so that the client can read the answer.
+func pushTooLarge(e *core.RequestEvent) error {
+	if e.Request.ContentLength <= drainPushBytes {
+		n, _ := io.Copy(io.Discard, io.LimitReader(e.Request.Body, drainPushBytes))
+		if n >= drainPushBytes {
+			e.Response.Header().Set("Connection", "close")
+		}
+	} else {
+		e.Response.Header().Set("Connection", "close")
+	}
 	return router.NewApiError(http.StatusRequestEntityTooLarge,
 		fmt.Sprintf("A push body may be at most %d MB. Push in smaller batches.", MaxPushBytes>>20), nil)
 }

@@ -1,7 +1,14 @@
 package hooks_test
 
 import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -49,5 +56,49 @@ func TestDeviceIDMustBeSane(t *testing.T) {
 	res := client.DoWithHeaders(testapp.RepA, http.MethodGet, "/api/sync/pull?last_pulled_at=null", nil, map[string]string{"X-Device-Id": string(long)})
 	if res.Status != 400 {
 		t.Fatalf("a 201-character device id: %d %s", res.Status, res.Body)
+	}
+}
+
+// TestOversizedPushIsAnswered sends pushes larger than the limit over a
+// real loopback connection, with and without a Content-Length, as a client
+// that sends its whole body before it reads the answer (as phones' HTTP
+// stacks do): it must read a 413 that names the limit, not a reset.
+func TestOversizedPushIsAnswered(t *testing.T) {
+	t.Parallel()
+	app := testapp.New(t)
+	srv := httptest.NewServer(testapp.NewClient(t, app).Handler())
+	t.Cleanup(srv.Close)
+	body := bytes.Repeat([]byte(" "), 20<<20) // 20 MB of whitespace
+	for _, chunked := range []bool{false, true} {
+		conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
+		w := bufio.NewWriter(conn)
+		fmt.Fprintf(w, "POST /api/sync/push?last_pulled_at=1000000 HTTP/1.1\r\nHost: %s\r\nAuthorization: %s\r\nContent-Type: application/json\r\n",
+			srv.Listener.Addr(), testapp.Token(t, testapp.RepA))
+		if chunked {
+			fmt.Fprintf(w, "Transfer-Encoding: chunked\r\n\r\n")
+			for off := 0; off < len(body); off += 1 << 20 {
+				fmt.Fprintf(w, "%x\r\n%s\r\n", 1<<20, body[off:off+1<<20])
+			}
+			fmt.Fprintf(w, "0\r\n\r\n")
+		} else {
+			fmt.Fprintf(w, "Content-Length: %d\r\n\r\n", len(body))
+			_, _ = w.Write(body)
+		}
+		if err := w.Flush(); err != nil {
+			t.Fatalf("chunked=%v: sending the push failed (%v): the server closed the connection before answering", chunked, err)
+		}
+		res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatalf("chunked=%v: no answer: %v", chunked, err)
+		}
+		answer, _ := io.ReadAll(res.Body)
+		conn.Close()
+		if res.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(string(answer), "at most 16 MB") {
+			t.Fatalf("chunked=%v: %d %s", chunked, res.StatusCode, answer)
+		}
 	}
 }

@@ -29,6 +29,7 @@ func init() {
 		invites.Fields.Add(
 			&core.RelationField{Name: "contact", CollectionId: contacts.Id, Required: true, CascadeDelete: true, MaxSelect: 1},
 			&core.RelationField{Name: "rep", CollectionId: users.Id, Required: true, CascadeDelete: true, MaxSelect: 1},
+			&core.DateField{Name: "issued_at", Required: true},
 			&core.DateField{Name: "expires_at", Required: true},
 			&core.DateField{Name: "used_at"},
 		)

@@ -371,6 +371,11 @@ func (p *pusher) save(t Table, r *core.Record, orig *row) error {
 		err = crm.PrepareOrder(find, r, origRec, func() time.Time { return p.req.Now })
 		if orig == nil {
 			r.Set("total", 0)
+		} else if err == nil && r.GetString("currency") != orig.GetString("currency") {
+			var lines []float64
+			if lines, err = p.st.lineTotals(r.Id); err == nil {
+				err = crm.CheckCurrencyChange(orig.GetString("currency"), r.GetString("currency"), len(lines))
+			}
 		}
 	case crm.OrderLines:
 		err = crm.PriceLine(find, r)
