@@ -689,10 +689,12 @@ func (o *org) checkSyncPush(t *testing.T) {
 		contact := o.pickFor(a, policy.For(crm.Contacts), contacts, policy.Update)
 		followUp := o.pickFor(a, policy.For(crm.FollowUps), followUps, policy.Update)
 		visitID := fmt.Sprintf("pushvisit%06d", i)
+		customerID := fmt.Sprintf("pushcustomer%03d", i)
 		before := o.record(t, crm.Contacts, contact)
 		fuBefore := o.record(t, crm.FollowUps, followUp)
 		title := fmt.Sprintf("title by %d", i)
 		body := map[string]any{
+			"customers": map[string]any{"created": []any{map[string]any{"id": customerID, "name": "Pushed shop"}}, "updated": []any{}, "deleted": []any{}},
 			"visits":   map[string]any{"created": []any{map[string]any{"id": visitID, "customer": customer, "purpose": "pushed"}}, "updated": []any{}, "deleted": []any{}},
 			"contacts": map[string]any{"created": []any{}, "updated": []any{map[string]any{"id": contact, "customer": before.GetString("customer"), "name": before.GetString("name"), "title": title, "care_opt_in": !before.GetBool("care_opt_in"), "_status": "updated", "_changed": "title,care_opt_in"}}, "deleted": []any{}},
 		}
@@ -708,8 +710,14 @@ func (o *org) checkSyncPush(t *testing.T) {
 			t.Fatalf("seed %d: %s pushes: %d %s", o.seed, a.name, res.Status, res.Body)
 		}
 
-		// the visit, as it would be stored
+		// the customer and the visit, as they would be stored
 		g := o.graph
+		g["customers/"+customerID] = map[string]string{"owner": a.policy.ID}
+		wantCustomer := policy.For(crm.Customers).WritesRecord(a.policy, g, customerID, policy.Create)
+		delete(g, "customers/"+customerID)
+		if _, err := o.app.FindRecordById(crm.Customers, customerID); (err == nil) != wantCustomer || (wantCustomer && a.policy.Role != policy.Rep) {
+			t.Fatalf("seed %d: %s pushes a new customer: stored=%v, policy says %v (%s)", o.seed, a.name, err == nil, wantCustomer, res.Body)
+		}
 		g["visits/"+visitID] = map[string]string{"customer": customer, "rep": a.policy.ID}
 		wantVisit := policy.For(crm.Visits).WritesRecord(a.policy, g, visitID, policy.Create)
 		delete(g, "visits/"+visitID)
@@ -883,6 +891,23 @@ func (o *org) checkWrites(t *testing.T) {
 					if res.Status < 400 {
 						t.Fatalf("seed %d: %s sent protected %s.%s and got %d: %s", o.seed, a.name, s.Name, field, res.Status, res.Body)
 					}
+				}
+			}
+			// a customer's consent, named here and not taken from the
+			// policy: nobody but the customer (and superusers) changes it
+			if s.Name == crm.Contacts && len(ids) > 0 {
+				id := o.pickFor(a, s, ids, policy.Update)
+				before := o.record(t, s.Name, id)
+				field := o.pick([]string{"care_opt_in", "consent_at", "consent_method", "opted_out_at", "weekly_max", "quiet_start"})
+				value := protectedValue(o, s.Name, field, before)
+				if field == "quiet_start" {
+					value = "03:30"
+					o.do(t, a, http.MethodPatch, base+"/"+id, map[string]any{"quiet_start": value, "quiet_end": "04:30"})
+				} else {
+					o.do(t, a, http.MethodPatch, base+"/"+id, map[string]any{field: value})
+				}
+				if after := o.record(t, s.Name, id); fmt.Sprint(after.Get(field)) != fmt.Sprint(before.Get(field)) {
+					t.Fatalf("seed %d: %s changed the consent of contact %s: %s from %v to %v", o.seed, a.name, id, field, before.Get(field), after.Get(field))
 				}
 			}
 			// delete

@@ -379,3 +379,33 @@ func TestFailedSignInsAreLimited(t *testing.T) {
 		t.Fatalf("after %d failures: %d %s", hooks.FailedSignInLimit, res.Status, res.Body)
 	}
 }
+
+// TestOrderWithLinesKeepsItsCurrency: a draft order whose lines are priced
+// in one currency cannot switch to another (its total would mix the two),
+// over REST or through sync; an order without lines can.
+func TestOrderWithLinesKeepsItsCurrency(t *testing.T) {
+	t.Parallel()
+	app := testapp.New(t)
+	client := testapp.NewClient(t, app)
+	res := client.Do(testapp.RepA, http.MethodPatch, "/api/collections/orders/records/"+testapp.OrderA, M{"currency": "USD"})
+	if res.Status != 400 || !strings.Contains(res.Body, "currency") || !strings.Contains(res.Body, "line") {
+		t.Fatalf("REST switch: %d %s", res.Status, res.Body)
+	}
+	push := M{"orders": M{"created": []any{}, "deleted": []any{}, "updated": []any{
+		M{"id": testapp.OrderA, "customer": testapp.CustomerA, "currency": "USD", "status": "draft", "_status": "updated", "_changed": "currency"},
+	}}}
+	res = client.Do(testapp.RepA, http.MethodPost, "/api/sync/push?last_pulled_at=1000000", push)
+	if res.Status != 200 || !strings.Contains(res.Body, testapp.OrderA) || !strings.Contains(res.Body, "currency") {
+		t.Fatalf("sync switch: %d %s", res.Status, res.Body)
+	}
+	if o, _ := app.FindRecordById("orders", testapp.OrderA); o.GetString("currency") != "EUR" {
+		t.Fatalf("the order switched to %s with EUR lines", o.GetString("currency"))
+	}
+	res = client.Do(testapp.RepA, http.MethodPost, "/api/collections/orders/records", M{"id": "emptyorder00001", "customer": testapp.CustomerA, "currency": "EUR"})
+	if res.Status != 200 {
+		t.Fatal(res.Body)
+	}
+	if res = client.Do(testapp.RepA, http.MethodPatch, "/api/collections/orders/records/emptyorder00001", M{"currency": "USD"}); res.Status != 200 {
+		t.Fatalf("an order without lines: %d %s", res.Status, res.Body)
+	}
+}
