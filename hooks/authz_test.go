@@ -695,8 +695,8 @@ func (o *org) checkSyncPush(t *testing.T) {
 		title := fmt.Sprintf("title by %d", i)
 		body := map[string]any{
 			"customers": map[string]any{"created": []any{map[string]any{"id": customerID, "name": "Pushed shop"}}, "updated": []any{}, "deleted": []any{}},
-			"visits":   map[string]any{"created": []any{map[string]any{"id": visitID, "customer": customer, "purpose": "pushed"}}, "updated": []any{}, "deleted": []any{}},
-			"contacts": map[string]any{"created": []any{}, "updated": []any{map[string]any{"id": contact, "customer": before.GetString("customer"), "name": before.GetString("name"), "title": title, "care_opt_in": !before.GetBool("care_opt_in"), "_status": "updated", "_changed": "title,care_opt_in"}}, "deleted": []any{}},
+			"visits":    map[string]any{"created": []any{map[string]any{"id": visitID, "customer": customer, "purpose": "pushed"}}, "updated": []any{}, "deleted": []any{}},
+			"contacts":  map[string]any{"created": []any{}, "updated": []any{map[string]any{"id": contact, "customer": before.GetString("customer"), "name": before.GetString("name"), "title": title, "care_opt_in": !before.GetBool("care_opt_in"), "_status": "updated", "_changed": "title,care_opt_in"}}, "deleted": []any{}},
 		}
 		if followUp != "" {
 			body["follow_ups"] = map[string]any{"created": []any{}, "updated": []any{map[string]any{"id": followUp, "customer": fuBefore.GetString("customer"), "assignee": a.policy.ID, "_status": "updated", "_changed": "assignee"}}, "deleted": []any{}}
