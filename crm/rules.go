@@ -34,13 +34,17 @@ func fieldError(field, code, format string, args ...any) error {
 	return &FieldError{Field: field, Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
-// PrepareUser checks a user's time zone and manager.
-func PrepareUser(find Finder, id string, r Record) error {
+// PrepareUser checks a user's time zone and, when it is set or changed,
+// their manager (orig is the stored version, nil for a new user). A manager
+// who lost the role before demotions were refused stays on their old
+// reports' records without blocking every later edit of them; the access
+// rules look at the role, so the stale link grants nothing.
+func PrepareUser(find Finder, id string, r Record, orig Stored) error {
 	if err := CheckTimezone(r.GetString("timezone")); err != nil {
 		return fieldError("timezone", "invalid_timezone", "%v", err)
 	}
 	managerID := r.GetString("manager")
-	if managerID == "" {
+	if managerID == "" || (orig != nil && orig.GetString("manager") == managerID) {
 		return nil
 	}
 	if managerID == id {

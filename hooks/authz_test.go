@@ -311,6 +311,23 @@ func (o *org) build(t *testing.T) {
 		}
 		demoted[m] = true
 	}
+	// a database from before demotions were refused: a manager lost the
+	// role while users still reported to them (written past the hooks)
+	if rng.IntN(3) == 0 {
+		for _, m := range managers {
+			if demoted[m] {
+				continue
+			}
+			var reports int
+			_ = o.app.DB().NewQuery("SELECT COUNT(*) FROM users WHERE manager = {:m}").Bind(map[string]any{"m": m}).Row(&reports)
+			if reports > 0 {
+				if _, err := o.app.DB().NewQuery("UPDATE users SET role = 'rep' WHERE id = {:m}").Bind(map[string]any{"m": m}).Execute(); err != nil {
+					t.Fatal(err)
+				}
+				break
+			}
+		}
+	}
 	// deactivations
 	for _, u := range all {
 		if rng.IntN(6) == 0 {

@@ -18,7 +18,7 @@ import (
 // a 400 with the offending field named.
 func registerInvariants(app core.App, deps Deps) {
 	onSave(app, crm.Users, func(app core.App, r *core.Record) error {
-		if err := crm.PrepareUser(finder(app), r.Id, r); err != nil {
+		if err := crm.PrepareUser(finder(app), r.Id, r, original(r)); err != nil {
 			return err
 		}
 		return checkDemotion(app, r)
