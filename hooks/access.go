@@ -62,6 +62,7 @@ func registerAccess(app core.App) {
 
 	// A token issued before an account was deactivated stops working at once.
 	app.OnServe().BindFunc(func(se *core.ServeEvent) error {
+		warnRuleDrift(se.App)
 		se.Router.BindFunc(func(e *core.RequestEvent) error {
 			if err := checkRecordWriteTypes(e); err != nil {
 				return err
@@ -163,6 +164,27 @@ func dropStreams(app core.App, userID string) {
 			client.Unset(apis.RealtimeClientAuthKey)
 			client.Unsubscribe()
 			client.Discard()
+		}
+	}
+}
+
+// warnRuleDrift says at start-up which API rules differ from the policy
+// (someone edited them in the dashboard): the policy's guards still hold,
+// but the rules decide what is read, so a loosened rule leaks.
+func warnRuleDrift(app core.App) {
+	for _, s := range policy.Specs {
+		c, err := app.FindCachedCollectionByNameOrId(s.Name)
+		if err != nil {
+			continue
+		}
+		stored := map[policy.Action]*string{policy.List: c.ListRule, policy.View: c.ViewRule,
+			policy.Create: c.CreateRule, policy.Update: c.UpdateRule, policy.Delete: c.DeleteRule}
+		for _, a := range policy.Actions {
+			want, got := s.Rule(a), stored[a]
+			if (want == nil) != (got == nil) || (want != nil && *want != *got) {
+				app.Logger().Warn("access: an API rule differs from the policy (edited in the dashboard?); the policy's rule is the reviewed one",
+					"collection", s.Name, "action", string(a))
+			}
 		}
 	}
 }
