@@ -363,7 +363,9 @@ func (o *org) build(t *testing.T) {
 	}
 	o.linkContact = contacts[o.rng.IntN(len(contacts))].Id
 	o.link = issue(t, o.linkContact, care.ScopeManage, testapp.Now, care.PreferencesTTL)
-	o.actors = append(o.actors, actor{name: "customer " + o.linkContact, policy: policy.Actor{Role: policy.Customer}})
+	// (the link is also sent as the Authorization of their REST, sync and
+	// realtime calls: it must get them nothing there)
+	o.actors = append(o.actors, actor{name: "customer " + o.linkContact, token: o.link, policy: policy.Actor{Role: policy.Customer}})
 }
 
 // loadGraph reads every record of every collection of the policy, as a
