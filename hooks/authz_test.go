@@ -294,6 +294,9 @@ func (o *org) build(t *testing.T) {
 				if len(others) > 0 && rng.IntN(2) == 0 {
 					next = o.pick(others)
 				}
+				if next == r.Id {
+					next = "" // a manager who reported to m is not their own manager
+				}
 				r.Set("manager", next)
 				if err := o.app.Save(r); err != nil {
 					t.Fatal(err)
