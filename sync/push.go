@@ -77,6 +77,12 @@ type PushResult struct {
 	ExperimentalRejectedIDs map[string][]string `json:"experimentalRejectedIds"`
 	Rejected                []Rejection         `json:"rejected"`
 	Conflicts               []ConflictReport    `json:"conflicts"`
+	// SyncAgain: the server stored something other than what the phone
+	// sent (values it computes, merged notes, a kept server value, a
+	// restored record) or holds changes in the phone's scope that the phone
+	// has not pulled. WatermelonDB pulls before it pushes, so the phone
+	// sees them only if it syncs once more.
+	SyncAgain bool `json:"sync_again"`
 }
 
 // DecodeChanges reads a push body strictly: an object of known tables,
@@ -201,6 +207,11 @@ func Push(ctx context.Context, app core.App, req PushRequest) (PushResult, error
 		}
 		if err := p.updateTotals(); err != nil {
 			return err
+		}
+		if !p.res.SyncAgain {
+			if p.res.SyncAgain, err = p.unpulled(); err != nil {
+				return err
+			}
 		}
 		_, err = db.NewQuery("DELETE FROM " + writerTable).Execute()
 		return err
@@ -423,8 +434,49 @@ func (p *pusher) updateTotals() error {
 		if err := p.st.update(edited, order); err != nil {
 			return err
 		}
+		p.res.SyncAgain = true
 	}
 	return nil
+}
+
+// noteDifferences sets SyncAgain when the stored record r differs from
+// what the device sent (raw) in any column the device holds: a value the
+// server computed or stamped, merged notes, a server value kept.
+func (p *pusher) noteDifferences(t Table, r interface{ GetRaw(string) any }, raw Raw) {
+	if p.res.SyncAgain {
+		return
+	}
+	for _, c := range t.Columns {
+		if c.stamp() {
+			continue
+		}
+		sent, ok := raw[c.Name]
+		if !ok {
+			continue
+		}
+		if !conflict.Equal(toWire(c, r.GetRaw(c.Name)), sent) {
+			p.res.SyncAgain = true
+			return
+		}
+	}
+}
+
+// unpulledQuery finds a change in the rep's scope, made by someone else
+// after the position the device pulled up to.
+const unpulledQuery = `SELECT EXISTS (SELECT 1 FROM ` + ChangesTable + ` WHERE seq > {:top} AND device != {:w} AND
+	(tbl = 'products' OR owner_from = {:rep} OR owner_to = {:rep} OR customer IN (SELECT id FROM customers WHERE owner = {:rep})))`
+
+// unpulled reports whether the server holds changes in the rep's scope
+// that the device has not pulled (committed after its last pull).
+func (p *pusher) unpulled() (bool, error) {
+	top, _ := DecodeCursor(p.req.LastPulledAt)
+	var found bool
+	err := p.tx.NonconcurrentDB().NewQuery(unpulledQuery).
+		Bind(dbx.Params{"top": top, "w": p.writer, "rep": p.req.Rep}).Row(&found)
+	if err != nil {
+		return false, fmt.Errorf("push: changes not pulled: %w", err)
+	}
+	return found, nil
 }
 
 // reject refuses a record: reported to the device, logged for admins.
@@ -438,6 +490,21 @@ func (p *pusher) logConflict(table, id, field string, server, client any, resolu
 	if field != "" {
 		p.res.Conflicts = append(p.res.Conflicts, ConflictReport{Table: table, ID: id, Field: field, Resolution: resolution})
 	}
+	if resolution == conflict.Rejected {
+		// refused again (the device keeps the record and sends it at every
+		// sync): one row, counted, holding the latest version
+		res, err := p.tx.NonconcurrentDB().NewQuery(`UPDATE ` + crm.SyncConflicts + ` SET count = count + 1,
+			last_seen_at = {:now}, client_value = {:client}, updated = {:now}
+			WHERE collection = {:t} AND record_id = {:id} AND resolution = 'rejected' AND user = {:u} AND device = {:d} AND rule = {:rule}`).
+			Bind(dbx.Params{"now": types.NowDateTime().String(), "client": string(jsonValue(client)), "t": table, "id": clip(id),
+				"u": p.req.Rep, "d": clip(p.req.Device), "rule": clip500(rule)}).Execute()
+		if err != nil {
+			return fmt.Errorf("log refusal of %s/%s: %w", table, id, err)
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			return nil
+		}
+	}
 	c, err := p.tx.FindCachedCollectionByNameOrId(crm.SyncConflicts)
 	if err != nil {
 		return err
@@ -447,6 +514,7 @@ func (p *pusher) logConflict(table, id, field string, server, client any, resolu
 		"collection": table, "record_id": clip(id), "field": field,
 		"server_value": jsonValue(server), "client_value": jsonValue(client),
 		"resolution": resolution, "rule": clip500(rule), "user": p.req.Rep, "device": clip(p.req.Device),
+		"count": 1, "last_seen_at": types.NowDateTime(),
 	})
 	if err := p.st.insert(r); err != nil {
 		return fmt.Errorf("log conflict on %s/%s: %w", table, id, err)
@@ -767,6 +835,7 @@ func (p *pusher) create(t Table, collection *core.Collection, id string, raw Raw
 	if err := p.save(t, r, nil); err != nil {
 		return err
 	}
+	p.noteDifferences(t, r, raw)
 	if wasDeleted {
 		if err := p.logConflict(t.Name, id, "*", nil, raw, conflict.Restored, conflict.RuleEditBeatsDel); err != nil {
 			return err
@@ -892,6 +961,7 @@ func (p *pusher) update(t Table, existing, order *row, raw Raw, values map[strin
 		diffs = append(diffs, diff{c, client, server})
 	}
 	if len(diffs) == 0 {
+		p.noteDifferences(t, existing, raw) // a retry: what the device holds may still differ
 		return nil
 	}
 	r := existing.edit() // the store keeps the stored version until the write succeeds
@@ -942,7 +1012,9 @@ func (p *pusher) update(t Table, existing, order *row, raw Raw, values map[strin
 		if err := p.save(t, r, existing); err != nil {
 			return err
 		}
+		p.noteDifferences(t, r, raw)
 	} else if len(conflicts) > 0 {
+		p.res.SyncAgain = true
 		// the device keeps its value until it pulls the server's: make
 		// sure its next pull carries the record
 		if err := p.touch(t, r.Id, r.GetString(t.Parent)); err != nil {
@@ -1017,6 +1089,7 @@ func (p *pusher) delete(ctx context.Context, t Table, id string) error {
 			return err
 		}
 		if len(edits) > 0 {
+			p.res.SyncAgain = true // the record lives on: the phone pulls it back
 			if err := p.touch(t, r.Id, r.GetString(t.Parent)); err != nil {
 				return err
 			}

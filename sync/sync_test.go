@@ -56,6 +56,7 @@ type pushResult struct {
 	ExperimentalRejectedIDs map[string][]string `json:"experimentalRejectedIds"`
 	Rejected                []struct{ Table, ID, Reason string }
 	Conflicts               []struct{ Table, ID, Field, Resolution string }
+	SyncAgain               *bool `json:"sync_again"`
 }
 
 type syncClient struct {
@@ -890,5 +891,90 @@ func TestCancelledPushChangesNothing(t *testing.T) {
 	}
 	if n := s.count(crm.Visits); n != before {
 		t.Errorf("a cancelled push left %d visits, want %d", n, before)
+	}
+}
+
+// TestPushSaysWhenToSyncAgain: WatermelonDB pulls before it pushes, so the
+// push answer says when the phone holds something other than the server
+// (values the server computed, changes it has not pulled).
+func TestPushSaysWhenToSyncAgain(t *testing.T) {
+	t.Parallel()
+	s := newSync(t)
+	ts := s.pull(testapp.RepA, "null").Timestamp
+	again := func(name string, cursor int64, changes M, want bool) {
+		t.Helper()
+		res := s.push(testapp.RepA, cursor, changes)
+		if res.SyncAgain == nil || *res.SyncAgain != want {
+			t.Fatalf("%s: sync_again %v, want %v (%+v)", name, res.SyncAgain, want, res)
+		}
+	}
+	title := M{"contacts": M{"created": []M{}, "deleted": []string{}, "updated": []M{{
+		"id": testapp.ContactA, "customer": testapp.CustomerA, "name": "Contact of userrepa0000001", "title": "Buyer",
+		"_status": "updated", "_changed": "title",
+	}}}}
+	again("an edit stored as sent", ts, title, false)
+	again("nothing to push, nothing new", ts, M{}, false)
+
+	visit := M{"visits": M{"updated": []M{}, "deleted": []string{}, "created": []M{{
+		"id": "AgainVisit00001", "customer": testapp.CustomerA, "rep": "", "geo_status": "",
+		"check_in_lat": 52.5202, "check_in_lng": 13.4052, "_status": "created", "_changed": "",
+	}}}}
+	again("a visit whose rep and geo status the server computed", ts, visit, true)
+	again("the same push again: the server still differs from what was sent", ts, visit, true)
+
+	ts = s.pull(testapp.RepA, ts).Timestamp
+	again("after pulling the server's values", ts, M{}, false)
+	c, _ := s.app.FindRecordById("customers", testapp.CustomerA)
+	c.Set("phone", "+49 30 1234")
+	if err := s.app.Save(c); err != nil {
+		t.Fatal(err)
+	}
+	again("an admin changed the rep's customer after the pull", ts, M{}, true)
+	x, _ := s.app.FindRecordById("customers", testapp.CustomerB)
+	x.Set("phone", "+49 30 9999")
+	if err := s.app.Save(x); err != nil {
+		t.Fatal(err)
+	}
+	ts = s.pull(testapp.RepA, ts).Timestamp
+	again("an admin changed another rep's customer", ts, M{}, false)
+}
+
+// TestRefusedAgainIsCountedNotRepeated: a record the device cannot get
+// accepted comes back at every sync; admins see one row with a count, the
+// latest version of the record, and when it was last seen.
+func TestRefusedAgainIsCountedNotRepeated(t *testing.T) {
+	t.Parallel()
+	s := newSync(t)
+	ts := s.pull(testapp.RepA, "null").Timestamp
+	line := func(qty float64) M {
+		return M{"order_lines": M{"updated": []M{}, "deleted": []string{}, "created": []M{{
+			"id": "RefusedLine0001", "order": testapp.OrderASubmitted, "product": testapp.ProductCups, "quantity": qty,
+			"_status": "created", "_changed": "",
+		}}}}
+	}
+	for i := 1; i <= 3; i++ {
+		res := s.push(testapp.RepA, ts, line(float64(i)))
+		if len(res.Rejected) != 1 {
+			t.Fatalf("push %d: %+v", i, res)
+		}
+	}
+	rows, err := s.app.FindAllRecords("sync_conflicts", dbx.HashExp{"record_id": "RefusedLine0001"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 1 || rows[0].GetInt("count") != 3 || rows[0].GetDateTime("last_seen_at").IsZero() ||
+		!strings.Contains(rows[0].GetString("client_value"), `"quantity":3`) {
+		for _, r := range rows {
+			t.Logf("%v", r.FieldsData())
+		}
+		t.Fatalf("%d rows for one record refused three times (want one, count 3, the latest version)", len(rows))
+	}
+	// another device of the same rep is stuck on its own row
+	res := s.client.DoWithHeaders(testapp.RepA, http.MethodPost, fmt.Sprintf("/api/sync/push?last_pulled_at=%d", ts), line(4), map[string]string{"X-Device-Id": "tablet"})
+	if res.Status != 200 {
+		t.Fatal(res.Body)
+	}
+	if n, _ := s.app.CountRecords("sync_conflicts", dbx.HashExp{"record_id": "RefusedLine0001"}); n != 2 {
+		t.Fatalf("%d rows after a second device", n)
 	}
 }
