@@ -10,7 +10,6 @@ import (
 	"io"
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
@@ -100,28 +99,6 @@ func clip(s string) string {
 	return s
 }
 
-// Cursors. A pull answers with a timestamp that carries two change-log
-// positions: the one it read up to (top) and the one the device held
-// before it (base). WatermelonDB pushes with the new timestamp; the merge
-// needs base, the version the device's offline edits were made on. Packing
-// both into the number keeps the server free of per-pull state. The gap is
-// stored as its complement, so that cursors never decrease (WatermelonDB
-// checks): for the same top, a smaller gap gives a larger cursor.
-const cursorScale = 1_000_000
-
-// EncodeCursor packs top and base; a gap of a million changes or more is
-// clipped (the base then errs late, never early).
-func EncodeCursor(top, base int64) int64 {
-	gap := min(max(top-base, 0), cursorScale-1)
-	return top*cursorScale + (cursorScale - 1 - gap)
-}
-
-// DecodeCursor unpacks a timestamp into top and base.
-func DecodeCursor(c int64) (top, base int64) {
-	top = c / cursorScale
-	return top, top - (cursorScale - 1 - c%cursorScale)
-}
-
 // snapshot is a read transaction: every query of one pull sees the same
 // committed state, so the cursor and the changes agree.
 type snapshot struct {
@@ -178,31 +155,6 @@ func Pull(ctx context.Context, app core.App, req PullRequest, w io.Writer) error
 	return out.finish(EncodeCursor(top, base), replacement)
 }
 
-// scopedSelect selects the wire columns of t within rep's scope; extra is
-// an additional condition on the row (alias t) or its customer (alias c).
-func scopedSelect(t Table, extra string) string {
-	cols := make([]string, 0, len(t.Columns)+1)
-	cols = append(cols, "t.id")
-	for _, c := range t.Columns {
-		cols = append(cols, "t."+q(c.Name))
-	}
-	from := ""
-	switch {
-	case t.Name == crm.Customers:
-		from = "customers t JOIN customers c ON c.id = t.id WHERE c.owner = {:rep}"
-	case t.Name == crm.OrderLines:
-		from = `order_lines t JOIN orders o ON o.id = t."order" JOIN customers c ON c.id = o.customer WHERE c.owner = {:rep}`
-	case t.Name == crm.Products:
-		from = "products t WHERE t.active = TRUE"
-	default:
-		from = q(t.Name) + " t JOIN customers c ON c.id = t." + q(t.Parent) + " WHERE c.owner = {:rep}"
-	}
-	if extra != "" {
-		from += " AND " + extra
-	}
-	return "SELECT " + strings.Join(cols, ", ") + " FROM " + from
-}
-
 // streamRows writes the rows of query as updated records of t, and returns
 // the ids it wrote.
 func (s *snapshot) streamRows(out *pullWriter, t Table, query string, params dbx.Params, seen map[string]bool) error {
@@ -243,13 +195,6 @@ func (s *snapshot) fullPull(out *pullWriter, rep string) error {
 		out.deletedIDs(nil)
 	}
 	return nil
-}
-
-type ownerEvent struct {
-	Customer  string `db:"record_id"`
-	OwnerFrom string `db:"owner_from"`
-	OwnerTo   string `db:"owner_to"`
-	Seq       int64  `db:"seq"`
 }
 
 func (s *snapshot) incrementalPull(out *pullWriter, req PullRequest, since, top int64) error {
@@ -380,56 +325,6 @@ func (s *snapshot) incrementalPull(out *pullWriter, req PullRequest, since, top 
 		}
 		slices.Sort(gone)
 		out.deletedIDs(gone)
-	}
-	return nil
-}
-
-// knownUnder adds to deleted every record the rep may have known under
-// customer before it left them at seq leftAt: the customer, and each record
-// that appeared under it before leftAt (or so long ago that its history was
-// pruned). Records that arrived later were never in the rep's scope and are
-// not named.
-func (s *snapshot) knownUnder(customer string, leftAt int64, deleted map[string]map[string]bool) error {
-	add := func(tbl, id string) {
-		if deleted[tbl] == nil {
-			deleted[tbl] = map[string]bool{}
-		}
-		deleted[tbl][id] = true
-	}
-	add(crm.Customers, customer)
-	var hist []struct {
-		Tbl      string `db:"tbl"`
-		RecordID string `db:"record_id"`
-		First    int64  `db:"first"`
-	}
-	if err := s.query("SELECT tbl, record_id, MIN(seq) AS first FROM "+ChangesTable+" INDEXED BY _rounds_changes_customer WHERE customer = {:c} GROUP BY tbl, record_id",
-		dbx.Params{"c": customer}).All(&hist); err != nil {
-		return fmt.Errorf("pull: history of %s: %w", customer, err)
-	}
-	logged := map[string]bool{}
-	for _, h := range hist {
-		logged[h.Tbl+"/"+h.RecordID] = true
-		if h.First < leftAt && h.Tbl != crm.Products {
-			add(h.Tbl, h.RecordID)
-		}
-	}
-	for _, t := range Tables {
-		if t.Parent == "" {
-			continue
-		}
-		query := "SELECT id FROM " + q(t.Name) + " WHERE " + q(t.Parent) + " = {:c}"
-		if t.Name == crm.OrderLines {
-			query = `SELECT l.id FROM order_lines l JOIN orders o ON o.id = l."order" WHERE o.customer = {:c}`
-		}
-		var ids []string
-		if err := s.query(query, dbx.Params{"c": customer}).Column(&ids); err != nil {
-			return fmt.Errorf("pull: children of %s: %w", customer, err)
-		}
-		for _, id := range ids {
-			if !logged[t.Name+"/"+id] { // history pruned: it has been there since before any live cursor
-				add(t.Name, id)
-			}
-		}
 	}
 	return nil
 }

@@ -1,0 +1,594 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/types"
+
+	"rounds/crm"
+	"rounds/policy"
+	"rounds/sync/conflict"
+)
+
+// Applying one pushed record: decode, check, merge, save.
+
+// save applies the record rules to r (orig is the stored version, nil for
+// a new record), validates it, and writes it.
+func (p *pusher) save(t Table, r *core.Record, orig *row) error {
+	find := p.st.finder()
+	var err error
+	var origRec crm.Stored
+	if orig != nil {
+		origRec = orig
+	}
+	switch t.Name {
+	case crm.Customers:
+		err = crm.PrepareCustomer(r, orig == nil)
+	case crm.Contacts:
+		err = crm.PrepareContact(r)
+	case crm.Visits:
+		err = crm.PrepareVisit(find, r, origRec)
+	case crm.FollowUps:
+		err = crm.PrepareFollowUp(find, r, origRec)
+	case crm.Orders:
+		err = crm.PrepareOrder(find, r, origRec, func() time.Time { return p.req.Now })
+		if orig == nil {
+			r.Set("total", 0)
+		} else if err == nil && r.GetString("currency") != orig.GetString("currency") {
+			var lines []float64
+			if lines, err = p.st.lineTotals(r.Id); err == nil {
+				err = crm.CheckCurrencyChange(orig.GetString("currency"), r.GetString("currency"), len(lines))
+			}
+		}
+	case crm.OrderLines:
+		err = crm.PriceLine(find, r)
+		p.touched[r.GetString("order")] = true
+		if orig != nil {
+			p.touched[orig.GetString("order")] = true
+		}
+	}
+	var fe *crm.FieldError
+	if errors.As(err, &fe) {
+		return refuse("%s", fe.Error())
+	}
+	if err != nil {
+		return err
+	}
+	if err := p.st.validate(r, orig); err != nil {
+		return err
+	}
+	if orig == nil {
+		return p.st.insert(r)
+	}
+	return p.st.update(r, orig)
+}
+
+// updateTotals recomputes the totals of orders whose lines changed.
+func (p *pusher) updateTotals() error {
+	for _, id := range keys(p.touched) {
+		order, err := p.st.find(crm.Orders, id)
+		if err != nil || order == nil {
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		totals, err := p.st.lineTotals(id)
+		if err != nil {
+			return err
+		}
+		total := crm.SumCents(totals)
+		if crm.Cents(order.GetFloat("total")) == crm.Cents(total) {
+			continue
+		}
+		edited := order.edit()
+		edited.Set("total", total)
+		if err := p.st.update(edited, order); err != nil {
+			return err
+		}
+		p.res.SyncAgain = true
+	}
+	return nil
+}
+
+// decode converts the device's wire values into stored values, refusing
+// unknown columns and values of the wrong type.
+func decode(t Table, raw Raw) (map[string]any, error) {
+	out := map[string]any{}
+	for k, v := range raw {
+		switch k {
+		case "id", "_status", "_changed":
+			continue
+		}
+		c, ok := t.Column(k)
+		if !ok {
+			return nil, refuse("unknown column %s.%s", t.Name, clip(k))
+		}
+		sv, err := fromWire(c, v)
+		if err != nil {
+			return nil, refuse("%s.%s: %v", t.Name, k, err)
+		}
+		out[k] = sv
+	}
+	return out, nil
+}
+
+// fromWire converts one wire value to the stored form.
+func fromWire(c Column, v any) (any, error) {
+	switch c.Kind {
+	case Text:
+		switch x := v.(type) {
+		case nil:
+			return "", nil
+		case string:
+			return x, nil
+		}
+		return nil, fmt.Errorf("must be text, got %s", wireType(v))
+	case Relation:
+		switch x := v.(type) {
+		case nil:
+			return "", nil
+		case string:
+			return x, nil
+		}
+		return nil, fmt.Errorf("must be an id or null, got %s", wireType(v))
+	case Number:
+		x, ok := v.(float64)
+		if !ok {
+			if v == nil {
+				return 0.0, nil
+			}
+			return nil, fmt.Errorf("must be a number, got %s", wireType(v))
+		}
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return nil, fmt.Errorf("must be a finite number")
+		}
+		return x, nil
+	case Bool:
+		switch x := v.(type) {
+		case bool:
+			return x, nil
+		case nil:
+			return false, nil
+		}
+		return nil, fmt.Errorf("must be true or false, got %s", wireType(v))
+	case Date:
+		switch x := v.(type) {
+		case nil:
+			return "", nil
+		case float64:
+			if math.IsNaN(x) || math.IsInf(x, 0) || x != math.Trunc(x) {
+				return nil, fmt.Errorf("must be whole epoch milliseconds")
+			}
+			tm := time.UnixMilli(int64(x)).UTC()
+			if tm.Year() < 1900 || tm.Year() > 2200 {
+				return nil, fmt.Errorf("%d ms is outside the years 1900-2200", int64(x))
+			}
+			return tm.Format(types.DefaultDateLayout), nil
+		}
+		return nil, fmt.Errorf("must be epoch milliseconds or null, got %s", wireType(v))
+	}
+	return v, nil
+}
+
+func wireType(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return fmt.Sprintf("text %q", clip(x))
+	case float64:
+		return "a number"
+	case bool:
+		return "a boolean"
+	case []any:
+		return "a list"
+	case map[string]any:
+		return "an object"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// stored returns the stored value of column c of r, in wire-comparable form.
+func stored(c Column, r *row) any {
+	v := r.GetRaw(c.Name)
+	switch c.Kind {
+	case Date:
+		dt, _ := v.(types.DateTime)
+		if dt.IsZero() {
+			return ""
+		}
+		return dt.String()
+	case Number:
+		return r.GetFloat(c.Name)
+	case Bool:
+		return r.GetBool(c.Name)
+	default:
+		return r.GetString(c.Name)
+	}
+}
+
+func (p *pusher) upsert(ctx context.Context, t Table, raw Raw, created bool) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	id, _ := raw["id"].(string)
+	key := t.Name + "/" + id
+	if p.done[key] {
+		return nil
+	}
+	p.done[key] = true
+	if !crm.ValidID(id) {
+		return p.reject(t, id, raw, fmt.Sprintf("invalid id %q: use 15 to 36 characters of A-Z, a-z, 0-9, _ and -", clip(id)))
+	}
+	if t.ReadOnly {
+		return p.reject(t, id, raw, t.Name+" are read-only for devices")
+	}
+	// Creates and updates refuse (or fail validation) before they write,
+	// and each is one statement: no savepoint needed.
+	err := p.apply(t, id, raw, created)
+	var re *recordError
+	switch {
+	case errors.As(err, &re):
+		return p.reject(t, id, raw, re.reason)
+	case err != nil && isValidation(err):
+		return p.reject(t, id, raw, "invalid record: "+err.Error())
+	}
+	return err
+}
+
+// isValidation reports whether err is PocketBase's (ozzo) validation error:
+// a problem with the record, not with the server.
+func isValidation(err error) bool {
+	var v interface{ Filter() error }
+	return errors.As(err, &v)
+}
+
+func (p *pusher) apply(t Table, id string, raw Raw, created bool) error {
+	values, err := decode(t, raw)
+	if err != nil {
+		return err
+	}
+	collection, err := p.tx.FindCachedCollectionByNameOrId(t.Name)
+	if err != nil {
+		return err
+	}
+	existing, err := p.st.find(t.Name, id)
+	if err != nil {
+		return err
+	}
+	action := policy.Update
+	if existing == nil {
+		action = policy.Create
+	}
+	if err := p.mayWrite(t, action); err != nil {
+		return err
+	}
+	if existing == nil {
+		return p.create(t, collection, id, raw, values)
+	}
+	order, ok, err := p.inScope(t, existing)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		if created {
+			return refuse("id %s is already in use by another record", id)
+		}
+		return refuse("this %s is not in your scope (its customer belongs to another rep now)", singular(t.Name))
+	}
+	return p.update(t, existing, order, raw, values, created)
+}
+
+func singular(table string) string {
+	return strings.TrimSuffix(strings.ReplaceAll(table, "_", " "), "s")
+}
+
+func (p *pusher) create(t Table, collection *core.Collection, id string, raw Raw, values map[string]any) error {
+	r := core.NewRecord(collection)
+	r.Id = id
+	spec := policy.For(t.Name)
+	for _, c := range t.Columns { // (not DataColumns: this runs per record, and that allocates)
+		if c.stamp() || spec.DeviceField(c.Name, true) != policy.FieldFree {
+			continue
+		}
+		if v, ok := values[c.Name]; ok {
+			if id, ok := plainRelation(collection.Fields.GetByName(c.Name), v); ok {
+				r.SetRaw(c.Name, id)
+			} else {
+				r.Set(c.Name, v)
+			}
+		}
+	}
+	if col := spec.Author; col != "" {
+		if v, _ := values[col].(string); v != "" && v != p.req.Rep {
+			return refuse("%s.%s is set by the server to the signed-in rep; it cannot name someone else", t.Name, col)
+		}
+		r.Set(col, p.req.Rep)
+	}
+	if t.Name == crm.Orders {
+		switch status := r.GetString("status"); status {
+		case "", crm.StatusDraft, crm.StatusSubmitted:
+		default:
+			return refuse("a rep cannot create an order with status %q: reps create drafts and submit them", status)
+		}
+	}
+	if t.Name != crm.Customers {
+		order, ok, err := p.inScope(t, r)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return refuse("%s %s is not in your scope", t.Parent, clip(r.GetString(t.Parent)))
+		}
+		if err := p.checkLine(t, r, order, true); err != nil {
+			return err
+		}
+	}
+	// an edit beats a delete: a record the server deleted comes back
+	wasDeleted, err := p.deletedOnServer(t.Name, id)
+	if err != nil {
+		return err
+	}
+	if err := p.save(t, r, nil); err != nil {
+		return err
+	}
+	p.noteDifferences(t, r, raw)
+	if wasDeleted {
+		if err := p.logConflict(t.Name, id, "*", nil, raw, conflict.Restored, conflict.RuleEditBeatsDel); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkLine enforces the order rules on a line: its order must be a draft,
+// its product on sale.
+func (p *pusher) checkLine(t Table, r crm.Stored, order *row, changedProduct bool) error {
+	if t.Name != crm.OrderLines || order == nil {
+		return nil
+	}
+	if status := order.GetString("status"); status != crm.StatusDraft {
+		return refuse("order %s is %s: its lines can no longer change", order.Id, status)
+	}
+	if changedProduct {
+		product, err := p.st.find(crm.Products, r.GetString("product"))
+		if err != nil {
+			return err
+		}
+		if product != nil && !product.GetBool("active") {
+			return refuse("product %s is no longer sold", product.GetString("sku"))
+		}
+	}
+	return nil
+}
+
+// changedColumns reads WatermelonDB's _changed ("a,b,c").
+func changedColumns(raw Raw) []string {
+	s, _ := raw["_changed"].(string)
+	var out []string
+	for _, c := range strings.Split(s, ",") {
+		if c = strings.TrimSpace(c); c != "" {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func (p *pusher) update(t Table, existing, order *row, raw Raw, values map[string]any, created bool) error {
+	spec := policy.For(t.Name)
+	cols := changedColumns(raw)
+	if created { // a retried create: every column the device sent is its own
+		cols = cols[:0]
+		for k := range values {
+			cols = append(cols, k)
+		}
+		slices.Sort(cols)
+	}
+	edits, err := p.serverEdits(t, existing.Id)
+	if err != nil {
+		return err
+	}
+	var deviceAt time.Time
+	if ms, ok := raw["updated"].(float64); ok {
+		deviceAt = time.UnixMilli(int64(ms)).UTC()
+	}
+	deviceAt = conflict.ClampDeviceTime(deviceAt, p.baseAt, p.req.Now)
+
+	// what the device changed and the server holds differently
+	type diff struct {
+		c              Column
+		client, server any
+	}
+	var diffs []diff
+	for _, name := range cols {
+		c, ok := t.Column(name)
+		if !ok {
+			if name == "id" {
+				continue
+			}
+			return refuse("unknown column %s.%s in _changed", t.Name, clip(name))
+		}
+		if name == "created" || name == "updated" {
+			continue
+		}
+		client, sent := values[name]
+		if !sent {
+			continue
+		}
+		server := stored(c, existing)
+		if conflict.Equal(client, server) {
+			continue
+		}
+		rule := spec.DeviceField(name, false)
+		if created && (rule == policy.FieldServer || name == spec.Author) {
+			continue // a retried create carries the device's defaults for these
+		}
+		if name == t.Parent {
+			return refuse("a %s cannot move to another %s", singular(t.Name), t.Parent)
+		}
+		if rule == policy.FieldFixed {
+			return refuse("%s.%s cannot be changed once the record exists", t.Name, name)
+		}
+		diffs = append(diffs, diff{c, client, server})
+	}
+	if len(diffs) == 0 {
+		p.noteDifferences(t, existing, raw) // a retry: what the device holds may still differ
+		return nil
+	}
+	r := existing.edit() // the store keeps the stored version until the write succeeds
+	if t.Name == crm.Orders && r.GetString("status") != crm.StatusDraft {
+		return refuse("order %s is %s: it can no longer change on a device", r.Id, r.GetString("status"))
+	}
+	if err := p.checkLine(t, r, order, false); err != nil {
+		return err
+	}
+
+	applied := false
+	var conflicts []func() error
+	for _, d := range diffs {
+		name := d.c.Name
+		if t.Name == crm.Orders && name == "status" {
+			to, _ := d.client.(string)
+			if to != crm.StatusSubmitted && to != crm.StatusCancelled && to != crm.StatusDraft {
+				return refuse("a rep cannot set an order to %q: reps submit or cancel drafts, the back office confirms and fulfils", to)
+			}
+		}
+		at, changed := edits[name]
+		out := conflict.Resolve(conflict.Field{
+			ServerOwned:   spec.DeviceField(name, false) == policy.FieldServer,
+			Note:          NoteColumns[t.Name+"."+name],
+			Client:        d.client,
+			Server:        d.server,
+			ServerChanged: changed,
+			ServerAt:      at,
+			DeviceAt:      deviceAt,
+		})
+		if !conflict.Equal(out.Value, d.server) {
+			r.Set(name, out.Value)
+			applied = true
+			if name == "product" {
+				if err := p.checkLine(t, r, order, true); err != nil {
+					return err
+				}
+			}
+		}
+		if out.Conflict {
+			server, client := toWire(d.c, d.server), toWire(d.c, d.client)
+			conflicts = append(conflicts, func() error {
+				return p.logConflict(t.Name, r.Id, name, server, client, out.Resolution, out.Rule)
+			})
+		}
+	}
+	if applied {
+		if err := p.save(t, r, existing); err != nil {
+			return err
+		}
+		p.noteDifferences(t, r, raw)
+	} else if len(conflicts) > 0 {
+		p.res.SyncAgain = true
+		// the device keeps its value until it pulls the server's: make
+		// sure its next pull carries the record
+		if err := p.touch(t, r.Id, r.GetString(t.Parent)); err != nil {
+			return err
+		}
+	}
+	for _, log := range conflicts {
+		if err := log(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// touch logs a change of record id (whose parent is parent) without
+// changing it, so that devices pull it.
+func (p *pusher) touch(t Table, id, parent string) error {
+	customer := id
+	if t.Name != crm.Customers {
+		c, _, err := p.customerOf(t, parent)
+		if err != nil {
+			return err
+		}
+		if c != nil {
+			customer = c.Id
+		}
+	}
+	_, err := p.tx.NonconcurrentDB().NewQuery("INSERT INTO " + ChangesTable +
+		" (tbl, record_id, op, customer, cols, device, at) VALUES ({:t}, {:id}, 'u', {:c}, '', {:d}, {:at})").
+		Bind(dbx.Params{"t": t.Name, "id": id, "c": customer, "d": p.writer, "at": p.req.Now.UnixMilli()}).Execute()
+	return err
+}
+
+func (p *pusher) delete(ctx context.Context, t Table, id string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	key := t.Name + "/" + id + "/delete"
+	if p.done[key] {
+		return nil
+	}
+	p.done[key] = true
+	if t.ReadOnly {
+		return p.reject(t, id, nil, t.Name+" are read-only for devices")
+	}
+	// Every refusal comes before the first write (planDelete included), so
+	// a refused delete leaves nothing behind without a savepoint.
+	err := func() error {
+		r, err := p.st.find(t.Name, id)
+		if err != nil || r == nil {
+			return err // already gone: nothing to do
+		}
+		order, ok, err := p.inScope(t, r)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return refuse("this %s is not in your scope", singular(t.Name))
+		}
+		if err := p.mayWrite(t, policy.Delete); err != nil {
+			return err
+		}
+		switch {
+		case t.Name == crm.Orders && r.GetString("status") != crm.StatusDraft:
+			return refuse("order %s is %s: it can no longer be deleted", id, r.GetString("status"))
+		}
+		if err := p.checkLine(t, r, order, false); err != nil {
+			return err
+		}
+		edits, err := p.serverEdits(t, id)
+		if err != nil {
+			return err
+		}
+		if len(edits) > 0 {
+			p.res.SyncAgain = true // the record lives on: the phone pulls it back
+			if err := p.touch(t, r.Id, r.GetString(t.Parent)); err != nil {
+				return err
+			}
+			return p.logConflict(t.Name, id, "*", nil, "deleted", conflict.Restored, conflict.RuleEditBeatsDel)
+		}
+		if t.Name == crm.OrderLines {
+			p.touched[r.GetString("order")] = true
+		}
+		if err := p.st.delete(r); err != nil {
+			if errors.Is(err, errStillReferenced) {
+				return refuse("this %s cannot be deleted: it is %v", singular(t.Name), err)
+			}
+			return err
+		}
+		return nil
+	}()
+	var re *recordError
+	if errors.As(err, &re) {
+		return p.reject(t, id, nil, re.reason)
+	}
+	return err
+}

@@ -1,0 +1,69 @@
+package sync
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/pocketbase/dbx"
+)
+
+// The cursor: what a device has pulled, packed into WatermelonDB's
+// lastPulledAt, and what the push reads from it.
+
+// Cursors. A pull answers with a timestamp that carries two change-log
+// positions: the one it read up to (top) and the one the device held
+// before it (base). WatermelonDB pushes with the new timestamp; the merge
+// needs base, the version the device's offline edits were made on. Packing
+// both into the number keeps the server free of per-pull state. The gap is
+// stored as its complement, so that cursors never decrease (WatermelonDB
+// checks): for the same top, a smaller gap gives a larger cursor.
+const cursorScale = 1_000_000
+
+// EncodeCursor packs top and base; a gap of a million changes or more is
+// clipped (the base then errs late, never early).
+func EncodeCursor(top, base int64) int64 {
+	gap := min(max(top-base, 0), cursorScale-1)
+	return top*cursorScale + (cursorScale - 1 - gap)
+}
+
+// DecodeCursor unpacks a timestamp into top and base.
+func DecodeCursor(c int64) (top, base int64) {
+	top = c / cursorScale
+	return top, top - (cursorScale - 1 - c%cursorScale)
+}
+
+// resolveBase finds the version the device's edits are based on: the
+// base packed into the timestamp of the pull before this push.
+func (p *pusher) resolveBase() error {
+	_, p.base = DecodeCursor(p.req.LastPulledAt)
+	var at sql.NullInt64
+	var stamp sql.NullString
+	if err := p.tx.NonconcurrentDB().NewQuery("SELECT at, stamp FROM "+ChangesTable+" WHERE seq <= {:s} ORDER BY seq DESC LIMIT 1").
+		Bind(dbx.Params{"s": p.base}).Row(&at, &stamp); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("push: time of base cursor: %w", err)
+	}
+	if ms := changeMillis(at.Int64, stamp.String); ms > 0 {
+		p.baseAt = time.UnixMilli(ms).UTC()
+	}
+	return nil
+}
+
+// unpulledQuery finds a change in the rep's scope, made by someone else
+// after the position the device pulled up to.
+const unpulledQuery = `SELECT EXISTS (SELECT 1 FROM ` + ChangesTable + ` WHERE seq > {:top} AND device != {:w} AND
+	(tbl = 'products' OR owner_from = {:rep} OR owner_to = {:rep} OR customer IN (SELECT id FROM customers WHERE owner = {:rep})))`
+
+// unpulled reports whether the server holds changes in the rep's scope
+// that the device has not pulled (committed after its last pull).
+func (p *pusher) unpulled() (bool, error) {
+	top, _ := DecodeCursor(p.req.LastPulledAt)
+	var found bool
+	err := p.tx.NonconcurrentDB().NewQuery(unpulledQuery).
+		Bind(dbx.Params{"top": top, "w": p.writer, "rep": p.req.Rep}).Row(&found)
+	if err != nil {
+		return false, fmt.Errorf("push: changes not pulled: %w", err)
+	}
+	return found, nil
+}
