@@ -4,8 +4,10 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log"
 	"os"
+	"strconv"
 	"time"
 	_ "time/tzdata" // time zones work on machines without a zoneinfo database
 
@@ -41,7 +43,9 @@ func main() {
 // config reads the environment: FCM_* for push (none set: outbox-only
 // mode), ROUNDS_TIMEZONE for people without a time zone (default UTC),
 // ROUNDS_CARE_SECRET for customer links (default: generated and kept in
-// the data directory).
+// the data directory), ROUNDS_TERRITORY_GRACE_DAYS for how long a rep's
+// offline work still lands under a customer handed to someone else
+// (default 7; 0 turns it off).
 func config(getenv func(string) string) (hooks.Deps, error) {
 	var deps hooks.Deps
 	if cfg, ok := fcm.FromEnv(getenv); ok {
@@ -60,6 +64,16 @@ func config(getenv func(string) string) (hooks.Deps, error) {
 	}
 	if s := getenv("ROUNDS_CARE_SECRET"); s != "" {
 		deps.CareSecret = []byte(s)
+	}
+	if s := getenv("ROUNDS_TERRITORY_GRACE_DAYS"); s != "" {
+		days, err := strconv.Atoi(s)
+		if err != nil || days < 0 || days > 365 {
+			return deps, fmt.Errorf("ROUNDS_TERRITORY_GRACE_DAYS must be a whole number of days from 0 to 365, got %q", s)
+		}
+		deps.TerritoryGrace = time.Duration(days) * 24 * time.Hour
+		if days == 0 {
+			deps.TerritoryGrace = -1 // off
+		}
 	}
 	return deps, nil
 }

@@ -10,6 +10,7 @@ import (
 	"math"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -90,6 +91,40 @@ func LineTotal(unitPrice float64, quantity int64, discountPct float64) float64 {
 func LineTotalCents(unitCents, quantity int64, discountPct float64) int64 {
 	gross := float64(unitCents * quantity)
 	return int64(math.Round(gross * (100 - discountPct) / 100))
+}
+
+// ---------------------------------------------------------------------------
+// Follow-ups
+
+// Follow-up statuses.
+const (
+	FollowUpOpen      = "open"
+	FollowUpDone      = "done"
+	FollowUpCancelled = "cancelled"
+)
+
+// NoticeHandedOver is the kind of the push that tells a rep follow-ups
+// came to them with a customer (a territory change).
+const NoticeHandedOver = "follow_ups_handed_over"
+
+// HandOverNotice is that push's text: the customer and what was promised.
+func HandOverNotice(customerName string, notes []string) (title, body string) {
+	title = "Open follow-ups handed to you: " + customerName
+	if len(notes) == 1 {
+		title = "An open follow-up handed to you: " + customerName
+	}
+	var b strings.Builder
+	for i, n := range notes {
+		if i == 5 {
+			fmt.Fprintf(&b, "\n… and %d more", len(notes)-5)
+			break
+		}
+		if i > 0 {
+			b.WriteString("\n")
+		}
+		b.WriteString("• " + strings.TrimSpace(n))
+	}
+	return title, b.String()
 }
 
 // ---------------------------------------------------------------------------

@@ -14,7 +14,9 @@ import (
 	"strings"
 	gosync "sync"
 	"testing"
+	"time"
 
+	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tests"
 
@@ -95,6 +97,9 @@ type org struct {
 	seed   uint64
 	actors []actor
 	graph  policy.Graph
+	// former: "customer/user" -> the user owned the customer until a
+	// territory change within the grace (true) or long ago (false)
+	former formerOwners
 	// a contact whose preferences link the customer actor holds
 	linkContact, link string
 }
@@ -106,7 +111,7 @@ var authzPasswordHash string
 func newOrg(t *testing.T, seed uint64) *org {
 	t.Helper()
 	app := testapp.New(t)
-	o := &org{t: t, app: app, rng: rand.New(rand.NewPCG(seed, 0x5eed)), seed: seed}
+	o := &org{t: t, app: app, rng: rand.New(rand.NewPCG(seed, 0x5eed)), seed: seed, former: formerOwners{}}
 	o.client = testapp.NewClient(t, app)
 	app.Cron().Stop() // the reminders job would write notifications while the test compares
 	o.build(t)
@@ -249,9 +254,21 @@ func (o *org) build(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			from := r.GetString("owner")
 			r.Set("owner", o.pick(append(slices.Clone(owners), managers...)))
 			if err := o.app.Save(r); err != nil {
 				t.Fatal(err)
+			}
+			if to := r.GetString("owner"); to != from {
+				// a third of the changes happened long ago: past the grace
+				recent := rng.IntN(3) > 0
+				if !recent {
+					if _, err := o.app.DB().NewQuery("UPDATE " + rsync.ChangesTable + " SET at = {:at} WHERE seq = (SELECT MAX(seq) FROM " +
+						rsync.ChangesTable + " WHERE record_id = {:c} AND op = 'o')").Bind(dbx.Params{"at": testapp.Now.Add(-8 * 24 * time.Hour).UnixMilli(), "c": cid}).Execute(); err != nil {
+						t.Fatal(err)
+					}
+				}
+				o.former[cid+"/"+from] = recent
 			}
 		}
 	}
@@ -735,13 +752,13 @@ func (o *org) checkSyncPush(t *testing.T) {
 		// the customer and the visit, as they would be stored
 		g := o.graph
 		g["customers/"+customerID] = map[string]string{"owner": a.policy.ID}
-		wantCustomer := policy.For(crm.Customers).WritesRecord(a.policy, g, customerID, policy.Create)
+		wantCustomer := policy.For(crm.Customers).SyncWritesRecord(a.policy, g, o.former, customerID, policy.Create)
 		delete(g, "customers/"+customerID)
 		if _, err := o.app.FindRecordById(crm.Customers, customerID); (err == nil) != wantCustomer || (wantCustomer && a.policy.Role != policy.Rep) {
 			t.Fatalf("seed %d: %s pushes a new customer: stored=%v, policy says %v (%s)", o.seed, a.name, err == nil, wantCustomer, res.Body)
 		}
 		g["visits/"+visitID] = map[string]string{"customer": customer, "rep": a.policy.ID}
-		wantVisit := policy.For(crm.Visits).WritesRecord(a.policy, g, visitID, policy.Create)
+		wantVisit := policy.For(crm.Visits).SyncWritesRecord(a.policy, g, o.former, visitID, policy.Create)
 		delete(g, "visits/"+visitID)
 		_, err := o.app.FindRecordById(crm.Visits, visitID)
 		if (err == nil) != wantVisit {
@@ -749,7 +766,7 @@ func (o *org) checkSyncPush(t *testing.T) {
 		}
 
 		after := o.record(t, crm.Contacts, contact)
-		wantTitle := policy.For(crm.Contacts).WritesRecord(a.policy, g, contact, policy.Update)
+		wantTitle := policy.For(crm.Contacts).SyncWritesRecord(a.policy, g, o.former, contact, policy.Update)
 		if (after.GetString("title") == title) != wantTitle {
 			t.Fatalf("seed %d: %s pushes a contact title: changed=%v, policy says %v (%s)", o.seed, a.name, after.GetString("title") == title, wantTitle, res.Body)
 		}
@@ -1005,3 +1022,8 @@ func protectedValue(o *org, collection, field string, r *core.Record) any {
 	}
 	return nil
 }
+
+// formerOwners is what the generator did to territories, for the policy.
+type formerOwners map[string]bool
+
+func (f formerOwners) OwnedUntilRecently(customer, user string) bool { return f[customer+"/"+user] }

@@ -28,6 +28,10 @@ type Deps struct {
 	Sender push.Sender
 	// DefaultZone is the time zone of people who have none; nil is UTC.
 	DefaultZone *time.Location
+	// TerritoryGrace is how long after a territory change the customer's
+	// previous owner may still push work done under it; zero means 7 days,
+	// negative means none.
+	TerritoryGrace time.Duration
 }
 
 func (d Deps) withDefaults() Deps {
@@ -36,6 +40,12 @@ func (d Deps) withDefaults() Deps {
 	}
 	if d.DefaultZone == nil {
 		d.DefaultZone = time.UTC
+	}
+	switch {
+	case d.TerritoryGrace == 0:
+		d.TerritoryGrace = 7 * 24 * time.Hour
+	case d.TerritoryGrace < 0:
+		d.TerritoryGrace = 0
 	}
 	if d.SyncRetention <= 0 {
 		d.SyncRetention = 90 * 24 * time.Hour
@@ -53,6 +63,7 @@ func Register(app core.App, deps Deps) {
 	registerReadPool(app)
 	registerCheckpoints(app)
 	registerSync(app, deps)
+	registerTerritory(app, deps)
 	registerDevices(app)
 	signers := &signerFor{}
 	registerCare(app, deps, signers)

@@ -93,15 +93,24 @@ func handlePull(e *core.RequestEvent, deps Deps, devices *deviceLog) error {
 		return err
 	}
 	query := e.Request.URL.Query()
-	cursor, migration, err := rsync.ParsePullQuery(query.Get("last_pulled_at"), query.Get("schema_version"), query.Get("migration"))
+	cursor, version, migration, err := rsync.ParsePullQuery(query.Get("last_pulled_at"), query.Get("schema_version"), query.Get("migration"))
 	if err != nil {
 		return router.NewBadRequestError(err.Error(), nil)
+	}
+	var unfinished bool
+	switch v := query.Get("unfinished"); v {
+	case "", "false", "0":
+	case "true", "1":
+		unfinished = true
+	default:
+		return router.NewBadRequestError(fmt.Sprintf("Query parameter unfinished must be true or false, got %q", clipQuery(v)), nil)
 	}
 	now := deps.Now()
 	e.Response.Header().Set("Content-Type", "application/json")
 	e.Response.WriteHeader(http.StatusOK)
 	err = rsync.Pull(e.Request.Context(), e.App, rsync.PullRequest{
-		Rep: e.Auth.Id, LastPulledAt: cursor, Migration: migration,
+		Rep: e.Auth.Id, LastPulledAt: cursor, Migration: migration, SchemaVersion: version,
+		Device: rsync.WriterID(e.Auth.Id, device), Unfinished: unfinished, Now: now,
 	}, e.Response)
 	if err != nil {
 		// the status line is gone; the client sees a truncated body and retries
@@ -146,7 +155,7 @@ func handlePush(e *core.RequestEvent, deps Deps, devices *deviceLog) error {
 	}
 	now := deps.Now()
 	res, err := rsync.Push(e.Request.Context(), e.App, rsync.PushRequest{
-		Rep: e.Auth.Id, Device: device, LastPulledAt: lastPulledAt, Changes: changes, Now: now,
+		Rep: e.Auth.Id, Device: device, LastPulledAt: lastPulledAt, Changes: changes, Now: now, Grace: deps.TerritoryGrace,
 	})
 	if err != nil {
 		e.App.Logger().Error("sync push failed", "user", e.Auth.Id, "error", err)
@@ -256,4 +265,12 @@ func (l *deviceLog) flush() {
 	if err != nil {
 		l.app.Logger().Warn("could not record sync devices", "devices", len(batch), "error", err)
 	}
+}
+
+// clipQuery shortens a query value quoted back in an error.
+func clipQuery(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "..."
+	}
+	return s
 }

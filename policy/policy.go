@@ -309,6 +309,51 @@ func (s Spec) WritesRecord(a Actor, r Resolver, id string, action Action) bool {
 	return true
 }
 
+// FormerOwners knows the territory changes: which customers a user owned
+// until a change less than the grace ago. The sync reads them from its
+// change log; tests from what they did.
+type FormerOwners interface {
+	OwnedUntilRecently(customer, user string) bool
+}
+
+// customerPath is the path from a record to the customer whose history it
+// is in ("id" for customers); ok is false for records outside any
+// customer's history (users, devices, the catalogue).
+func (s Spec) customerPath() (path string, ok bool) {
+	switch {
+	case s.Access != Scoped:
+		return "", false
+	case s.Owner == "owner":
+		return "id", true
+	case strings.HasSuffix(s.Owner, ".owner"):
+		return strings.TrimSuffix(s.Owner, ".owner"), true
+	}
+	return "", false
+}
+
+// SyncWritesRecord is WritesRecord for a device's push, with the grace of
+// a territory change: a rep may also write under a customer they owned
+// until a change less than the grace ago, so that what they did offline
+// before they knew lands in the customer's history (the follow-ups they
+// promised go to the new owner). REST and every read ignore the grace.
+func (s Spec) SyncWritesRecord(a Actor, r Resolver, f FormerOwners, id string, action Action) bool {
+	if s.WritesRecord(a, r, id, action) {
+		return true
+	}
+	path, ok := s.customerPath()
+	if !ok || a.Role != Rep || !a.SignedIn() || !s.Writes(a.Role, action) {
+		return false
+	}
+	customer := r.Resolve(s.Name, id, path)
+	if customer == "" || s.ownerOf(r, id) == a.ID || !f.OwnedUntilRecently(customer, a.ID) {
+		return false
+	}
+	if s.While != nil && (action != Create || s.WhileOnCreate) {
+		return r.Resolve(s.Name, id, s.While.Path) == s.While.Value
+	}
+	return true
+}
+
 // FieldRule says what a writer may do with a field.
 type FieldRule int
 

@@ -123,8 +123,14 @@ func TestDecisions(t *testing.T) {
 		"products/p":         {"active": "true"},
 		"products/retired":   {"active": "false"},
 		"contacts/k2":        {"customer": "c2"},
+		"orders/o3":          {"customer": "c2", "status": "draft"},
+		"orders/o4":          {"customer": "c2", "status": "submitted"},
+		"order_lines/l4":     {"order": "o4"},
 		"customers/orphaned": {},
 	}
+	recent := formerOwners{"c2": "rep1"}
+	formerMgr := formerOwners{"c2": "mgr"}
+	nobody := formerOwners{}
 	anon := policy.Actor{Role: policy.Anonymous}
 	rep1 := policy.Actor{ID: "rep1", Role: policy.Rep, Active: true}
 	lonely := policy.Actor{ID: "lonely", Role: policy.Rep, Active: true}
@@ -154,9 +160,25 @@ func TestDecisions(t *testing.T) {
 		{"rep deletes a line of a submitted order", lines.WritesRecord(rep1, g, "l2", policy.Delete), false},
 		{"manager writes the team's customer", customers.WritesRecord(mgr, g, "c1", policy.Update), false},
 		{"rep deletes own customer", customers.WritesRecord(rep1, g, "c1", policy.Delete), false},
+		// the grace of a territory change: c2 was rep1's until recently
+		{"former owner pushes a contact of c2", contacts.SyncWritesRecord(rep1, g, recent, "k2", policy.Update), true},
+		{"former owner edits it over REST", contacts.WritesRecord(rep1, g, "k2", policy.Update), false},
+		{"former owner reads it", contacts.Reads(rep1, g, "k2"), false},
+		{"former owner pushes a draft order of c2", orders.SyncWritesRecord(rep1, g, recent, "o3", policy.Update), true},
+		{"former owner pushes a line of c2's submitted order", lines.SyncWritesRecord(rep1, g, recent, "l4", policy.Update), false},
+		{"someone else pushes under c2", contacts.SyncWritesRecord(demoted, g, recent, "k2", policy.Update), false},
+		{"a deactivated former owner pushes", contacts.SyncWritesRecord(inactive, g, recent, "k2", policy.Update), false},
+		{"a manager who owned it pushes", contacts.SyncWritesRecord(mgr, g, formerMgr, "k2", policy.Update), false},
+		{"former owner deletes the customer", customers.SyncWritesRecord(rep1, g, recent, "c2", policy.Delete), false},
+		{"former owner pushes after the grace", contacts.SyncWritesRecord(rep1, g, nobody, "k2", policy.Update), false},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s: %v, want %v", c.name, c.got, c.want)
 		}
 	}
 }
+
+// formerOwners maps a customer to the user who owned it until recently.
+type formerOwners map[string]string
+
+func (f formerOwners) OwnedUntilRecently(customer, user string) bool { return f[customer] == user }

@@ -105,7 +105,7 @@ func decode(t Table, raw Raw) (map[string]any, error) {
 	out := map[string]any{}
 	for k, v := range raw {
 		switch k {
-		case "id", "_status", "_changed":
+		case "id", "_status", "_changed", RemovedColumn: // removed_at is the server's tombstone
 			continue
 		}
 		c, ok := t.Column(k)
@@ -292,7 +292,7 @@ func singular(table string) string {
 	return strings.TrimSuffix(strings.ReplaceAll(table, "_", " "), "s")
 }
 
-func (p *pusher) create(t Table, collection *core.Collection, id string, raw Raw, values map[string]any) error {
+func (p *pusher) create(t Table, collection *core.Collection, id string, raw Raw, values map[string]any) (err error) {
 	r := core.NewRecord(collection)
 	r.Id = id
 	spec := policy.For(t.Name)
@@ -322,15 +322,24 @@ func (p *pusher) create(t Table, collection *core.Collection, id string, raw Raw
 		}
 	}
 	if t.Name != crm.Customers {
-		order, ok, err := p.inScope(t, r)
-		if err != nil {
-			return err
+		order, owner, ok, serr := p.scope(t, r)
+		if serr != nil {
+			return serr
 		}
 		if !ok {
 			return refuse("%s %s is not in your scope", t.Parent, clip(r.GetString(t.Parent)))
 		}
 		if err := p.checkLine(t, r, order, true); err != nil {
 			return err
+		}
+		if t.Name == crm.FollowUps && owner != p.req.Rep && (r.GetString("status") == crm.FollowUpOpen || r.GetString("status") == "") {
+			// promised before a territory change: the new owner keeps it
+			r.Set("assignee", owner)
+			defer func() {
+				if err == nil {
+					err = p.handOver(r, owner)
+				}
+			}()
 		}
 	}
 	// an edit beats a delete: a record the server deleted comes back
@@ -412,7 +421,7 @@ func (p *pusher) update(t Table, existing, order *row, raw Raw, values map[strin
 	for _, name := range cols {
 		c, ok := t.Column(name)
 		if !ok {
-			if name == "id" {
+			if name == "id" || name == RemovedColumn {
 				continue
 			}
 			return refuse("unknown column %s.%s in _changed", t.Name, clip(name))

@@ -55,13 +55,24 @@ func (p *pusher) resolveBase() error {
 const unpulledQuery = `SELECT EXISTS (SELECT 1 FROM ` + ChangesTable + ` WHERE seq > {:top} AND device != {:w} AND
 	(tbl = 'products' OR owner_from = {:rep} OR owner_to = {:rep} OR customer IN (SELECT id FROM customers WHERE owner = {:rep})))`
 
+// removalsQuery finds a removal in the window of the device's last pull
+// (base, top]: a deletion under one of the rep's customers, or a customer
+// that left the rep. That pull sent them as tombstones; the next sends the
+// deletions.
+const removalsQuery = `SELECT EXISTS (SELECT 1 FROM ` + ChangesTable + ` WHERE seq > {:base} AND seq <= {:top} AND
+	(owner_from = {:rep} OR (op = 'd' AND customer IN (SELECT id FROM customers WHERE owner = {:rep}))))`
+
 // unpulled reports whether the server holds changes in the rep's scope
-// that the device has not pulled (committed after its last pull).
+// that the device has not pulled (committed after its last pull), or
+// removals its last pull sent as tombstones, whose deletion comes next.
 func (p *pusher) unpulled() (bool, error) {
-	top, _ := DecodeCursor(p.req.LastPulledAt)
+	top, base := DecodeCursor(p.req.LastPulledAt)
 	var found bool
-	err := p.tx.NonconcurrentDB().NewQuery(unpulledQuery).
-		Bind(dbx.Params{"top": top, "w": p.writer, "rep": p.req.Rep}).Row(&found)
+	db := p.tx.NonconcurrentDB()
+	err := db.NewQuery(unpulledQuery).Bind(dbx.Params{"top": top, "w": p.writer, "rep": p.req.Rep}).Row(&found)
+	if err == nil && !found && base < top {
+		err = db.NewQuery(removalsQuery).Bind(dbx.Params{"top": top, "base": base, "rep": p.req.Rep}).Row(&found)
+	}
 	if err != nil {
 		return false, fmt.Errorf("push: changes not pulled: %w", err)
 	}

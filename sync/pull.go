@@ -10,6 +10,7 @@ import (
 	"io"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
@@ -33,6 +34,19 @@ type PullRequest struct {
 	Rep          string // the signed-in rep's id
 	LastPulledAt *int64 // nil on the first sync
 	Migration    *Migration
+	// SchemaVersion is the device's synced schema; 0 means the current
+	// one. Devices on version 1 (no removed_at column) get removals as
+	// WatermelonDB deletions at once, as before tombstones.
+	SchemaVersion int
+	// Device names the device in the change log (WriterID): records it
+	// pushed under a customer that has left the rep are removed from it.
+	Device string
+	// Unfinished: the device's previous synchronize() did not finish
+	// (its push may not have arrived). Removals it was told of then stay
+	// tombstones until a sync that follows a finished one.
+	Unfinished bool
+	// Now stamps tombstones (removed_at); zero means the clock.
+	Now time.Time
 }
 
 // BadRequestError is a client mistake; its message is safe to return.
@@ -44,52 +58,52 @@ func badRequest(format string, args ...any) error {
 	return &BadRequestError{Msg: fmt.Sprintf(format, args...)}
 }
 
-// ParsePullQuery reads last_pulled_at, schema_version and migration.
-func ParsePullQuery(lastPulledAt, schemaVersion, migration string) (*int64, *Migration, error) {
-	var cursor *int64
+// ParsePullQuery reads last_pulled_at, schema_version and migration; the
+// version is 0 when the device did not say.
+func ParsePullQuery(lastPulledAt, schemaVersion, migration string) (cursor *int64, version int, m *Migration, err error) {
 	switch lastPulledAt {
 	case "", "null", "undefined", "0":
 		// first sync
 	default:
 		n, err := strconv.ParseInt(lastPulledAt, 10, 64)
 		if err != nil || n < 0 {
-			return nil, nil, badRequest("Query parameter last_pulled_at must be a non-negative integer or null, got %q", clip(lastPulledAt))
+			return nil, 0, nil, badRequest("Query parameter last_pulled_at must be a non-negative integer or null, got %q", clip(lastPulledAt))
 		}
 		cursor = &n
 	}
 	if schemaVersion != "" && schemaVersion != "null" {
 		v, err := strconv.Atoi(schemaVersion)
 		if err != nil || v < 1 {
-			return nil, nil, badRequest("Query parameter schema_version must be a positive integer, got %q", clip(schemaVersion))
+			return nil, 0, nil, badRequest("Query parameter schema_version must be a positive integer, got %q", clip(schemaVersion))
 		}
 		if v > SchemaVersion {
-			return nil, nil, badRequest("Query parameter schema_version %d is newer than the server's schema (version %d)", v, SchemaVersion)
+			return nil, 0, nil, badRequest("Query parameter schema_version %d is newer than the server's schema (version %d)", v, SchemaVersion)
 		}
+		version = v
 	}
-	var m *Migration
 	if migration != "" && migration != "null" {
 		m = new(Migration)
 		if err := json.Unmarshal([]byte(migration), m); err != nil {
-			return nil, nil, badRequest("Query parameter migration must be WatermelonDB's migrationSyncChanges JSON or null: %v", err)
+			return nil, 0, nil, badRequest("Query parameter migration must be WatermelonDB's migrationSyncChanges JSON or null: %v", err)
 		}
 		for _, t := range m.Tables {
 			if _, ok := TableByName(t); !ok {
-				return nil, nil, badRequest("The migration names an unknown table %q", clip(t))
+				return nil, 0, nil, badRequest("The migration names an unknown table %q", clip(t))
 			}
 		}
 		for _, c := range m.Columns {
 			t, ok := TableByName(c.Table)
 			if !ok {
-				return nil, nil, badRequest("The migration names an unknown table %q", clip(c.Table))
+				return nil, 0, nil, badRequest("The migration names an unknown table %q", clip(c.Table))
 			}
 			for _, col := range c.Columns {
-				if _, ok := t.Column(col); !ok {
-					return nil, nil, badRequest("The migration names an unknown column %s.%s", t.Name, clip(col))
+				if _, ok := t.Column(col); !ok && !(col == RemovedColumn && t.Tombstones()) {
+					return nil, 0, nil, badRequest("The migration names an unknown column %s.%s", t.Name, clip(col))
 				}
 			}
 		}
 	}
-	return cursor, m, nil
+	return cursor, version, m, nil
 }
 
 func clip(s string) string {
@@ -133,9 +147,9 @@ func Pull(ctx context.Context, app core.App, req PullRequest, w io.Writer) error
 	_ = s.query("SELECT CAST(value AS INTEGER) FROM "+metaTable+" WHERE key = 'pruned_through'", nil).Row(&floor)
 
 	full := req.LastPulledAt == nil
-	var since int64
+	var since, prev int64 // what the device pulled up to, and before that
 	if !full {
-		since, _ = DecodeCursor(*req.LastPulledAt)
+		since, prev = DecodeCursor(*req.LastPulledAt)
 	}
 	replacement := !full && (since < floor || since > top)
 	base := top // after a full pull the device holds the state at top
@@ -143,16 +157,45 @@ func Pull(ctx context.Context, app core.App, req PullRequest, w io.Writer) error
 		base = since
 	}
 
-	out := newPullWriter(w)
+	tomb := req.SchemaVersion == 0 || req.SchemaVersion >= 2
+	out := newPullWriter(w, tomb)
 	if full || replacement {
 		err = s.fullPull(out, req.Rep)
 	} else {
-		err = s.incrementalPull(out, req, since, top)
+		// Removals come in two steps: a tombstone in the pull that first
+		// sees them, the deletion in the pull after (their change is then
+		// in (prev, since]). A device on schema 1 gets the deletion at once.
+		// (On schema 1 the second step deletes again, harmlessly, and
+		// deletes what the device pushed under a customer after it left.)
+		from := max(prev, floor)
+		switch {
+		case req.Unfinished:
+			// the push after the tombstones may not have arrived: keep
+			// them tombstones, and this device's previous position
+			base = from
+		}
+		now := req.Now
+		if now.IsZero() {
+			now = time.Now()
+		}
+		r := removals{from: from, since: since, top: top, hard: !req.Unfinished, at: now.UnixMilli()}
+		err = s.incrementalPull(out, req, r)
 	}
 	if err != nil {
 		return err
 	}
 	return out.finish(EncodeCursor(top, base), replacement)
+}
+
+// removals is how an incremental pull treats records that left the rep's
+// scope (deleted, moved, or under a customer that changed owner): a change
+// after since gets a tombstone (or, on schema 1, a deletion); a change in
+// (from, since], named by a tombstone in the previous pull, gets the
+// deletion when hard is set.
+type removals struct {
+	from, since, top int64
+	hard             bool
+	at               int64 // removed_at of tombstones, epoch ms
 }
 
 // streamRows writes the rows of query as updated records of t, and returns
@@ -197,15 +240,16 @@ func (s *snapshot) fullPull(out *pullWriter, rep string) error {
 	return nil
 }
 
-func (s *snapshot) incrementalPull(out *pullWriter, req PullRequest, since, top int64) error {
-	rep := req.Rep
-	rng := dbx.Params{"rep": rep, "since": since, "top": top}
+func (s *snapshot) incrementalPull(out *pullWriter, req PullRequest, rm removals) error {
+	rep, since, top := req.Rep, rm.since, rm.top
+	rng := dbx.Params{"rep": rep, "from": rm.from, "since": since, "top": top}
 
-	// customers that entered or left the rep's scope since the cursor
+	// customers that entered the rep's scope since the cursor, or left it
+	// since from
 	var events []ownerEvent
 	err := s.query(`
 		SELECT record_id, owner_from, owner_to, seq FROM `+ChangesTable+` INDEXED BY _rounds_changes_owner_from
-		WHERE owner_from = {:rep} AND owner_from != '' AND seq > {:since} AND seq <= {:top}
+		WHERE owner_from = {:rep} AND owner_from != '' AND seq > {:from} AND seq <= {:top}
 		UNION ALL
 		SELECT record_id, owner_from, owner_to, seq FROM `+ChangesTable+` INDEXED BY _rounds_changes_owner_to
 		WHERE owner_to = {:rep} AND owner_to != '' AND op = 'o' AND seq > {:since} AND seq <= {:top}
@@ -241,21 +285,22 @@ func (s *snapshot) incrementalPull(out *pullWriter, req PullRequest, since, top 
 		}
 	}
 
-	// every record changed since the cursor under a customer the rep owns
-	// (customers that just entered come whole, below)
-	changed := map[string]map[string]bool{}
+	// every record changed since from under a customer the rep owns, with
+	// its last change (customers that just entered come whole, below)
+	last := map[string]map[string]int64{}
 	var rows []struct {
 		Tbl      string `db:"tbl"`
 		RecordID string `db:"record_id"`
 		Customer string `db:"customer"`
+		Last     int64  `db:"last"`
 	}
 	err = s.query(`
-		SELECT DISTINCT ch.tbl, ch.record_id, ch.customer FROM customers c
-		JOIN `+ChangesTable+` ch INDEXED BY _rounds_changes_customer ON ch.customer = c.id AND ch.seq > {:since} AND ch.seq <= {:top}
-		WHERE c.owner = {:rep}
-		UNION
-		SELECT DISTINCT tbl, record_id, customer FROM `+ChangesTable+` INDEXED BY _rounds_changes_customer
-		WHERE customer = '' AND tbl = 'products' AND seq > {:since} AND seq <= {:top}`, rng).All(&rows)
+		SELECT ch.tbl, ch.record_id, ch.customer, MAX(ch.seq) AS last FROM customers c
+		JOIN `+ChangesTable+` ch INDEXED BY _rounds_changes_customer ON ch.customer = c.id AND ch.seq > {:from} AND ch.seq <= {:top}
+		WHERE c.owner = {:rep} GROUP BY ch.tbl, ch.record_id, ch.customer
+		UNION ALL
+		SELECT tbl, record_id, customer, MAX(seq) FROM `+ChangesTable+` INDEXED BY _rounds_changes_customer
+		WHERE customer = '' AND tbl = 'products' AND seq > {:since} AND seq <= {:top} GROUP BY tbl, record_id`, rng).All(&rows)
 	if err != nil {
 		return fmt.Errorf("pull: changes: %w", err)
 	}
@@ -263,19 +308,26 @@ func (s *snapshot) incrementalPull(out *pullWriter, req PullRequest, since, top 
 		if entered[r.Customer] {
 			continue
 		}
-		if changed[r.Tbl] == nil {
-			changed[r.Tbl] = map[string]bool{}
+		if last[r.Tbl] == nil {
+			last[r.Tbl] = map[string]int64{}
 		}
-		changed[r.Tbl][r.RecordID] = true
+		last[r.Tbl][r.RecordID] = max(last[r.Tbl][r.RecordID], r.Last)
 	}
 
-	// customers the rep lost: everything the rep may have known of them goes
-	deleted := map[string]map[string]bool{}
+	// customers the rep lost: everything the rep may have known of them
+	// goes, as tombstones first (left after since), then deleted
+	tombs, deleted := map[string]map[string]bool{}, map[string]map[string]bool{}
 	for customer, at := range leftAt {
 		if owned[customer] && !entered[customer] {
 			continue
 		}
-		if err := s.knownUnder(customer, at, deleted); err != nil {
+		switch {
+		case at > since:
+			err = s.knownUnder(customer, at, req.Device, tombs)
+		case rm.hard:
+			err = s.knownUnder(customer, at, req.Device, deleted)
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -293,15 +345,24 @@ func (s *snapshot) incrementalPull(out *pullWriter, req PullRequest, since, top 
 	for _, t := range Tables {
 		out.table(t.Name)
 		seen := map[string]bool{}
+		var recent, older []string // changed since the cursor; changed only before it
+		for id, seq := range last[t.Name] {
+			if seq > since {
+				recent = append(recent, id)
+			} else if rm.hard {
+				older = append(older, id)
+			}
+		}
+		slices.Sort(recent)
 		switch {
 		case newTables[t.Name]: // columns or tables the device just added: send them whole
 			if err := s.streamRows(out, t, scopedSelect(t, ""), dbx.Params{"rep": rep}, seen); err != nil {
 				return err
 			}
 		default:
-			if ids := keys(changed[t.Name]); len(ids) > 0 {
+			if len(recent) > 0 {
 				if err := s.streamRows(out, t, scopedSelect(t, "t.id IN (SELECT value FROM json_each({:ids}))"),
-					dbx.Params{"rep": rep, "ids": jsonIDs(ids)}, seen); err != nil {
+					dbx.Params{"rep": rep, "ids": jsonIDs(recent)}, seen); err != nil {
 					return err
 				}
 			}
@@ -313,17 +374,49 @@ func (s *snapshot) incrementalPull(out *pullWriter, req PullRequest, since, top 
 			}
 		}
 		var gone []string
-		for id := range changed[t.Name] {
-			if !seen[id] {
-				gone = append(gone, id)
+		if len(older) > 0 { // named by a tombstone last time: deleted unless back in scope
+			var present []string
+			if err := s.query("SELECT t.id"+scopedFrom(t, "t.id IN (SELECT value FROM json_each({:ids}))"),
+				dbx.Params{"rep": rep, "ids": jsonIDs(older)}).Column(&present); err != nil {
+				return fmt.Errorf("pull %s: %w", t.Name, err)
+			}
+			back := map[string]bool{}
+			for _, id := range present {
+				back[id] = true
+			}
+			for _, id := range older {
+				if !back[id] && !seen[id] {
+					gone = append(gone, id)
+				}
 			}
 		}
 		for id := range deleted[t.Name] {
-			if !seen[id] && !changed[t.Name][id] {
+			if !seen[id] && last[t.Name][id] == 0 {
 				gone = append(gone, id)
 			}
 		}
+		var removed []string
+		for _, id := range recent {
+			if !seen[id] {
+				removed = append(removed, id)
+			}
+		}
+		for id := range tombs[t.Name] {
+			if !seen[id] && last[t.Name][id] == 0 {
+				removed = append(removed, id)
+			}
+		}
+		if !out.tomb || !t.Tombstones() { // deleted at once
+			gone, removed = append(gone, removed...), nil
+		}
+		slices.Sort(removed)
+		for _, id := range removed {
+			if err := out.tombstone(id, rm.at); err != nil {
+				return err
+			}
+		}
 		slices.Sort(gone)
+		gone = slices.Compact(gone)
 		out.deletedIDs(gone)
 	}
 	return nil
@@ -362,6 +455,7 @@ func columnKeys(t Table) [][]byte { return keyCache[t.Name] }
 
 // pullWriter streams WatermelonDB's pull response.
 type pullWriter struct {
+	tomb   bool // the device's schema has removed_at
 	w      *bufio.Writer
 	buf    []byte
 	tables int
@@ -369,8 +463,8 @@ type pullWriter struct {
 	err    error
 }
 
-func newPullWriter(w io.Writer) *pullWriter {
-	pw := &pullWriter{w: bufio.NewWriterSize(w, 64<<10)}
+func newPullWriter(w io.Writer, tomb bool) *pullWriter {
+	pw := &pullWriter{w: bufio.NewWriterSize(w, 64<<10), tomb: tomb}
 	pw.write([]byte(`{"changes":{`))
 	return pw
 }
@@ -404,6 +498,27 @@ func (p *pullWriter) record(t Table, id string, vals []any) error {
 		p.buf = append(p.buf, columnKeys(t)[i]...)
 		p.buf = appendJSON(p.buf, toWire(c, vals[i]))
 	}
+	if p.tomb && t.Tombstones() {
+		p.buf = append(p.buf, `,"`+RemovedColumn+`":null`...)
+	}
+	p.buf = append(p.buf, '}')
+	p.write(p.buf)
+	p.rows++
+	return p.err
+}
+
+// tombstone writes a removed record as an update of removed_at alone:
+// WatermelonDB keeps the device's other values (and its unsynced edits),
+// and creates a bare hidden record for an id it does not hold.
+func (p *pullWriter) tombstone(id string, at int64) error {
+	p.buf = p.buf[:0]
+	if p.rows > 0 {
+		p.buf = append(p.buf, ',')
+	}
+	p.buf = append(p.buf, `{"id":`...)
+	p.buf = appendJSONString(p.buf, id)
+	p.buf = append(p.buf, `,"`+RemovedColumn+`":`...)
+	p.buf = strconv.AppendInt(p.buf, at, 10)
 	p.buf = append(p.buf, '}')
 	p.write(p.buf)
 	p.rows++

@@ -50,6 +50,9 @@ type PushRequest struct {
 	LastPulledAt int64
 	Changes      Changes
 	Now          time.Time
+	// Grace is how long after a territory change the customer's previous
+	// owner may still push work under it (0: not at all).
+	Grace time.Duration
 }
 
 // Rejection is a record the server refused; the device keeps it unsynced.
@@ -140,6 +143,8 @@ type pusher struct {
 	deleted map[string]map[string]bool
 	// role is the pushing user's role, read in the push's transaction
 	role policy.Role
+	// left caches formerly: customers that left the rep within the grace
+	left map[string]bool
 }
 
 // Push applies a device's changes in one transaction: per-record outcomes,

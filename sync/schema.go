@@ -12,7 +12,20 @@ import (
 
 // SchemaVersion is the version of the synced schema. Bump it, and describe
 // the step in Migrations, whenever a synced table or column is added.
-const SchemaVersion = 1
+const SchemaVersion = 2
+
+// RemovedColumn is the tombstone column of every table a device writes
+// (schema version 2). The server never stores it: a pull sends it null
+// on live records and, on a record the office deleted or took out of the
+// rep's scope, first a tombstone (the id and removed_at only), which
+// WatermelonDB merges like any update, keeping the rep's unsynced edits;
+// the deletion follows one sync later. Apps hide records whose removed_at
+// is set.
+const RemovedColumn = "removed_at"
+
+// Tombstones reports whether t carries RemovedColumn (the tables devices
+// write; the catalogue is read-only and deletes at once).
+func (t Table) Tombstones() bool { return !t.ReadOnly }
 
 // Kind says how a column is stored in PocketBase and carried on the wire.
 type Kind int
@@ -141,10 +154,26 @@ var NoteColumns = map[string]bool{
 	crm.Orders + ".notes":    true,
 }
 
-// AppSchema is the synced schema in WatermelonDB's appSchema form.
+// AppSchema is the synced schema in WatermelonDB's appSchema form, with
+// the steps from each earlier version in schemaMigrations form.
 type AppSchema struct {
-	Version int           `json:"version"`
-	Tables  []SchemaTable `json:"tables"`
+	Version    int               `json:"version"`
+	Tables     []SchemaTable     `json:"tables"`
+	Migrations []SchemaMigration `json:"migrations"`
+}
+
+// SchemaMigration is one step of WatermelonDB's schemaMigrations: the
+// steps are addColumns() values ({type: "add_columns", table, columns}).
+type SchemaMigration struct {
+	ToVersion int          `json:"toVersion"`
+	Steps     []SchemaStep `json:"steps"`
+}
+
+// SchemaStep is an add_columns step.
+type SchemaStep struct {
+	Type    string         `json:"type"`
+	Table   string         `json:"table"`
+	Columns []SchemaColumn `json:"columns"`
 }
 
 // SchemaTable is one table of AppSchema.
@@ -169,7 +198,19 @@ func Schema() AppSchema {
 		for _, c := range t.Columns {
 			st.Columns = append(st.Columns, SchemaColumn{Name: c.Name, Type: c.Kind.WireType(), IsOptional: c.Kind.Optional(), IsIndexed: c.Indexed})
 		}
+		if t.Tombstones() {
+			st.Columns = append(st.Columns, removedColumn)
+		}
 		s.Tables = append(s.Tables, st)
 	}
+	v2 := SchemaMigration{ToVersion: 2}
+	for _, t := range Tables {
+		if t.Tombstones() {
+			v2.Steps = append(v2.Steps, SchemaStep{Type: "add_columns", Table: t.Name, Columns: []SchemaColumn{removedColumn}})
+		}
+	}
+	s.Migrations = []SchemaMigration{v2}
 	return s
 }
+
+var removedColumn = SchemaColumn{Name: RemovedColumn, Type: "number", IsOptional: true, IsIndexed: true}

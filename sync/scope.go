@@ -1,10 +1,15 @@
 package sync
 
 import (
+	"database/sql"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
 
 	"rounds/crm"
 	"rounds/policy"
@@ -29,16 +34,62 @@ func (p *pusher) customerOf(t Table, parent string) (customer, order *row, err e
 }
 
 // inScope checks that r (existing, or about to be written) belongs to a
-// customer the rep owns; for order lines it also returns the order.
+// customer the rep may write under (see scope); for order lines it also
+// returns the order.
 func (p *pusher) inScope(t Table, r crm.Stored) (order *row, ok bool, err error) {
+	order, _, ok, err = p.scope(t, r)
+	return order, ok, err
+}
+
+// scope places r: its order (for lines), the owner of its customer, and
+// whether the rep may write it — they own the customer, or owned it until
+// a territory change less than the grace ago (what a rep did offline
+// before they knew lands in the customer's history).
+func (p *pusher) scope(t Table, r crm.Stored) (order *row, owner string, ok bool, err error) {
+	customerID := r.GetString("id")
 	if t.Name == crm.Customers {
-		return nil, r.GetString("owner") == p.req.Rep, nil
+		owner = r.GetString("owner")
+	} else {
+		var customer *row
+		customer, order, err = p.customerOf(t, r.GetString(t.Parent))
+		if err != nil || customer == nil {
+			return order, "", false, err
+		}
+		customerID, owner = customer.Id, customer.GetString("owner")
 	}
-	customer, order, err := p.customerOf(t, r.GetString(t.Parent))
-	if err != nil || customer == nil {
-		return order, false, err
+	if owner == p.req.Rep {
+		return order, owner, true, nil
 	}
-	return order, customer.GetString("owner") == p.req.Rep, nil
+	ok, err = p.formerly(customerID)
+	return order, owner, ok, err
+}
+
+// formerly reports whether the customer left the rep less than the grace
+// ago (PushRequest.Grace).
+func (p *pusher) formerly(customer string) (bool, error) {
+	if p.req.Grace <= 0 || customer == "" {
+		return false, nil
+	}
+	if v, ok := p.left[customer]; ok {
+		return v, nil
+	}
+	var at sql.NullInt64
+	var stamp sql.NullString
+	err := p.tx.NonconcurrentDB().NewQuery(`SELECT at, stamp FROM `+ChangesTable+` INDEXED BY _rounds_changes_owner_from
+		WHERE owner_from = {:rep} AND owner_from != '' AND tbl = 'customers' AND record_id = {:c} AND op = 'o' ORDER BY seq DESC LIMIT 1`).
+		Bind(dbx.Params{"rep": p.req.Rep, "c": customer}).Row(&at, &stamp)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return false, fmt.Errorf("push: territory change of %s: %w", customer, err)
+	}
+	ok := false
+	if ms := changeMillis(at.Int64, stamp.String); ms > 0 {
+		ok = p.req.Now.Sub(time.UnixMilli(ms)) < p.req.Grace
+	}
+	if p.left == nil {
+		p.left = map[string]bool{}
+	}
+	p.left[customer] = ok
+	return ok, nil
 }
 
 // mayWrite refuses what the policy keeps from the pushing user's role (a
@@ -60,31 +111,6 @@ func orNoRole(r policy.Role) string {
 	return string(r)
 }
 
-// scopedSelect selects the wire columns of t within rep's scope; extra is
-// an additional condition on the row (alias t) or its customer (alias c).
-func scopedSelect(t Table, extra string) string {
-	cols := make([]string, 0, len(t.Columns)+1)
-	cols = append(cols, "t.id")
-	for _, c := range t.Columns {
-		cols = append(cols, "t."+q(c.Name))
-	}
-	from := ""
-	switch {
-	case t.Name == crm.Customers:
-		from = "customers t JOIN customers c ON c.id = t.id WHERE c.owner = {:rep}"
-	case t.Name == crm.OrderLines:
-		from = `order_lines t JOIN orders o ON o.id = t."order" JOIN customers c ON c.id = o.customer WHERE c.owner = {:rep}`
-	case t.Name == crm.Products:
-		from = "products t WHERE t.active = TRUE"
-	default:
-		from = q(t.Name) + " t JOIN customers c ON c.id = t." + q(t.Parent) + " WHERE c.owner = {:rep}"
-	}
-	if extra != "" {
-		from += " AND " + extra
-	}
-	return "SELECT " + strings.Join(cols, ", ") + " FROM " + from
-}
-
 type ownerEvent struct {
 	Customer  string `db:"record_id"`
 	OwnerFrom string `db:"owner_from"`
@@ -95,9 +121,10 @@ type ownerEvent struct {
 // knownUnder adds to deleted every record the rep may have known under
 // customer before it left them at seq leftAt: the customer, and each record
 // that appeared under it before leftAt (or so long ago that its history was
-// pruned). Records that arrived later were never in the rep's scope and are
-// not named.
-func (s *snapshot) knownUnder(customer string, leftAt int64, deleted map[string]map[string]bool) error {
+// pruned), and each record the device (writer) wrote under it since, in
+// the grace of a territory change. Records others added later were never
+// in the rep's scope and are not named.
+func (s *snapshot) knownUnder(customer string, leftAt int64, writer string, deleted map[string]map[string]bool) error {
 	add := func(tbl, id string) {
 		if deleted[tbl] == nil {
 			deleted[tbl] = map[string]bool{}
@@ -109,15 +136,16 @@ func (s *snapshot) knownUnder(customer string, leftAt int64, deleted map[string]
 		Tbl      string `db:"tbl"`
 		RecordID string `db:"record_id"`
 		First    int64  `db:"first"`
+		Mine     bool   `db:"mine"`
 	}
-	if err := s.query("SELECT tbl, record_id, MIN(seq) AS first FROM "+ChangesTable+" INDEXED BY _rounds_changes_customer WHERE customer = {:c} GROUP BY tbl, record_id",
-		dbx.Params{"c": customer}).All(&hist); err != nil {
+	if err := s.query("SELECT tbl, record_id, MIN(seq) AS first, MAX(device = {:w}) AS mine FROM "+ChangesTable+" INDEXED BY _rounds_changes_customer WHERE customer = {:c} GROUP BY tbl, record_id",
+		dbx.Params{"c": customer, "w": writer}).All(&hist); err != nil {
 		return fmt.Errorf("pull: history of %s: %w", customer, err)
 	}
 	logged := map[string]bool{}
 	for _, h := range hist {
 		logged[h.Tbl+"/"+h.RecordID] = true
-		if h.First < leftAt && h.Tbl != crm.Products {
+		if (h.First < leftAt || h.Mine && writer != "") && h.Tbl != crm.Products {
 			add(h.Tbl, h.RecordID)
 		}
 	}
@@ -138,6 +166,61 @@ func (s *snapshot) knownUnder(customer string, leftAt int64, deleted map[string]
 				add(t.Name, id)
 			}
 		}
+	}
+	return nil
+}
+
+// scopedFrom is the FROM and WHERE of a query over t within rep's scope;
+// extra is an additional condition on the row (alias t) or its customer
+// (alias c).
+func scopedFrom(t Table, extra string) string {
+	from := ""
+	switch {
+	case t.Name == crm.Customers:
+		from = "customers t JOIN customers c ON c.id = t.id WHERE c.owner = {:rep}"
+	case t.Name == crm.OrderLines:
+		from = `order_lines t JOIN orders o ON o.id = t."order" JOIN customers c ON c.id = o.customer WHERE c.owner = {:rep}`
+	case t.Name == crm.Products:
+		from = "products t WHERE t.active = TRUE"
+	default:
+		from = q(t.Name) + " t JOIN customers c ON c.id = t." + q(t.Parent) + " WHERE c.owner = {:rep}"
+	}
+	if extra != "" {
+		from += " AND " + extra
+	}
+	return " FROM " + from
+}
+
+// scopedSelect selects the wire columns of t within rep's scope.
+func scopedSelect(t Table, extra string) string {
+	cols := make([]string, 0, len(t.Columns)+1)
+	cols = append(cols, "t.id")
+	for _, c := range t.Columns {
+		cols = append(cols, "t."+q(c.Name))
+	}
+	return "SELECT " + strings.Join(cols, ", ") + scopedFrom(t, extra)
+}
+
+// handOver tells owner, by push, of a follow-up the customer's previous
+// rep promised before a territory change and pushed after it.
+func (p *pusher) handOver(followUp *core.Record, owner string) error {
+	c, err := p.tx.FindCachedCollectionByNameOrId(crm.Notifications)
+	if err != nil {
+		return err
+	}
+	customer, err := p.st.find(crm.Customers, followUp.GetString("customer"))
+	if err != nil || customer == nil {
+		return err
+	}
+	title, body := crm.HandOverNotice(customer.GetString("name"), []string{followUp.GetString("note")})
+	data, _ := json.Marshal(map[string]any{"customer": customer.Id, "follow_ups": []string{followUp.Id}, "from": p.req.Rep})
+	n := core.NewRecord(c)
+	n.Load(map[string]any{
+		"kind": crm.NoticeHandedOver, "audience": "rep", "user": owner, "dedup_key": "handed_over:" + followUp.Id,
+		"title": title, "body": body, "status": "pending", "data": string(data),
+	})
+	if err := p.st.insert(n); err != nil {
+		return fmt.Errorf("push: tell %s of follow-up %s: %w", owner, followUp.Id, err)
 	}
 	return nil
 }

@@ -90,7 +90,7 @@ function makeDevice(name, rep) {
     extraLokiOptions: { autosave: false },
   })
   const db = new Database({ adapter, modelClasses })
-  return { name, rep, db, id: `e2e-${name}`, loseNextResponse: false, lastPush: null, pulls: 0 }
+  return { name, rep, db, id: `e2e-${name}`, loseNextResponse: false, lastPush: null, pulls: 0, unfinished: false }
 }
 
 // sync is the client loop README documents: synchronize(), and once more
@@ -111,15 +111,20 @@ async function sync(dev) {
   return log
 }
 
+// synchronizeOnce is one synchronize() as README's client makes it: it
+// tells the pull whether the previous one finished (a push that failed may
+// still hold edits to records the office removed meanwhile).
 async function synchronizeOnce(dev) {
   const log = {}
   dev.lastPush = null
+  const unfinished = dev.unfinished
+  dev.unfinished = true
   await synchronize({
     database: dev.db,
     sendCreatedAsUpdated: true,
     log,
     pullChanges: async ({ lastPulledAt, schemaVersion, migration }) => {
-      const q = `last_pulled_at=${lastPulledAt ?? 'null'}&schema_version=${schemaVersion}&migration=${encodeURIComponent(JSON.stringify(migration ?? null))}`
+      const q = `last_pulled_at=${lastPulledAt ?? 'null'}&schema_version=${schemaVersion}&migration=${encodeURIComponent(JSON.stringify(migration ?? null))}&unfinished=${unfinished}`
       dev.pulls++
       return api('GET', `/api/sync/pull?${q}`, dev.rep.token, undefined, { 'X-Device-Id': dev.id })
     },
@@ -134,6 +139,7 @@ async function synchronizeOnce(dev) {
       return { experimentalRejectedIds: res.experimentalRejectedIds }
     },
   })
+  dev.unfinished = false
   return log
 }
 
@@ -146,6 +152,13 @@ async function find(dev, table, id) {
   } catch (e) {
     return null
   }
+}
+// visible is what the app shows: a record the server removed arrives first
+// as a tombstone (removed_at set), which the app hides, and is deleted one
+// sync later.
+async function visible(dev, table, id) {
+  const rec = await find(dev, table, id)
+  return rec && rec._raw.removed_at == null ? rec : null
 }
 async function edit(dev, table, id, values) {
   const rec = await dev.db.get(table).find(id)
@@ -231,6 +244,12 @@ async function main() {
   const customer = await find(a1, 'customers', customerId)
   const visit = visits.find((v) => v._raw.customer === customerId) || visits[0]
   const product = products[0]
+  // an order past draft (for a refused line) and a customer to hand over,
+  // both away from the customer of the day, which rep A loses last
+  const frozen = orders.find((o) => o._raw.status !== 'draft' && o._raw.customer !== customerId)
+  check(frozen, 'rep A has no order past draft outside the customer of the day')
+  const moved = customers.find((c) => c.id !== customerId && c.id !== frozen._raw.customer)
+  check(moved, 'rep A has no third customer to hand over')
 
   step('offline creates and edits, an admin editing in between')
   const newVisit = await create(a1, 'visits', {
@@ -293,11 +312,10 @@ async function main() {
     gone = /404/.test(e.message)
   }
   check(gone, 'the device delete did not reach the server')
+  // the push answered sync_again, and the second round deleted the tombstone
   check(!(await find(a1, 'contacts', otherContact.id)), 'the admin delete did not reach the device')
 
   step('a refused record stays unsynced on the device')
-  const frozen = orders.find((o) => o._raw.status !== 'draft')
-  check(frozen, 'rep A has no order past draft')
   const refusedLine = await create(a1, 'order_lines', { order: frozen.id, product: product.id, quantity: 1, discount_pct: 0 })
   await sync(a1)
   check((a1.lastPush.experimentalRejectedIds.order_lines || []).includes(refusedLine), 'the line on a frozen order was not refused')
@@ -314,18 +332,77 @@ async function main() {
   check((await find(a1, 'contacts', contact.id))._raw.phone === '+49 30 9876', 'the second device\'s edit did not reach the first')
 
   step('a customer handed from rep A to rep B')
-  const moved = customers.find((c) => c.id !== customerId)
   const movedVisits = (await all(a1, 'visits')).filter((v) => v._raw.customer === moved.id).map((v) => v.id)
   await api('PATCH', `/api/collections/customers/records/${moved.id}`, admin, { owner: repB.id })
   await sync(a1)
   await sync(a2)
   await sync(b1)
-  check(!(await find(a1, 'customers', moved.id)) && !(await find(a2, 'customers', moved.id)), 'rep A still holds the moved customer')
+  check(!(await visible(a1, 'customers', moved.id)) && !(await visible(a2, 'customers', moved.id)), 'rep A still shows the moved customer')
   for (const id of movedVisits) {
-    check(!(await find(a1, 'visits', id)), `rep A still holds visit ${id} of the moved customer`)
+    check(!(await visible(a1, 'visits', id)), `rep A still shows visit ${id} of the moved customer`)
     check(await find(b1, 'visits', id), `rep B did not receive visit ${id} of the moved customer`)
   }
   check(await find(b1, 'customers', moved.id), 'rep B did not receive the customer')
+
+  step('rep A works offline while the office deletes a visit and hands the customer to rep B')
+  await sync(a1)
+  await sync(a2)
+  await sync(b1)
+  const dayVisit = visit._raw.customer === customerId ? visit.id : newVisit
+  const friday = 'wants delivery on Fridays'
+  await edit(a1, 'visits', dayVisit, { notes: 'promised 5 % off on the next order' })
+  await edit(a1, 'customers', customerId, { notes: (await find(a1, 'customers', customerId))._raw.notes + '\n' + friday })
+  await edit(a1, 'contacts', contact.id, { title: 'Owner' })
+  const loggedVisit = await create(a1, 'visits', {
+    customer: customerId, contact: contact.id, purpose: 'tasting', checked_in_at: Date.now(),
+    check_in_lat: customer._raw.lat, check_in_lng: customer._raw.lng,
+  })
+  const promised = await create(a1, 'follow_ups', {
+    customer: customerId, contact: contact.id, note: 'send the Friday delivery schedule', status: 'open', due_at: Date.now() + 86400000,
+  })
+  await edit(a2, 'contacts', contact.id, { phone: '+49 30 5555' }) // the second phone, offline too
+  // noon, at the office
+  await api('DELETE', `/api/collections/visits/records/${dayVisit}`, admin)
+  await api('PATCH', `/api/collections/customers/records/${customerId}`, admin, { owner: repB.id })
+  // evening
+  await sync(a1)
+  await sync(a2)
+  await sync(b1)
+  const q = (filter) => `?perPage=500&filter=${encodeURIComponent(filter)}`
+  const dv = await api('GET', `/api/collections/visits/records/${dayVisit}`, admin)
+  check(dv.notes === 'promised 5 % off on the next order' && dv.rep === repA.id, `the deleted visit did not come back with rep A's edit: ${dv.notes} / ${dv.rep}`)
+  const dc = await api('GET', `/api/collections/customers/records/${customerId}`, admin)
+  check(dc.owner === repB.id && dc.notes.includes(friday), `customer: owner ${dc.owner}, notes ${JSON.stringify(dc.notes)}`)
+  const dct = await api('GET', `/api/collections/contacts/records/${contact.id}`, admin)
+  check(dct.title === 'Owner' && dct.phone === '+49 30 5555', `contact: ${dct.title} / ${dct.phone}`)
+  const lv = await api('GET', `/api/collections/visits/records/${loggedVisit}`, admin)
+  check(lv.rep === repA.id && lv.customer === customerId, `the visit logged offline: rep ${lv.rep}, customer ${lv.customer}`)
+  const pf = await api('GET', `/api/collections/follow_ups/records/${promised}`, admin)
+  check(pf.assignee === repB.id && pf.note === 'send the Friday delivery schedule', `the promise: assignee ${pf.assignee}`)
+  const stillA = await api('GET', `/api/collections/follow_ups/records${q(`customer='${customerId}' && status='open' && assignee!='${repB.id}'`)}`, admin)
+  check(stillA.totalItems === 0, `${stillA.totalItems} open follow-ups of the customer are not rep B's`)
+  const told = await api('GET', `/api/collections/notifications/records${q(`user='${repB.id}' && kind='follow_ups_handed_over'`)}`, admin)
+  check(told.items.some((n) => JSON.parse(JSON.stringify(n.data)).follow_ups.includes(promised)), 'rep B was not told of the promise')
+  const restored = await api('GET', `/api/collections/sync_conflicts/records${q(`record_id='${dayVisit}' && resolution='restored'`)}`, admin)
+  check(restored.totalItems >= 1, 'the restored visit is not logged for admins')
+  // the new owner's phone holds all of it
+  check((await visible(b1, 'visits', dayVisit))?._raw.notes === dv.notes, 'rep B lacks the restored visit')
+  check(await visible(b1, 'visits', loggedVisit), 'rep B lacks the visit rep A logged offline')
+  check((await visible(b1, 'follow_ups', promised))?._raw.assignee === repB.id, 'rep B lacks the promise')
+  check((await visible(b1, 'customers', customerId))?._raw.notes.includes(friday), 'rep B lacks the customer notes')
+  // rep A's phones hold nothing of the customer, and nothing unsynced
+  for (const dev of [a1, a2]) {
+    check(!(await find(dev, 'customers', customerId)), `${dev.name} still holds the customer`)
+    for (const t of ['contacts', 'visits', 'follow_ups', 'orders']) {
+      const left = (await all(dev, t)).filter((r) => r._raw.customer === customerId)
+      check(left.length === 0, `${dev.name} still holds ${left.length} ${t} of the customer`)
+    }
+    const dirty = []
+    for (const t of serverSchema.tables) {
+      for (const r of await all(dev, t.name)) if (r._raw._status !== 'synced' && r.id !== refusedLine) dirty.push(`${t.name}#${r.id}`)
+    }
+    check(dirty.length === 0, `${dev.name} has unsynced records: ${dirty.join(', ')}`)
+  }
 
   step('every device equals the server')
   await sync(a1)

@@ -1,0 +1,62 @@
+package hooks
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
+
+	"rounds/crm"
+)
+
+// registerTerritory: when a customer changes owner (an admin or a manager
+// hands it over, on any path), the open follow-ups the previous owner held
+// go to the new one in the same transaction, and the new owner is told by
+// push what was promised.
+func registerTerritory(app core.App, deps Deps) {
+	app.OnRecordUpdate(crm.Customers).BindFunc(func(e *core.RecordEvent) error {
+		from, to := e.Record.Original().GetString("owner"), e.Record.GetString("owner")
+		if from == to || from == "" || to == "" {
+			return e.Next()
+		}
+		return e.App.RunInTransaction(func(tx core.App) error {
+			e.App = tx
+			if err := e.Next(); err != nil {
+				return err
+			}
+			return handOverFollowUps(tx, e.Record, from, to, deps.Now().UnixMilli())
+		})
+	})
+}
+
+func handOverFollowUps(tx core.App, customer *core.Record, from, to string, nowMs int64) error {
+	open, err := tx.FindAllRecords(crm.FollowUps, dbx.HashExp{"customer": customer.Id, "assignee": from, "status": crm.FollowUpOpen})
+	if err != nil {
+		return fmt.Errorf("hand over follow-ups of %s: %w", customer.Id, err)
+	}
+	if len(open) == 0 {
+		return nil
+	}
+	ids, notes := make([]string, 0, len(open)), make([]string, 0, len(open))
+	for _, f := range open {
+		f.Set("assignee", to)
+		if err := tx.Save(f); err != nil {
+			return fmt.Errorf("hand over follow-up %s: %w", f.Id, err)
+		}
+		ids, notes = append(ids, f.Id), append(notes, f.GetString("note"))
+	}
+	c, err := tx.FindCachedCollectionByNameOrId(crm.Notifications)
+	if err != nil {
+		return err
+	}
+	title, body := crm.HandOverNotice(customer.GetString("name"), notes)
+	data, _ := json.Marshal(map[string]any{"customer": customer.Id, "follow_ups": ids, "from": from})
+	n := core.NewRecord(c)
+	n.Load(map[string]any{
+		"kind": crm.NoticeHandedOver, "audience": "rep", "user": to,
+		"dedup_key": fmt.Sprintf("handed_over:%s:%s:%d", customer.Id, to, nowMs),
+		"title":     title, "body": body, "status": "pending", "data": string(data),
+	})
+	return tx.Save(n)
+}
