@@ -6,9 +6,12 @@
 package crm
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -106,6 +109,15 @@ const (
 // NoticeHandedOver is the kind of the push that tells a rep follow-ups
 // came to them with a customer (a territory change).
 const NoticeHandedOver = "follow_ups_handed_over"
+
+// HandOverKey is that push's dedup key: one notice per set of follow-ups
+// handed to a rep, however often the customer goes back and forth.
+func HandOverKey(to string, followUps []string) string {
+	ids := slices.Clone(followUps)
+	slices.Sort(ids)
+	sum := sha256.Sum256([]byte(strings.Join(ids, ",")))
+	return "handed_over:" + to + ":" + hex.EncodeToString(sum[:12])
+}
 
 // HandOverNotice is that push's text: the customer and what was promised.
 func HandOverNotice(customerName string, notes []string) (title, body string) {

@@ -63,7 +63,7 @@ func Register(app core.App, deps Deps) {
 	registerReadPool(app)
 	registerCheckpoints(app)
 	registerSync(app, deps)
-	registerTerritory(app, deps)
+	registerTerritory(app)
 	registerDevices(app)
 	signers := &signerFor{}
 	registerCare(app, deps, signers)

@@ -14,7 +14,7 @@ import (
 // hands it over, on any path), the open follow-ups the previous owner held
 // go to the new one in the same transaction, and the new owner is told by
 // push what was promised.
-func registerTerritory(app core.App, deps Deps) {
+func registerTerritory(app core.App) {
 	app.OnRecordUpdate(crm.Customers).BindFunc(func(e *core.RecordEvent) error {
 		from, to := e.Record.Original().GetString("owner"), e.Record.GetString("owner")
 		if from == to || from == "" || to == "" {
@@ -25,12 +25,12 @@ func registerTerritory(app core.App, deps Deps) {
 			if err := e.Next(); err != nil {
 				return err
 			}
-			return handOverFollowUps(tx, e.Record, from, to, deps.Now().UnixMilli())
+			return handOverFollowUps(tx, e.Record, from, to)
 		})
 	})
 }
 
-func handOverFollowUps(tx core.App, customer *core.Record, from, to string, nowMs int64) error {
+func handOverFollowUps(tx core.App, customer *core.Record, from, to string) error {
 	open, err := tx.FindAllRecords(crm.FollowUps, dbx.HashExp{"customer": customer.Id, "assignee": from, "status": crm.FollowUpOpen})
 	if err != nil {
 		return fmt.Errorf("hand over follow-ups of %s: %w", customer.Id, err)
@@ -46,6 +46,10 @@ func handOverFollowUps(tx core.App, customer *core.Record, from, to string, nowM
 		}
 		ids, notes = append(ids, f.Id), append(notes, f.GetString("note"))
 	}
+	key := crm.HandOverKey(to, ids)
+	if n, err := tx.CountRecords(crm.Notifications, dbx.HashExp{"dedup_key": key}); err != nil || n > 0 {
+		return err // told of these already (the customer went back and forth)
+	}
 	c, err := tx.FindCachedCollectionByNameOrId(crm.Notifications)
 	if err != nil {
 		return err
@@ -54,9 +58,8 @@ func handOverFollowUps(tx core.App, customer *core.Record, from, to string, nowM
 	data, _ := json.Marshal(map[string]any{"customer": customer.Id, "follow_ups": ids, "from": from})
 	n := core.NewRecord(c)
 	n.Load(map[string]any{
-		"kind": crm.NoticeHandedOver, "audience": "rep", "user": to,
-		"dedup_key": fmt.Sprintf("handed_over:%s:%s:%d", customer.Id, to, nowMs),
-		"title":     title, "body": body, "status": "pending", "data": string(data),
+		"kind": crm.NoticeHandedOver, "audience": "rep", "user": to, "dedup_key": key,
+		"title": title, "body": body, "status": "pending", "data": string(data),
 	})
 	return tx.Save(n)
 }

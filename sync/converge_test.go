@@ -8,7 +8,9 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	gosync "sync"
 	"testing"
@@ -24,8 +26,17 @@ import (
 	"rounds/sync/conflict"
 )
 
-// device is a model of a WatermelonDB database and its synchronize(): the
-// same per-column resolution on pull, the same bookkeeping on push.
+// device is a model of a WatermelonDB 0.28 database and its synchronize()
+// (sync/impl/synchronize.js, applyRemote.js, helpers.js): pull, apply the
+// remote changes — records named in deleted are destroyed whatever their
+// local status; an updated record with local changes keeps the local value
+// of each column in _changed and stays dirty; an update of a record deleted
+// locally is skipped; an update of a missing record creates it
+// (sendCreatedAsUpdated) with the schema's defaults for columns it lacks —
+// store the cursor, then push what is dirty with the new cursor. The app
+// around it is README's client: it syncs again while the push answers
+// sync_again, tells the pull when the previous synchronize() did not
+// finish, and hides records with removed_at set.
 type device struct {
 	name         string
 	actor        string // testapp actor, for its token
@@ -33,10 +44,15 @@ type device struct {
 	id           string
 	lastPulledAt *int64
 	tables       map[string]map[string]M // table -> id -> raw (with _status, _changed)
+	unfinished   bool                    // the last synchronize() threw
+	// unpushed: records with local writes that no push has carried yet
+	// ("table/id"); a write must reach a push (and so the server or
+	// sync_conflicts) before anything destroys it
+	unpushed map[string]bool
 }
 
 func newDevice(name, actor, rep string) *device {
-	d := &device{name: name, actor: actor, rep: rep, id: "dev-" + name, tables: map[string]map[string]M{}}
+	d := &device{name: name, actor: actor, rep: rep, id: "dev-" + name, tables: map[string]map[string]M{}, unpushed: map[string]bool{}}
 	for _, t := range rsync.Tables {
 		d.tables[t.Name] = map[string]M{}
 	}
@@ -82,7 +98,7 @@ func (w *world) pull(d *device) {
 	if d.lastPulledAt != nil {
 		cursor = fmt.Sprint(*d.lastPulledAt)
 	}
-	status, body := w.do(d.actor, "GET", "/api/sync/pull?last_pulled_at="+cursor+"&schema_version=1", nil, d.id)
+	status, body := w.do(d.actor, "GET", fmt.Sprintf("/api/sync/pull?last_pulled_at=%s&schema_version=%d&unfinished=%v", cursor, rsync.SchemaVersion, d.unfinished), nil, d.id)
 	if status != 200 {
 		w.t.Fatalf("%s pull: %d %s", d.name, status, body)
 	}
@@ -97,8 +113,12 @@ func (w *world) pull(d *device) {
 			l, ok := local[id]
 			switch {
 			case !ok:
-				remote["_status"], remote["_changed"] = "synced", ""
-				local[id] = remote
+				created := w.defaults(table)
+				for k, v := range remote {
+					created[k] = v
+				}
+				created["_status"], created["_changed"] = "synced", ""
+				local[id] = created
 			case l["_status"] == "deleted":
 			default:
 				resolved := M{}
@@ -118,7 +138,11 @@ func (w *world) pull(d *device) {
 			}
 		}
 		for _, id := range c.Deleted {
+			if l, ok := local[id]; ok && l["_status"] != "synced" && l["_status"] != "deleted" && d.unpushed[table+"/"+id] {
+				w.t.Fatalf("%s: the pull deleted %s/%s, which holds writes no push has carried (%v): WatermelonDB destroys them", d.name, table, id, l["_status"])
+			}
 			delete(local, id)
+			delete(d.unpushed, table+"/"+id)
 		}
 	}
 	ts := p.Timestamp
@@ -129,7 +153,8 @@ func (w *world) pull(d *device) {
 }
 
 // push sends local changes; with lose set, the response never arrives.
-func (w *world) push(d *device, lose bool) {
+// It reports the push's sync_again.
+func (w *world) push(d *device, lose bool) bool {
 	w.t.Helper()
 	changes := M{}
 	type sent struct {
@@ -158,7 +183,7 @@ func (w *world) push(d *device, lose bool) {
 		changes[t.Name] = tc
 	}
 	if len(all) == 0 {
-		return
+		return false // WatermelonDB does not push when nothing is dirty
 	}
 	status, body := w.do(d.actor, "POST", fmt.Sprintf("/api/sync/push?last_pulled_at=%d", *d.lastPulledAt), changes, d.id)
 	if status != 200 {
@@ -171,9 +196,10 @@ func (w *world) push(d *device, lose bool) {
 	// nothing a device sent is lost: it is in the data, or in sync_conflicts
 	for _, s := range all {
 		w.checkKept(d, s.table, s.id, s.raw, s.deleted, slices.Contains(res.ExperimentalRejectedIDs[s.table], s.id))
+		delete(d.unpushed, s.table+"/"+s.id)
 	}
 	if lose {
-		return
+		return false
 	}
 	for _, s := range all {
 		if slices.Contains(res.ExperimentalRejectedIDs[s.table], s.id) {
@@ -186,6 +212,7 @@ func (w *world) push(d *device, lose bool) {
 		r := d.tables[s.table][s.id]
 		r["_status"], r["_changed"] = "synced", ""
 	}
+	return res.SyncAgain != nil && *res.SyncAgain
 }
 
 func copyM(m M) M {
@@ -293,17 +320,35 @@ func wireOf(c rsync.Column, r *core.Record) any {
 	return r.GetString(c.Name)
 }
 
+// sync is README's client loop: synchronize(), again while the push
+// answers sync_again (three rounds at most); a push whose request or
+// response is lost throws, and the next pull is told the previous sync did
+// not finish.
 func (w *world) sync(d *device, lose bool) {
-	w.pull(d)
-	w.push(d, lose)
+	for round := 0; round < 3; round++ {
+		lose = lose && round == 0
+		w.pull(d)           // tells whether the previous synchronize() finished
+		d.unfinished = true // until this one does
+		if lose && w.rng.IntN(2) == 0 {
+			return // the push request never arrived: the device keeps everything dirty
+		}
+		again := w.push(d, lose)
+		if lose {
+			return
+		}
+		d.unfinished = false
+		if !again {
+			return
+		}
+	}
 }
 
-// newRaw builds a full raw record with WatermelonDB's defaults.
-func (w *world) newRaw(d *device, table string, values M) M {
+// defaults is a raw record of table with WatermelonDB's sanitizedRaw
+// defaults: "" for text, 0 for numbers, false for booleans, null for
+// optional columns (relations, dates, removed_at).
+func (w *world) defaults(table string) M {
 	t, _ := rsync.TableByName(table)
-	w.seq++
-	now := float64(time.Now().UnixMilli())
-	raw := M{"id": fmt.Sprintf("%sx%04dxq%07d", d.name, w.seq, w.rng.IntN(1e7)), "_status": "created", "_changed": ""}
+	raw := M{}
 	for _, c := range t.Columns {
 		switch c.Kind {
 		case rsync.Text:
@@ -316,11 +361,25 @@ func (w *world) newRaw(d *device, table string, values M) M {
 			raw[c.Name] = nil
 		}
 	}
+	if t.Tombstones() {
+		raw[rsync.RemovedColumn] = nil
+	}
+	return raw
+}
+
+// newRaw builds a full raw record with WatermelonDB's defaults.
+func (w *world) newRaw(d *device, table string, values M) M {
+	t, _ := rsync.TableByName(table)
+	w.seq++
+	now := float64(time.Now().UnixMilli())
+	raw := w.defaults(t.Name)
+	raw["id"], raw["_status"], raw["_changed"] = fmt.Sprintf("%sx%04dxq%07d", d.name, w.seq, w.rng.IntN(1e7)), "created", ""
 	raw["created"], raw["updated"] = now, now
 	for k, v := range values {
 		raw[k] = v
 	}
 	d.tables[table][raw["id"].(string)] = raw
+	d.unpushed[table+"/"+raw["id"].(string)] = true
 	return raw
 }
 
@@ -330,7 +389,7 @@ func (d *device) ids(table string, keep func(M) bool) []string {
 	var out []string
 	for _, id := range keysOf(d.tables[table]) {
 		r := d.tables[table][id]
-		if r["_status"] != "deleted" && (keep == nil || keep(r)) {
+		if r["_status"] != "deleted" && r[rsync.RemovedColumn] == nil && (keep == nil || keep(r)) { // the app hides tombstones
 			out = append(out, id)
 		}
 	}
@@ -353,12 +412,14 @@ func (w *world) edit(d *device, table, id string, values M) {
 	if r["_status"] == "updated" {
 		r["_changed"] = strings.Trim(strings.Join(changed, ","), ",")
 	}
+	d.unpushed[table+"/"+id] = true
 }
 
 // remove is markAsDeleted: even a record never pushed is kept as deleted
 // until a push succeeds (its create may have arrived with a lost response).
 func (w *world) remove(d *device, table, id string) {
 	d.tables[table][id]["_status"] = "deleted"
+	d.unpushed[table+"/"+id] = true
 }
 
 // deviceOp is one random offline action.
@@ -420,7 +481,7 @@ func (w *world) adminOp(reps []string) {
 		return ids
 	}
 	customers := list(crm.Customers)
-	switch w.rng.IntN(6) {
+	switch w.rng.IntN(8) {
 	case 0, 1:
 		id := w.pick(customers)
 		w.rest("PATCH", "/api/collections/customers/records/"+id, M{"notes": fmt.Sprintf("admin note %d", w.rng.IntN(1000)), "phone": fmt.Sprintf("+1 212 %d", w.rng.IntN(1e6))})
@@ -441,6 +502,14 @@ func (w *world) adminOp(reps []string) {
 		if len(drafts) > 0 {
 			w.rest("PATCH", "/api/collections/orders/records/"+w.pick(drafts), M{"status": "submitted"})
 		}
+	case 6: // the office deletes a contact or a follow-up
+		table := []string{crm.Contacts, crm.FollowUps}[w.rng.IntN(2)]
+		if ids := list(table); len(ids) > 0 {
+			w.rest("DELETE", "/api/collections/"+table+"/records/"+w.pick(ids), nil)
+		}
+	case 7: // a territory change, often of a customer someone is working on
+		id := w.pick(customers)
+		w.rest("PATCH", "/api/collections/customers/records/"+id, M{"owner": w.pick(reps)})
 	}
 }
 
@@ -463,6 +532,9 @@ func (w *world) equalsServer(d *device) {
 	if err := json.Unmarshal(body, &p); err != nil {
 		w.t.Fatal(err)
 	}
+	if len(d.unpushed) > 0 {
+		w.t.Fatalf("%s holds writes no push carried: %v", d.name, keys(d.unpushed))
+	}
 	for _, t := range rsync.Tables {
 		remote := map[string]M{}
 		for _, r := range p.Changes[t.Name].Updated {
@@ -471,6 +543,9 @@ func (w *world) equalsServer(d *device) {
 		for id, l := range d.tables[t.Name] {
 			if l["_status"] != "synced" {
 				continue // refused records stay unsynced; they were checked against sync_conflicts
+			}
+			if l[rsync.RemovedColumn] != nil {
+				w.t.Fatalf("%s still holds the tombstone of %s/%s after everyone synced", d.name, t.Name, id)
 			}
 			r, ok := remote[id]
 			if !ok {
@@ -501,6 +576,9 @@ func TestConvergenceUnderRandomness(t *testing.T) {
 	seeds := 24
 	if testing.Short() {
 		seeds = 4
+	}
+	if n, err := strconv.Atoi(os.Getenv("ROUNDS_CONVERGE_SEEDS")); err == nil && n > 0 {
+		seeds = n // more, locally: ROUNDS_CONVERGE_SEEDS=500
 	}
 	for seed := 1; seed <= seeds; seed++ {
 		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
@@ -605,4 +683,13 @@ func TestPullNeverSkipsACommittedChange(t *testing.T) {
 	wg.Wait()
 	w.pull(d)
 	w.equalsServer(d)
+}
+
+func keys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
 }

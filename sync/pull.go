@@ -317,15 +317,17 @@ func (s *snapshot) incrementalPull(out *pullWriter, req PullRequest, rm removals
 	// customers the rep lost: everything the rep may have known of them
 	// goes, as tombstones first (left after since), then deleted
 	tombs, deleted := map[string]map[string]bool{}, map[string]map[string]bool{}
+	// (a customer that came back keeps what is still under it: the
+	// removals are checked against the rep's scope below)
 	for customer, at := range leftAt {
-		if owned[customer] && !entered[customer] {
-			continue
-		}
 		switch {
 		case at > since:
-			err = s.knownUnder(customer, at, req.Device, tombs)
+			if owned[customer] && !entered[customer] {
+				continue
+			}
+			err = s.knownUnder(customer, at, rm.from, req.Device, tombs)
 		case rm.hard:
-			err = s.knownUnder(customer, at, req.Device, deleted)
+			err = s.knownUnder(customer, at, 0, req.Device, deleted)
 		}
 		if err != nil {
 			return err
@@ -373,8 +375,14 @@ func (s *snapshot) incrementalPull(out *pullWriter, req PullRequest, rm removals
 				}
 			}
 		}
+		// named by a tombstone last time: deleted unless back in scope
+		for id := range deleted[t.Name] {
+			if last[t.Name][id] == 0 {
+				older = append(older, id)
+			}
+		}
 		var gone []string
-		if len(older) > 0 { // named by a tombstone last time: deleted unless back in scope
+		if len(older) > 0 {
 			var present []string
 			if err := s.query("SELECT t.id"+scopedFrom(t, "t.id IN (SELECT value FROM json_each({:ids}))"),
 				dbx.Params{"rep": rep, "ids": jsonIDs(older)}).Column(&present); err != nil {
@@ -388,11 +396,6 @@ func (s *snapshot) incrementalPull(out *pullWriter, req PullRequest, rm removals
 				if !back[id] && !seen[id] {
 					gone = append(gone, id)
 				}
-			}
-		}
-		for id := range deleted[t.Name] {
-			if !seen[id] && last[t.Name][id] == 0 {
-				gone = append(gone, id)
 			}
 		}
 		var removed []string

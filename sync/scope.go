@@ -123,8 +123,10 @@ type ownerEvent struct {
 // that appeared under it before leftAt (or so long ago that its history was
 // pruned), and each record the device (writer) wrote under it since, in
 // the grace of a territory change. Records others added later were never
-// in the rep's scope and are not named.
-func (s *snapshot) knownUnder(customer string, leftAt int64, writer string, deleted map[string]map[string]bool) error {
+// in the rep's scope and are not named. A record no longer under the
+// customer whose last change here is at or before settled is left out:
+// the device has had its removal already (settled 0 leaves none out).
+func (s *snapshot) knownUnder(customer string, leftAt, settled int64, writer string, deleted map[string]map[string]bool) error {
 	add := func(tbl, id string) {
 		if deleted[tbl] == nil {
 			deleted[tbl] = map[string]bool{}
@@ -132,23 +134,7 @@ func (s *snapshot) knownUnder(customer string, leftAt int64, writer string, dele
 		deleted[tbl][id] = true
 	}
 	add(crm.Customers, customer)
-	var hist []struct {
-		Tbl      string `db:"tbl"`
-		RecordID string `db:"record_id"`
-		First    int64  `db:"first"`
-		Mine     bool   `db:"mine"`
-	}
-	if err := s.query("SELECT tbl, record_id, MIN(seq) AS first, MAX(device = {:w}) AS mine FROM "+ChangesTable+" INDEXED BY _rounds_changes_customer WHERE customer = {:c} GROUP BY tbl, record_id",
-		dbx.Params{"c": customer, "w": writer}).All(&hist); err != nil {
-		return fmt.Errorf("pull: history of %s: %w", customer, err)
-	}
-	logged := map[string]bool{}
-	for _, h := range hist {
-		logged[h.Tbl+"/"+h.RecordID] = true
-		if (h.First < leftAt || h.Mine && writer != "") && h.Tbl != crm.Products {
-			add(h.Tbl, h.RecordID)
-		}
-	}
+	current := map[string]bool{}
 	for _, t := range Tables {
 		if t.Parent == "" {
 			continue
@@ -162,10 +148,35 @@ func (s *snapshot) knownUnder(customer string, leftAt int64, writer string, dele
 			return fmt.Errorf("pull: children of %s: %w", customer, err)
 		}
 		for _, id := range ids {
-			if !logged[t.Name+"/"+id] { // history pruned: it has been there since before any live cursor
-				add(t.Name, id)
-			}
+			current[t.Name+"/"+id] = true
 		}
+	}
+	var hist []struct {
+		Tbl      string `db:"tbl"`
+		RecordID string `db:"record_id"`
+		First    int64  `db:"first"`
+		Last     int64  `db:"last"`
+		Mine     bool   `db:"mine"`
+	}
+	if err := s.query("SELECT tbl, record_id, MIN(seq) AS first, MAX(seq) AS last, MAX(device = {:w}) AS mine FROM "+ChangesTable+" INDEXED BY _rounds_changes_customer WHERE customer = {:c} GROUP BY tbl, record_id",
+		dbx.Params{"c": customer, "w": writer}).All(&hist); err != nil {
+		return fmt.Errorf("pull: history of %s: %w", customer, err)
+	}
+	for _, h := range hist {
+		key := h.Tbl + "/" + h.RecordID
+		known := h.First < leftAt || h.Mine && writer != ""
+		if current[key] {
+			delete(current, key) // logged: decided here
+		} else if h.Last <= settled {
+			known = false
+		}
+		if known && h.Tbl != crm.Products && h.Tbl != crm.Customers {
+			add(h.Tbl, h.RecordID)
+		}
+	}
+	for key := range current { // history pruned: there since before any live cursor
+		tbl, id, _ := strings.Cut(key, "/")
+		add(tbl, id)
 	}
 	return nil
 }
@@ -212,11 +223,17 @@ func (p *pusher) handOver(followUp *core.Record, owner string) error {
 	if err != nil || customer == nil {
 		return err
 	}
+	key := crm.HandOverKey(owner, []string{followUp.Id})
+	var told bool
+	if err := p.tx.NonconcurrentDB().NewQuery("SELECT EXISTS (SELECT 1 FROM notifications WHERE dedup_key = {:k})").
+		Bind(dbx.Params{"k": key}).Row(&told); err != nil || told {
+		return err // restored after a delete: told once is enough
+	}
 	title, body := crm.HandOverNotice(customer.GetString("name"), []string{followUp.GetString("note")})
 	data, _ := json.Marshal(map[string]any{"customer": customer.Id, "follow_ups": []string{followUp.Id}, "from": p.req.Rep})
 	n := core.NewRecord(c)
 	n.Load(map[string]any{
-		"kind": crm.NoticeHandedOver, "audience": "rep", "user": owner, "dedup_key": "handed_over:" + followUp.Id,
+		"kind": crm.NoticeHandedOver, "audience": "rep", "user": owner, "dedup_key": key,
 		"title": title, "body": body, "status": "pending", "data": string(data),
 	})
 	if err := p.st.insert(n); err != nil {
