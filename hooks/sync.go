@@ -117,7 +117,7 @@ func handlePull(e *core.RequestEvent, deps Deps, devices *deviceLog) error {
 		e.App.Logger().Error("sync pull failed", "user", e.Auth.Id, "error", err)
 		return nil
 	}
-	devices.note(e.Auth.Id, device, e.Request.UserAgent(), now, false)
+	devices.note(e.Auth.Id, device, e.Request.UserAgent(), now, -1)
 	return nil
 }
 
@@ -161,7 +161,11 @@ func handlePush(e *core.RequestEvent, deps Deps, devices *deviceLog) error {
 		e.App.Logger().Error("sync push failed", "user", e.Auth.Id, "error", err)
 		return router.NewInternalServerError("The push could not be applied; nothing was changed. Try again.", err)
 	}
-	devices.note(e.Auth.Id, device, e.Request.UserAgent(), now, true)
+	refused := 0
+	for _, ids := range res.ExperimentalRejectedIDs {
+		refused += len(ids)
+	}
+	devices.note(e.Auth.Id, device, e.Request.UserAgent(), now, refused)
 	return e.JSON(http.StatusOK, res)
 }
 
@@ -199,6 +203,7 @@ type deviceLog struct {
 type deviceSeen struct {
 	userAgent  string
 	pull, push time.Time
+	refused    int // records refused in the last push
 }
 
 func newDeviceLog(app core.App) *deviceLog {
@@ -207,7 +212,9 @@ func newDeviceLog(app core.App) *deviceLog {
 	return l
 }
 
-func (l *deviceLog) note(user, device, userAgent string, at time.Time, push bool) {
+// note records a pull, or a push (refused: how many of its records were
+// refused; -1 for a pull).
+func (l *deviceLog) note(user, device, userAgent string, at time.Time, refused int) {
 	if device == "" {
 		return
 	}
@@ -219,8 +226,8 @@ func (l *deviceLog) note(user, device, userAgent string, at time.Time, push bool
 	key := [2]string{user, device}
 	seen := l.pending[key]
 	seen.userAgent = userAgent
-	if push {
-		seen.push = at
+	if refused >= 0 {
+		seen.push, seen.refused = at, refused
 	} else {
 		seen.pull = at
 	}
@@ -254,6 +261,15 @@ func (l *deviceLog) flush() {
 					if at.After(r.GetDateTime("last_sync_at").Time()) {
 						r.Set("last_sync_at", at.UTC())
 					}
+				}
+			}
+			if !seen.push.IsZero() {
+				r.Set("refused", seen.refused)
+				switch {
+				case seen.refused == 0:
+					r.Set("stuck_since", "")
+				case r.GetDateTime("stuck_since").IsZero():
+					r.Set("stuck_since", seen.push.UTC())
 				}
 			}
 			if err := tx.Save(r); err != nil { // e.g. the user was deleted meanwhile

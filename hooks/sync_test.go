@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -43,6 +44,55 @@ func TestSyncRecordsDeviceActivity(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatal("the device's sync was not recorded in sync_devices")
+}
+
+// TestStuckDevicesAreShown: a device whose pushes keep being refused is
+// marked (refused, stuck_since, kept from the first such push); a push
+// with no refusal clears it.
+func TestStuckDevicesAreShown(t *testing.T) {
+	t.Parallel()
+	var clock atomic.Int64 // minutes after testapp.Now; each push a minute later
+	deps := testapp.Deps()
+	deps.Now = func() time.Time { return testapp.Now.Add(time.Duration(clock.Load()) * time.Minute) }
+	app := testapp.NewWith(t, deps)
+	client := testapp.NewClient(t, app)
+	push := func(body M) {
+		clock.Add(1)
+		res := client.DoWithHeaders(testapp.RepA, http.MethodPost, "/api/sync/push?last_pulled_at=1000000", body, map[string]string{"X-Device-Id": "stuck-phone"})
+		if res.Status != 200 {
+			t.Fatalf("push: %d %s", res.Status, res.Body)
+		}
+	}
+	// device waits for the flush of push number n and returns what it set
+	device := func(n int64) (refused int, since time.Time) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for time.Now().Before(deadline) {
+			r, err := app.FindFirstRecordByFilter("sync_devices", "device_id = 'stuck-phone'", dbx.Params{})
+			if err == nil && r.GetDateTime("last_push_at").Time().Equal(testapp.Now.Add(time.Duration(n)*time.Minute)) {
+				return r.GetInt("refused"), r.GetDateTime("stuck_since").Time()
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Fatalf("push %d was not recorded in sync_devices", n)
+		return 0, time.Time{}
+	}
+	// a line on a submitted order: refused at every push
+	refusedLine := M{"order_lines": M{"updated": []M{}, "deleted": []string{}, "created": []M{{
+		"id": "stucklinestuck1", "order": testapp.OrderASubmitted, "product": testapp.ProductCoffee, "quantity": 1, "_status": "created", "_changed": "",
+	}}}}
+	push(refusedLine)
+	if n, since := device(1); n != 1 || !since.Equal(testapp.Now.Add(time.Minute)) {
+		t.Fatalf("after a refused push: refused %d, stuck since %v", n, since)
+	}
+	push(refusedLine)
+	if n, since := device(2); n != 1 || !since.Equal(testapp.Now.Add(time.Minute)) {
+		t.Fatalf("refused again: refused %d, stuck since %v (want the first refusal's time)", n, since)
+	}
+	push(M{})
+	if n, since := device(3); n != 0 || !since.IsZero() {
+		t.Fatalf("after a clean push: refused %d, stuck since %v", n, since)
+	}
 }
 
 func TestDeviceIDMustBeSane(t *testing.T) {

@@ -511,3 +511,78 @@ func BenchmarkConcurrent200RepsWarm(b *testing.B) {
 
 // percentile of sorted latencies.
 func percentile(lat []time.Duration, p float64) time.Duration { return lat[int(p*float64(len(lat)-1))] }
+
+// BenchmarkIncrementalPullAfterSync pulls 100 changes of one rep from a
+// database of about a million records with a cursor as a phone holds it
+// after an earlier sync: its previous position is 100 changes further
+// back, and a schema-2 pull reads that window too (deletions due after
+// tombstones).
+func BenchmarkIncrementalPullAfterSync(b *testing.B) {
+	app := seeded(b, sizes(100, 28000))
+	rep, _ := repOf(b, app, 1)
+	var visits []string
+	_ = app.DB().NewQuery("SELECT v.id FROM visits v JOIN customers c ON c.id = v.customer WHERE c.owner = {:r} LIMIT 200").Bind(dbx.Params{"r": rep.Id}).Column(&visits)
+	top := func() int64 {
+		var t int64
+		if err := app.DB().NewQuery("SELECT MAX(seq) FROM " + rsync.ChangesTable).Row(&t); err != nil {
+			b.Fatal(err)
+		}
+		return t
+	}
+	change := func(ids []string) {
+		for i, id := range ids {
+			if _, err := app.DB().NewQuery("UPDATE visits SET outcome = {:o} WHERE id = {:id}").Bind(dbx.Params{"o": fmt.Sprint("changed ", i), "id": id}).Execute(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	before := top()
+	change(visits[:100]) // what the phone's previous sync brought
+	cursor := rsync.EncodeCursor(top(), before)
+	change(visits[100:]) // what this pull brings
+	if err := rsync.Pull(context.Background(), app, rsync.PullRequest{Rep: rep.Id, LastPulledAt: &cursor}, io.Discard); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if err := rsync.Pull(context.Background(), app, rsync.PullRequest{Rep: rep.Id, LastPulledAt: &cursor}, io.Discard); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkPushLargest pushes the most one push may carry: 20,000 mixed
+// mutations (10,000 creates, 8,000 edits, 2,000 deletes; 2.5 MB of JSON)
+// for a rep with 2,000 customers, decoded and applied as the handler does.
+// It reports the time and the peak heap growth: a phone back from a long
+// time offline is not stuck, and the server's memory stays bounded by the
+// push limits.
+func BenchmarkPushLargest(b *testing.B) {
+	app := seeded(b, sizes(1, 2000))
+	rep, _ := repOf(b, app, 1)
+	var top int64
+	if err := app.DB().NewQuery("SELECT MAX(seq) FROM " + rsync.ChangesTable).Row(&top); err != nil {
+		b.Fatal(err)
+	}
+	var peak uint64
+	var size int
+	for i := 0; b.Loop(); i++ {
+		b.StopTimer()
+		changes, _ := mutations(b, app, rep.Id, 20000, i)
+		body, _ := json.Marshal(changes)
+		size = len(body)
+		b.StartTimer()
+		p := testapp.PeakHeapGrowth(func() {
+			decoded, err := rsync.DecodeChanges(body)
+			if err != nil {
+				b.Fatal(err)
+			}
+			res, err := rsync.Push(context.Background(), app, rsync.PushRequest{Rep: rep.Id, LastPulledAt: rsync.EncodeCursor(top, top), Changes: decoded, Now: time.Now()})
+			if err != nil || len(res.Rejected) > 0 {
+				b.Fatalf("push: %v, %d refused", err, len(res.Rejected))
+			}
+		})
+		peak = max(peak, p)
+	}
+	b.ReportMetric(float64(size)/(1<<20), "body-MB")
+	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-growth-MB")
+}

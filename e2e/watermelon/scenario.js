@@ -129,7 +129,7 @@ async function synchronizeOnce(dev) {
       return api('GET', `/api/sync/pull?${q}`, dev.rep.token, undefined, { 'X-Device-Id': dev.id })
     },
     pushChanges: async ({ changes, lastPulledAt }) => {
-      const res = await api('POST', `/api/sync/push?last_pulled_at=${lastPulledAt}`, dev.rep.token, changes, { 'X-Device-Id': dev.id })
+      const res = await pushInParts(dev, changes, lastPulledAt)
       if (dev.loseNextResponse) {
         dev.loseNextResponse = false
         throw new Error('network: the push response was lost')
@@ -141,6 +141,43 @@ async function synchronizeOnce(dev) {
   })
   dev.unfinished = false
   return log
+}
+
+// pushInParts is README's client push: a push carries at most 20,000
+// records and 16 MB, so a phone with more to send (a long time offline)
+// sends parts of at most dev.partSize records, parents before children,
+// deletions last and children first, each part its own transaction with
+// the same lastPulledAt; a part retried after a failure changes nothing.
+const TABLES = ['customers', 'contacts', 'visits', 'follow_ups', 'orders', 'order_lines', 'products']
+async function pushInParts(dev, changes, lastPulledAt) {
+  const max = dev.partSize || 5000
+  const parts = []
+  let part = {}
+  let n = 0
+  const add = (table, kind, item) => {
+    if (n === max) {
+      parts.push(part)
+      part = {}
+      n = 0
+    }
+    part[table] = part[table] || { created: [], updated: [], deleted: [] }
+    part[table][kind].push(item)
+    n++
+  }
+  for (const t of TABLES) for (const k of ['created', 'updated']) for (const r of changes[t]?.[k] || []) add(t, k, r)
+  for (const t of [...TABLES].reverse()) for (const id of changes[t]?.deleted || []) add(t, 'deleted', id)
+  if (n > 0) parts.push(part)
+  const out = { experimentalRejectedIds: {}, rejected: [], conflicts: [], sync_again: false, parts: parts.length, bytes: 0 }
+  for (const p of parts) {
+    const body = JSON.stringify(p)
+    out.bytes += body.length
+    const res = await api('POST', `/api/sync/push?last_pulled_at=${lastPulledAt}`, dev.rep.token, p, { 'X-Device-Id': dev.id })
+    for (const [t, ids] of Object.entries(res.experimentalRejectedIds)) out.experimentalRejectedIds[t] = (out.experimentalRejectedIds[t] || []).concat(ids)
+    out.rejected.push(...res.rejected)
+    out.conflicts.push(...res.conflicts)
+    out.sync_again = out.sync_again || res.sync_again
+  }
+  return out
 }
 
 async function all(dev, table) {
@@ -402,6 +439,42 @@ async function main() {
       for (const r of await all(dev, t.name)) if (r._raw._status !== 'synced' && r.id !== refusedLine) dirty.push(`${t.name}#${r.id}`)
     }
     check(dirty.length === 0, `${dev.name} has unsynced records: ${dirty.join(', ')}`)
+  }
+
+  step('a heavy offline week goes through in parts')
+  {
+    const mine = (await all(a1, 'customers')).filter((c) => c._raw.removed_at == null)
+    const contactsOf = new Map()
+    for (const c of (await all(a1, 'contacts')).filter((c) => c._raw.removed_at == null)) contactsOf.set(c._raw.customer, c.id)
+    let records = 0
+    for (let day = 0; day < 5; day++) {
+      for (let i = 0; i < 12; i++) {
+        const c = mine[(day * 12 + i) % mine.length]
+        const v = await create(a1, 'visits', { customer: c.id, purpose: 'week-visit', notes: `day ${day} visit ${i}: shelf check, talked stock and prices`, checked_in_at: Date.now() })
+        await create(a1, 'follow_ups', { customer: c.id, visit: v, note: `day ${day}: call back about the order`, status: 'open', due_at: Date.now() + 86400000 * (day + 1) })
+        records += 2
+        if (i % 2 === 0) {
+          const o = await create(a1, 'orders', { customer: c.id, visit: v, status: 'draft', currency: product._raw.currency, notes: `week order ${day}/${i}` })
+          for (let l = 0; l < 8; l++) await create(a1, 'order_lines', { order: o, product: product.id, quantity: 1 + l, discount_pct: 0 })
+          records += 9
+        }
+        if (contactsOf.has(c.id) && i % 2 === 1) {
+          await edit(a1, 'contacts', contactsOf.get(c.id), { title: `Buyer (week ${day})` })
+          records++
+        }
+      }
+    }
+    a1.partSize = 150
+    await sync(a1)
+    a1.partSize = undefined
+    const first = a1.pushes[0]
+    process.stdout.write(`  heavy week: ${records} records, ${(first.bytes / 1024).toFixed(0)} KB of JSON, pushed in ${first.parts} parts\n`)
+    check(first.parts > 1, `the week went in ${first.parts} part(s)`)
+    check(first.rejected.length === 0 || first.rejected.every((r) => r.id === refusedLine), `the week was refused: ${JSON.stringify(first.rejected.slice(0, 3))}`)
+    const onServer = await api('GET', `/api/collections/visits/records?perPage=1&filter=${encodeURIComponent(`purpose='week-visit'`)}`, admin)
+    check(onServer.totalItems === 60, `${onServer.totalItems} of 60 week visits on the server`)
+    const lines = await api('GET', `/api/collections/order_lines/records?perPage=1&filter=${encodeURIComponent(`order.notes~'week order'`)}`, admin)
+    check(lines.totalItems === 240, `${lines.totalItems} of 240 week order lines on the server`)
   }
 
   step('every device equals the server')

@@ -119,12 +119,18 @@ func newApp(dir string) (*tests.TestApp, error) {
 // New returns a fresh app holding the test company; it is cleaned up with t.
 func New(t testing.TB) *tests.TestApp {
 	t.Helper()
+	return NewWith(t, Deps())
+}
+
+// NewWith is New with other dependencies (a clock that moves, say).
+func NewWith(t testing.TB, deps hooks.Deps) *tests.TestApp {
+	t.Helper()
 	f := Load(t)
 	app, err := newApp(f.Dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	hooks.Register(app, Deps())
+	hooks.Register(app, deps)
 	t.Cleanup(app.Cleanup)
 	return app
 }
