@@ -61,7 +61,9 @@ func pullState(t *testing.T, a api, token, cursor string) (state string, strateg
 		t.Fatalf("pull: %d", status)
 	}
 	data, _ := json.Marshal(p.Changes)
-	return string(data), p.ExperimentalStrategy, p.Timestamp
+	// a first pull leaves a live record's removed_at out; a replacement
+	// pull sends it null (it may clear a tombstone): the same state
+	return strings.ReplaceAll(string(data), `,"removed_at":null`, ""), p.ExperimentalStrategy, p.Timestamp
 }
 
 // TestBackupAndRestore: back up through the API, wipe the data directory,
