@@ -220,11 +220,33 @@ func (o *org) build(t *testing.T) {
 			for range rng.IntN(2) {
 				o.save(t, crm.FollowUps, o.id("fol"), map[string]any{"customer": cid, "visit": o.pick(visits), "due_at": testapp.Now.Add(24 * 3600e9), "note": "call back", "status": "open"})
 			}
+			for range rng.IntN(3) { // deals, some moved on (a second line of history)
+				opp := o.id("opp")
+				o.save(t, crm.Opportunities, opp, map[string]any{"customer": cid, "title": "Deal " + opp, "amount": 100 * (1 + rng.IntN(50)),
+					"currency": "EUR", "stage": crm.DefaultStages[rng.IntN(4)].ID})
+				if rng.IntN(2) == 0 {
+					r, _ := o.app.FindRecordById(crm.Opportunities, opp)
+					r.Set("stage", crm.DefaultStages[4+rng.IntN(2)].ID) // won or lost
+					r.Set("lost_reason", "price")
+					if err := o.app.Save(r); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
 			for range rng.IntN(3) {
 				oid := o.id("ord")
 				o.save(t, crm.Orders, oid, map[string]any{"customer": cid, "status": "draft", "currency": "EUR"})
 				for range rng.IntN(3) {
 					o.save(t, crm.OrderLines, o.id("lin"), map[string]any{"order": oid, "product": o.pick(products), "quantity": 1 + rng.IntN(5)})
+				}
+				if rng.IntN(3) == 0 { // closing a deal of the customer
+					opp := o.id("opp")
+					o.save(t, crm.Opportunities, opp, map[string]any{"customer": cid, "title": "Deal " + opp, "amount": 1000, "currency": "EUR", "stage": crm.DefaultStages[3].ID})
+					r, _ := o.app.FindRecordById(crm.Orders, oid)
+					r.Set("opportunity", opp)
+					if err := o.app.Save(r); err != nil {
+						t.Fatal(err)
+					}
 				}
 				if rng.IntN(2) == 0 { // submitted, perhaps further
 					for _, s := range []string{"submitted", "confirmed", "fulfilled"}[:1+rng.IntN(3)] {
@@ -446,7 +468,7 @@ func (o *org) reads(t tb, a actor, collection, id string) bool {
 		if !a.policy.Active || a.policy.ID == "" {
 			t.Fatalf("seed %d: the policy lets %s (signed out or deactivated) read %s/%s", o.seed, a.name, collection, id)
 		}
-		if !o.chainReaches(collection, id, a.policy.ID) && collection != crm.Products {
+		if !o.chainReaches(collection, id, a.policy.ID) && collection != crm.Products && collection != crm.Stages { // the catalogue is everyone's
 			t.Fatalf("seed %d: the policy lets %s read %s/%s, whose owner chain does not lead to them", o.seed, a.name, collection, id)
 		}
 	}
@@ -466,6 +488,8 @@ func (o *org) chainReaches(collection, id, user string) bool {
 		owner = o.graph.Resolve(collection, id, "user")
 	case crm.OrderLines:
 		owner = o.graph.Resolve(collection, id, "order.customer.owner")
+	case crm.OpportunityHistory:
+		owner = o.graph.Resolve(collection, id, "opportunity.customer.owner")
 	default:
 		owner = o.graph.Resolve(collection, id, "customer.owner")
 	}
@@ -828,15 +852,17 @@ var freeField = map[string]struct {
 	field string
 	value func(i int) any
 }{
-	crm.Users:      {"name", func(i int) any { return fmt.Sprintf("Renamed %d", i) }},
-	crm.Customers:  {"name", func(i int) any { return fmt.Sprintf("Renamed %d", i) }},
-	crm.Contacts:   {"title", func(i int) any { return fmt.Sprintf("Title %d", i) }},
-	crm.Visits:     {"purpose", func(i int) any { return fmt.Sprintf("Purpose %d", i) }},
-	crm.FollowUps:  {"note", func(i int) any { return fmt.Sprintf("Note %d", i) }},
-	crm.Orders:     {"notes", func(i int) any { return fmt.Sprintf("Notes %d", i) }},
-	crm.OrderLines: {"quantity", func(i int) any { return 100 + i }},
-	crm.Devices:    {"app_version", func(i int) any { return fmt.Sprintf("9.%d", i) }},
-	crm.Products:   {"name", func(i int) any { return fmt.Sprintf("Product %d", i) }},
+	crm.Users:         {"name", func(i int) any { return fmt.Sprintf("Renamed %d", i) }},
+	crm.Customers:     {"name", func(i int) any { return fmt.Sprintf("Renamed %d", i) }},
+	crm.Contacts:      {"title", func(i int) any { return fmt.Sprintf("Title %d", i) }},
+	crm.Visits:        {"purpose", func(i int) any { return fmt.Sprintf("Purpose %d", i) }},
+	crm.FollowUps:     {"note", func(i int) any { return fmt.Sprintf("Note %d", i) }},
+	crm.Orders:        {"notes", func(i int) any { return fmt.Sprintf("Notes %d", i) }},
+	crm.OrderLines:    {"quantity", func(i int) any { return 100 + i }},
+	crm.Devices:       {"app_version", func(i int) any { return fmt.Sprintf("9.%d", i) }},
+	crm.Products:      {"name", func(i int) any { return fmt.Sprintf("Product %d", i) }},
+	crm.Stages:        {"name", func(i int) any { return fmt.Sprintf("Stage %d", i) }},
+	crm.Opportunities: {"title", func(i int) any { return fmt.Sprintf("Deal %d", i) }},
 }
 
 // newRecord is a valid new record of collection under parent (a record of
@@ -857,6 +883,8 @@ func newRecord(collection, parent string, i int) (map[string]any, string) {
 		return map[string]any{"order": parent, "product": testapp.ProductCoffee, "quantity": 1}, crm.Orders
 	case crm.Devices:
 		return map[string]any{"token": fmt.Sprintf("new-token-%d", i), "platform": "ios"}, ""
+	case crm.Opportunities:
+		return map[string]any{"customer": parent, "title": fmt.Sprintf("Deal %d", i), "amount": 500, "currency": "EUR", "stage": crm.DefaultStages[i%4].ID}, crm.Customers
 	}
 	return nil, ""
 }

@@ -64,6 +64,7 @@ func Register(app core.App, deps Deps) {
 	registerCheckpoints(app)
 	registerSync(app, deps)
 	registerTerritory(app)
+	registerFunnel(app, deps)
 	registerDevices(app)
 	signers := &signerFor{}
 	registerCare(app, deps, signers)

@@ -51,12 +51,13 @@ func init() {
 
 // ApplyPolicy sets the API rules of every collection of the policy as
 // policy.Specs declares them. Migrations call it after any change of the
-// policy.
+// policy; a collection a later migration creates is skipped here (that
+// migration applies the policy again).
 func ApplyPolicy(app core.App) error {
 	for _, s := range policy.Specs {
 		c, err := app.FindCollectionByNameOrId(s.Name)
 		if err != nil {
-			return fmt.Errorf("policy: collection %s: %w", s.Name, err)
+			continue
 		}
 		c.ListRule = s.Rule(policy.List)
 		c.ViewRule = s.Rule(policy.View)

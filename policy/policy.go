@@ -126,7 +126,7 @@ type Spec struct {
 var Relations = map[string]string{
 	"owner": crm.Users, "manager": crm.Users, "user": crm.Users, "rep": crm.Users, "assignee": crm.Users,
 	"customer": crm.Customers, "order": crm.Orders, "contact": crm.Contacts, "visit": crm.Visits,
-	"product": crm.Products,
+	"product": crm.Products, "stage": crm.Stages, "opportunity": crm.Opportunities, "changed_by": crm.Users,
 }
 
 var (
@@ -155,6 +155,11 @@ var Specs = []Spec{
 		While: &Cond{"order.status", crm.StatusDraft}, WhileOnCreate: true, Parent: "order",
 		ServerOwned: []string{"unit_price", "line_total"}},
 	{Name: crm.Products, Access: Catalogue, Filter: &Cond{"active", "true"}},
+	{Name: crm.Stages, Access: Catalogue},
+	{Name: crm.Opportunities, Access: Scoped, Owner: "customer.owner", Team: true, Writers: reps, Write: writable,
+		Parent: "customer", Author: "owner",
+		ServerOwned: []string{"owner", "probability", "weighted_amount", "stage_entered_at", "closed_at", "changed_by"}},
+	{Name: crm.OpportunityHistory, Access: Scoped, Owner: "opportunity.customer.owner", Team: true},
 	{Name: crm.Devices, Access: Scoped, Owner: "user", Writers: everyone, Write: writable, Author: "user"},
 	{Name: crm.ContactDevices, Access: AdminsOnly},
 	{Name: crm.CareCampaigns, Access: AdminsOnly},

@@ -291,6 +291,10 @@ func (g *generator) customers() error {
 			}
 		}
 
+		if err := g.opportunities(b, custID, r.id, loc); err != nil {
+			return err
+		}
+
 		// orders and their lines
 		for k, n := 0, g.around(g.opts.OrdersPerCustomer); k < n; k++ {
 			id := g.id()

@@ -39,26 +39,30 @@ type Options struct {
 	FollowUpsPerCustomer int
 	OrdersPerCustomer    int
 	LinesPerOrder        int
-	Products             int
-	Password             string // of every demo user
-	BatchSize            int    // rows per transaction
+	// OpportunitiesPerCustomer: deals in the funnel (from their own random
+	// stream, so the rest of a seed's data does not change with it)
+	OpportunitiesPerCustomer int
+	Products                 int
+	Password                 string // of every demo user
+	BatchSize                int    // rows per transaction
 }
 
 // DefaultOptions is the demo company `make run` loads.
 func DefaultOptions() Options {
 	return Options{
-		Seed:                 1,
-		Managers:             2,
-		Reps:                 8,
-		Customers:            160,
-		ContactsPerCustomer:  3,
-		VisitsPerCustomer:    10,
-		FollowUpsPerCustomer: 2,
-		OrdersPerCustomer:    5,
-		LinesPerOrder:        3,
-		Products:             40,
-		Password:             DemoPassword,
-		BatchSize:            20000,
+		Seed:                     1,
+		Managers:                 2,
+		Reps:                     8,
+		Customers:                160,
+		ContactsPerCustomer:      3,
+		VisitsPerCustomer:        10,
+		FollowUpsPerCustomer:     2,
+		OrdersPerCustomer:        5,
+		LinesPerOrder:            3,
+		OpportunitiesPerCustomer: 1,
+		Products:                 40,
+		Password:                 DemoPassword,
+		BatchSize:                20000,
 	}
 }
 
@@ -96,7 +100,7 @@ func (o Options) validate() error {
 	case o.Reps < 1:
 		return fmt.Errorf("--reps must be at least 1, got %d", o.Reps)
 	case o.Customers < 0 || o.ContactsPerCustomer < 0 || o.VisitsPerCustomer < 0 ||
-		o.FollowUpsPerCustomer < 0 || o.OrdersPerCustomer < 0 || o.LinesPerOrder < 0:
+		o.FollowUpsPerCustomer < 0 || o.OrdersPerCustomer < 0 || o.LinesPerOrder < 0 || o.OpportunitiesPerCustomer < 0:
 		return fmt.Errorf("sizes cannot be negative")
 	case o.Products < 1:
 		return fmt.Errorf("--products must be at least 1, got %d", o.Products)
@@ -161,7 +165,8 @@ func Run(ctx context.Context, app core.App, opts Options, w io.Writer) (Stats, e
 	if err := rsync.SuspendCapture(app.NonconcurrentDB()); err != nil {
 		return Stats{}, err
 	}
-	steps := []func() error{g.users, g.products, g.campaigns, g.customers}
+	g.funnel = rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x5ca1ab1e))
+	steps := []func() error{g.users, g.products, g.campaigns, g.loadStages, g.customers}
 	for _, step := range steps {
 		if err := step(); err != nil {
 			_ = rsync.InstallCapture(app.NonconcurrentDB())
@@ -196,6 +201,8 @@ type generator struct {
 
 	managers []string
 	reps     []rep
+	stages   []stage
+	funnel   *rand.Rand // the opportunities' own stream
 	catalog  []product
 	lastShow time.Time
 }

@@ -22,9 +22,8 @@ import (
 
 // save applies the record rules to r (orig is the stored version, nil for
 // a new record), validates it, and writes it.
-func (p *pusher) save(t Table, r *core.Record, orig *row) error {
+func (p *pusher) save(t Table, r *core.Record, orig *row) (err error) {
 	find := p.st.finder()
-	var err error
 	var origRec crm.Stored
 	if orig != nil {
 		origRec = orig
@@ -40,12 +39,27 @@ func (p *pusher) save(t Table, r *core.Record, orig *row) error {
 		err = crm.PrepareFollowUp(find, r, origRec)
 	case crm.Orders:
 		err = crm.PrepareOrder(find, r, origRec, func() time.Time { return p.req.Now })
+		if err == nil {
+			err = crm.CheckOrderOpportunity(find, r)
+		}
 		if orig == nil {
 			r.Set("total", 0)
 		} else if err == nil && r.GetString("currency") != orig.GetString("currency") {
 			var lines []float64
 			if lines, err = p.st.lineTotals(r.Id); err == nil {
 				err = crm.CheckCurrencyChange(orig.GetString("currency"), r.GetString("currency"), len(lines))
+			}
+		}
+	case crm.Opportunities:
+		var history bool
+		if history, err = crm.PrepareOpportunity(find, r, origRec, p.req.Now); err == nil {
+			r.Set("changed_by", p.req.Rep)
+			if history {
+				defer func() {
+					if err == nil {
+						err = StageHistory(p.tx, p.st.insert, r, p.req.Rep, p.req.Now)
+					}
+				}()
 			}
 		}
 	case crm.OrderLines:

@@ -2,6 +2,7 @@ package sync
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -228,15 +229,37 @@ func InstallCapture(db dbx.Builder) error {
 	return nil
 }
 
-// InstallTriggers (re)creates the capture triggers of one synced table.
+// InstallTriggers (re)creates the capture triggers of one synced table,
+// over the columns the table has now: a migration that runs before a later
+// one adds a table or a column installs what exists then, and the later
+// migration installs the triggers again.
 func InstallTriggers(db dbx.Builder, table string) error {
 	t, ok := TableByName(table)
 	if !ok {
 		return nil
 	}
+	var have []string
+	if err := db.NewQuery("SELECT name FROM pragma_table_info({:t})").Bind(dbx.Params{"t": table}).Column(&have); err != nil {
+		return fmt.Errorf("columns of %s: %w", table, err)
+	}
+	if len(have) == 0 {
+		return nil // not created yet
+	}
+	t.Columns = slices.DeleteFunc(slices.Clone(t.Columns), func(c Column) bool { return !slices.Contains(have, c.Name) })
 	for _, stmt := range triggers(t) {
 		if _, err := db.NewQuery(stmt).Execute(); err != nil {
 			return fmt.Errorf("install capture triggers on %s: %w", table, err)
+		}
+	}
+	return nil
+}
+
+// DropTriggers drops the capture triggers of one table (before a
+// migration removes a column they name; InstallCapture puts them back).
+func DropTriggers(db dbx.Builder, table string) error {
+	for _, s := range triggerKinds {
+		if _, err := db.NewQuery(`DROP TRIGGER IF EXISTS _rounds_` + table + `_` + s).Execute(); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -265,7 +288,7 @@ func ResumeCapture(db dbx.Builder) error {
 			customer, ownerTo = "t.id", "t.owner"
 		case crm.OrderLines:
 			customer, from = "o.customer", `order_lines t JOIN orders o ON o.id = t."order"`
-		case crm.Products:
+		case crm.Products, crm.Stages:
 			customer = "''"
 		}
 		stmt := fmt.Sprintf(`INSERT INTO %s (tbl, record_id, op, customer, cols, owner_to, at) SELECT '%s', t.id, '%s', %s, '*', %s, %s FROM %s ORDER BY t.rowid`,

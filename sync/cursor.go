@@ -52,8 +52,8 @@ func (p *pusher) resolveBase() error {
 
 // unpulledQuery finds a change in the rep's scope, made by someone else
 // after the position the device pulled up to.
-const unpulledQuery = `SELECT EXISTS (SELECT 1 FROM ` + ChangesTable + ` WHERE seq > {:top} AND device != {:w} AND
-	(tbl = 'products' OR owner_from = {:rep} OR owner_to = {:rep} OR customer IN (SELECT id FROM customers WHERE owner = {:rep})))`
+var unpulledQuery = `SELECT EXISTS (SELECT 1 FROM ` + ChangesTable + ` WHERE seq > {:top} AND device != {:w} AND
+	(tbl IN ` + catalogueSQL + ` OR owner_from = {:rep} OR owner_to = {:rep} OR customer IN (SELECT id FROM customers WHERE owner = {:rep})))`
 
 // removalsQuery finds a removal in the window of the device's last pull
 // (base, top]: a deletion under one of the rep's customers, or a customer

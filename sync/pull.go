@@ -14,8 +14,6 @@ import (
 
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
-
-	"rounds/crm"
 )
 
 // Migration is WatermelonDB's migrationSyncChanges: what a device added to
@@ -163,7 +161,7 @@ func Pull(ctx context.Context, app core.App, req PullRequest, w io.Writer) error
 	// removed_at is null there, so it is left out (6 % of a first pull)
 	out.live = tomb && !full
 	if full || replacement {
-		err = s.fullPull(out, req.Rep)
+		err = s.fullPull(out, req.Rep, req.SchemaVersion)
 	} else {
 		// Removals come in two steps: a tombstone in the pull that first
 		// sees them, the deletion in the pull after (their change is then
@@ -232,8 +230,11 @@ func (s *snapshot) streamRows(out *pullWriter, t Table, query string, params dbx
 	return rows.Err()
 }
 
-func (s *snapshot) fullPull(out *pullWriter, rep string) error {
+func (s *snapshot) fullPull(out *pullWriter, rep string, version int) error {
 	for _, t := range Tables {
+		if !t.In(version) {
+			continue // a table the device's schema does not have yet
+		}
 		out.table(t.Name)
 		if err := s.streamRows(out, t, scopedSelect(t, ""), dbx.Params{"rep": rep}, nil); err != nil {
 			return err
@@ -303,7 +304,7 @@ func (s *snapshot) incrementalPull(out *pullWriter, req PullRequest, rm removals
 		WHERE c.owner = {:rep} GROUP BY ch.tbl, ch.record_id, ch.customer
 		UNION ALL
 		SELECT tbl, record_id, customer, MAX(seq) FROM `+ChangesTable+` INDEXED BY _rounds_changes_customer
-		WHERE customer = '' AND tbl = 'products' AND seq > {:since} AND seq <= {:top} GROUP BY tbl, record_id`, rng).All(&rows)
+		WHERE customer = '' AND tbl IN `+catalogueSQL+` AND seq > {:since} AND seq <= {:top} GROUP BY tbl, record_id`, rng).All(&rows)
 	if err != nil {
 		return fmt.Errorf("pull: changes: %w", err)
 	}
@@ -348,6 +349,9 @@ func (s *snapshot) incrementalPull(out *pullWriter, req PullRequest, rm removals
 	}
 
 	for _, t := range Tables {
+		if !t.In(req.SchemaVersion) {
+			continue
+		}
 		out.table(t.Name)
 		seen := map[string]bool{}
 		var recent, older []string // changed since the cursor; changed only before it
@@ -371,7 +375,7 @@ func (s *snapshot) incrementalPull(out *pullWriter, req PullRequest, rm removals
 					return err
 				}
 			}
-			if len(entered) > 0 && t.Name != crm.Products {
+			if len(entered) > 0 && !t.ReadOnly {
 				if err := s.streamRows(out, t, scopedSelect(t, "c.id IN (SELECT value FROM json_each({:ids}))"),
 					dbx.Params{"rep": rep, "ids": jsonIDs(keys(entered))}, seen); err != nil {
 					return err

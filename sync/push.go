@@ -228,7 +228,7 @@ func Push(ctx context.Context, app core.App, req PushRequest) (PushResult, error
 // relationTargets maps the relation columns devices send to their tables.
 var relationTargets = map[string]string{
 	"customer": crm.Customers, "contact": crm.Contacts, "visit": crm.Visits,
-	"order": crm.Orders, "product": crm.Products,
+	"order": crm.Orders, "product": crm.Products, "opportunity": crm.Opportunities, "stage": crm.Stages,
 }
 
 // preload loads, in a few queries, every record the push names, the

@@ -6,13 +6,14 @@ package sync
 
 import (
 	"slices"
+	"strings"
 
 	"rounds/crm"
 )
 
 // SchemaVersion is the version of the synced schema. Bump it, and describe
 // the step in Migrations, whenever a synced table or column is added.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // RemovedColumn is the tombstone column of every table a device writes
 // (schema version 2). The server never stores it: a pull sends it null
@@ -58,6 +59,9 @@ type Column struct {
 	Name    string
 	Kind    Kind
 	Indexed bool
+	// Since is the schema version that added the column to an older
+	// table (0: the table's own).
+	Since int
 }
 
 // Table is a synced table. Parent names the relation that places a record
@@ -68,7 +72,13 @@ type Table struct {
 	Columns []Column
 	// ReadOnly tables are never written by devices (the catalogue).
 	ReadOnly bool
+	// Since is the schema version that added the table (0: the first).
+	Since int
 }
+
+// In reports whether a device on schema version v has table t (v 0: the
+// current version).
+func (t Table) In(v int) bool { return v == 0 || t.Since <= v }
 
 // Column returns the column called name.
 func (t Table) Column(name string) (Column, bool) {
@@ -123,9 +133,14 @@ var Tables = []Table{
 		relation("customer"), relation("contact"), relation("visit"), relation("assignee"),
 		date("due_at"), text("note"), text("status"),
 	}, stamps...)},
+	{Name: crm.Opportunities, Parent: "customer", Since: 3, Columns: append([]Column{
+		relation("customer"), relation("owner"), text("title"), num("amount"), text("currency"), relation("stage"),
+		date("expected_close"), num("probability"), num("weighted_amount"), date("stage_entered_at"), date("closed_at"),
+		text("lost_reason"), text("notes"),
+	}, stamps...)},
 	{Name: crm.Orders, Parent: "customer", Columns: append([]Column{
 		relation("customer"), relation("rep"), relation("visit"), text("status"), text("currency"),
-		num("total"), text("notes"), date("submitted_at"),
+		num("total"), text("notes"), date("submitted_at"), {Name: "opportunity", Kind: Relation, Indexed: true, Since: 3},
 	}, stamps...)},
 	{Name: crm.OrderLines, Parent: "order", Columns: append([]Column{
 		relation("order"), relation("product"), num("quantity"), num("discount_pct"),
@@ -134,7 +149,21 @@ var Tables = []Table{
 	{Name: crm.Products, ReadOnly: true, Columns: append([]Column{
 		{Name: "sku", Kind: Text, Indexed: true}, text("name"), num("unit_price"), text("currency"), boolean("active"),
 	}, stamps...)},
+	{Name: crm.Stages, ReadOnly: true, Since: 3, Columns: append([]Column{
+		text("name"), num("position"), num("win_rate"), num("max_days"), text("outcome"),
+	}, stamps...)},
 }
+
+// catalogueSQL lists the read-only tables for an SQL IN: ('products', ...).
+var catalogueSQL = func() string {
+	var names []string
+	for _, t := range Tables {
+		if t.ReadOnly {
+			names = append(names, "'"+t.Name+"'")
+		}
+	}
+	return "(" + strings.Join(names, ", ") + ")"
+}()
 
 // TableByName returns the synced table called name.
 func TableByName(name string) (Table, bool) {
@@ -147,11 +176,12 @@ func TableByName(name string) (Table, bool) {
 
 // NoteColumns hold free text where a conflict keeps both texts.
 var NoteColumns = map[string]bool{
-	crm.Customers + ".notes": true,
-	crm.Visits + ".notes":    true,
-	crm.Visits + ".outcome":  true,
-	crm.FollowUps + ".note":  true,
-	crm.Orders + ".notes":    true,
+	crm.Customers + ".notes":     true,
+	crm.Visits + ".notes":        true,
+	crm.Visits + ".outcome":      true,
+	crm.FollowUps + ".note":      true,
+	crm.Orders + ".notes":        true,
+	crm.Opportunities + ".notes": true,
 }
 
 // AppSchema is the synced schema in WatermelonDB's appSchema form, with
@@ -169,11 +199,13 @@ type SchemaMigration struct {
 	Steps     []SchemaStep `json:"steps"`
 }
 
-// SchemaStep is an add_columns step.
+// SchemaStep is an add_columns step (Table, Columns) or a create_table
+// step (Schema).
 type SchemaStep struct {
 	Type    string         `json:"type"`
-	Table   string         `json:"table"`
-	Columns []SchemaColumn `json:"columns"`
+	Table   string         `json:"table,omitempty"`
+	Columns []SchemaColumn `json:"columns,omitempty"`
+	Schema  *SchemaTable   `json:"schema,omitempty"`
 }
 
 // SchemaTable is one table of AppSchema.
@@ -194,23 +226,46 @@ type SchemaColumn struct {
 func Schema() AppSchema {
 	s := AppSchema{Version: SchemaVersion}
 	for _, t := range Tables {
-		st := SchemaTable{Name: t.Name}
-		for _, c := range t.Columns {
-			st.Columns = append(st.Columns, SchemaColumn{Name: c.Name, Type: c.Kind.WireType(), IsOptional: c.Kind.Optional(), IsIndexed: c.Indexed})
-		}
-		if t.Tombstones() {
-			st.Columns = append(st.Columns, removedColumn)
-		}
-		s.Tables = append(s.Tables, st)
+		s.Tables = append(s.Tables, schemaTable(t))
 	}
+	// version 2: removed_at on the tables of version 1
 	v2 := SchemaMigration{ToVersion: 2}
 	for _, t := range Tables {
-		if t.Tombstones() {
+		if t.Tombstones() && t.Since <= 1 {
 			v2.Steps = append(v2.Steps, SchemaStep{Type: "add_columns", Table: t.Name, Columns: []SchemaColumn{removedColumn}})
 		}
 	}
-	s.Migrations = []SchemaMigration{v2}
+	// version 3: the funnel (opportunities, stages, orders.opportunity)
+	v3 := SchemaMigration{ToVersion: 3}
+	for _, t := range Tables {
+		if t.Since == 3 {
+			st := schemaTable(t)
+			v3.Steps = append(v3.Steps, SchemaStep{Type: "create_table", Schema: &st})
+			continue
+		}
+		for _, c := range t.Columns {
+			if c.Since == 3 {
+				v3.Steps = append(v3.Steps, SchemaStep{Type: "add_columns", Table: t.Name, Columns: []SchemaColumn{schemaColumn(c)}})
+			}
+		}
+	}
+	s.Migrations = []SchemaMigration{v2, v3}
 	return s
+}
+
+func schemaColumn(c Column) SchemaColumn {
+	return SchemaColumn{Name: c.Name, Type: c.Kind.WireType(), IsOptional: c.Kind.Optional(), IsIndexed: c.Indexed}
+}
+
+func schemaTable(t Table) SchemaTable {
+	st := SchemaTable{Name: t.Name}
+	for _, c := range t.Columns {
+		st.Columns = append(st.Columns, schemaColumn(c))
+	}
+	if t.Tombstones() {
+		st.Columns = append(st.Columns, removedColumn)
+	}
+	return st
 }
 
 var removedColumn = SchemaColumn{Name: RemovedColumn, Type: "number", IsOptional: true, IsIndexed: true}

@@ -170,7 +170,7 @@ func (s *snapshot) knownUnder(customer string, leftAt, settled int64, writer str
 		} else if h.Last <= settled {
 			known = false
 		}
-		if known && h.Tbl != crm.Products && h.Tbl != crm.Customers {
+		if t, _ := TableByName(h.Tbl); known && !t.ReadOnly && h.Tbl != crm.Customers {
 			add(h.Tbl, h.RecordID)
 		}
 	}
@@ -193,6 +193,8 @@ func scopedFrom(t Table, extra string) string {
 		from = `order_lines t JOIN orders o ON o.id = t."order" JOIN customers c ON c.id = o.customer WHERE c.owner = {:rep}`
 	case t.Name == crm.Products:
 		from = "products t WHERE t.active = TRUE"
+	case t.ReadOnly: // the rest of the catalogue: everything
+		from = q(t.Name) + " t WHERE TRUE"
 	default:
 		from = q(t.Name) + " t JOIN customers c ON c.id = t." + q(t.Parent) + " WHERE c.owner = {:rep}"
 	}

@@ -21,7 +21,7 @@ import (
 // the query.
 func (s *syncClient) pullV2(actor string, cursor any, extra string) pullResult {
 	s.t.Helper()
-	res := s.client.Do(actor, http.MethodGet, fmt.Sprintf("/api/sync/pull?last_pulled_at=%v&schema_version=2%s", cursor, extra), nil)
+	res := s.client.Do(actor, http.MethodGet, fmt.Sprintf("/api/sync/pull?last_pulled_at=%v&schema_version=%d%s", cursor, rsync.SchemaVersion, extra), nil)
 	if res.Status != 200 {
 		s.t.Fatalf("pull: %d %s", res.Status, res.Body)
 	}
