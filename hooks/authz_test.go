@@ -77,6 +77,7 @@ func TestAuthorizationGenerative(t *testing.T) {
 			o.checkSyncPull(t)
 			o.checkSyncPush(t)
 			o.checkCare(t)
+			o.checkForecast(t)
 			o.checkWrites(t) // last: it changes the data
 		})
 	}
@@ -816,6 +817,42 @@ func (o *org) record(t *testing.T, collection, id string) *core.Record {
 		t.Fatalf("seed %d: %s/%s: %v", o.seed, collection, id, err)
 	}
 	return r
+}
+
+// checkForecast: the forecast answers signed-in users only, with the
+// figures of reps the policy lets them read (a rep themselves, a manager
+// the direct team and themselves, a superuser everyone); asking for a rep
+// outside that is a 403.
+func (o *org) checkForecast(t *testing.T) {
+	const period = "/api/reports/forecast?from=2025-01-01&to=2029-12-31"
+	users := o.ids(crm.Users)
+	for _, a := range o.actors {
+		res := o.do(t, a, http.MethodGet, period, nil)
+		if a.policy.Role != policy.Superuser && !a.policy.SignedIn() {
+			if res.Status != 401 {
+				t.Fatalf("seed %d: %s asks for the forecast: %d, want 401", o.seed, a.name, res.Status)
+			}
+			continue
+		}
+		if res.Status != 200 {
+			t.Fatalf("seed %d: %s asks for the forecast: %d %s", o.seed, a.name, res.Status, res.Body)
+		}
+		var f struct{ Currencies []crm.CurrencyForecast }
+		res.JSON(t, &f)
+		for _, c := range f.Currencies {
+			for _, r := range c.ByRep {
+				if !policy.For(crm.Users).Reads(a.policy, o.graph, r.Rep) {
+					t.Fatalf("seed %d: %s's forecast shows rep %s, whom the policy keeps from them", o.seed, a.name, r.Rep)
+				}
+			}
+		}
+		rep := o.pick(users)
+		res = o.do(t, a, http.MethodGet, period+"&rep="+rep, nil)
+		want := policy.For(crm.Users).Reads(a.policy, o.graph, rep)
+		if (res.Status == 200) != want || (!want && res.Status != 403) {
+			t.Fatalf("seed %d: %s asks for rep %s's forecast: %d, policy says %v", o.seed, a.name, rep, res.Status, want)
+		}
+	}
 }
 
 // checkCare: invites only for contacts a rep writes; a customer's link

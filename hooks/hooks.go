@@ -65,6 +65,7 @@ func Register(app core.App, deps Deps) {
 	registerSync(app, deps)
 	registerTerritory(app)
 	registerFunnel(app, deps)
+	registerReports(app, deps)
 	registerDevices(app)
 	signers := &signerFor{}
 	registerCare(app, deps, signers)
