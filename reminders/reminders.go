@@ -231,6 +231,10 @@ func (r *run) digests() error {
 			Bind(dbx.Params{"keys": jsonList(care.CelebratedOn(tomorrow)), "r": rep.ID}).All(&birthdays); err != nil {
 			return err
 		}
+		stalled, late, err := r.dealsToChase(rep.ID, start)
+		if err != nil {
+			return err
+		}
 		body := fmt.Sprintf("Today: %d follow-up%s, %d overdue.", today, plural(today), overdue)
 		if len(birthdays) > 0 {
 			names := make([]string, len(birthdays))
@@ -239,16 +243,54 @@ func (r *run) digests() error {
 			}
 			body += " Birthdays tomorrow: " + strings.Join(names, ", ") + "."
 		}
-		err := r.enqueue(notification{
+		if len(stalled) > 0 {
+			body += " Stalled deals: " + strings.Join(stalled, ", ") + "."
+		}
+		if len(late) > 0 {
+			body += " Past their expected close: " + strings.Join(late, ", ") + "."
+		}
+		err = r.enqueue(notification{
 			Kind: "rep_digest", Audience: "rep", User: rep.ID, DedupKey: key,
 			Title: "Your day", Body: body, ExpiresAt: care.EndOfDay(local),
-			Data: map[string]any{"today": today, "overdue": overdue, "birthdays_tomorrow": len(birthdays)},
+			Data: map[string]any{"today": today, "overdue": overdue, "birthdays_tomorrow": len(birthdays),
+				"stalled_deals": len(stalled), "late_deals": len(late)},
 		})
 		if err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// dealsToChase names a rep's open deals that are stalled (longer in their
+// stage than its max_days) or whose expected close is before today (start
+// of the rep's day), as "title (customer)", ten of each at most.
+func (r *run) dealsToChase(rep string, today time.Time) (stalled, late []string, err error) {
+	var deals []struct {
+		Title    string `db:"title"`
+		Customer string `db:"customer_name"`
+		Entered  string `db:"stage_entered_at"`
+		Close    string `db:"expected_close"`
+		MaxDays  int    `db:"max_days"`
+	}
+	err = r.app.DB().NewQuery(`
+		SELECT o.title, c.name AS customer_name, o.stage_entered_at, o.expected_close, s.max_days
+		FROM opportunities o JOIN stages s ON s.id = o.stage JOIN customers c ON c.id = o.customer
+		WHERE o.owner = {:r} AND s.outcome = 'open' ORDER BY o.expected_close, o.title`).Bind(dbx.Params{"r": rep}).All(&deals)
+	if err != nil {
+		return nil, nil, fmt.Errorf("deals of %s: %w", rep, err)
+	}
+	for _, d := range deals {
+		name := d.Title + " (" + d.Customer + ")"
+		entered, _ := time.Parse(dateLayout, d.Entered)
+		if crm.Stalled(entered, r.now, d.MaxDays) && len(stalled) < 10 {
+			stalled = append(stalled, name)
+		}
+		if d.Close != "" && d.Close < today.UTC().Format(dateLayout) && len(late) < 10 {
+			late = append(late, name)
+		}
+	}
+	return stalled, late, nil
 }
 
 func plural(n int) string {

@@ -11,6 +11,7 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tests"
 
+	"rounds/crm"
 	"rounds/internal/testapp"
 	"rounds/push"
 	"rounds/reminders"
@@ -269,6 +270,48 @@ func TestMorningDigest(t *testing.T) {
 	}
 	if _, ok := w.rows("rep_digest")["digest:"+testapp.UserRepX+":2026-03-02"]; ok {
 		t.Fatal("rep X (New York, 02:05) got a digest")
+	}
+}
+
+// TestDigestNamesDealsToChase: the morning digest names the rep's open
+// deals that are stalled (longer in their stage than its maximum) and those
+// whose expected close has passed; not closed deals, not another rep's.
+func TestDigestNamesDealsToChase(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	st := crm.DefaultStages // Negotiation: 14 days at most
+	deal := func(id, customer, title string, stage int, entered, close time.Time) {
+		c, _ := w.app.FindCollectionByNameOrId(crm.Opportunities)
+		r := core.NewRecord(c)
+		r.Id = id
+		r.Load(map[string]any{"customer": customer, "title": title, "amount": 100, "currency": "EUR",
+			"stage": st[stage].ID, "lost_reason": "price", "expected_close": close})
+		if err := w.app.Save(r); err != nil {
+			t.Fatal(err)
+		}
+		// as if it had entered its stage then (the server stamps the save's time)
+		if _, err := w.app.DB().NewQuery("UPDATE opportunities SET stage_entered_at = {:e} WHERE id = {:id}").
+			Bind(dbx.Params{"e": entered.UTC().Format("2006-01-02 15:04:05.000Z"), "id": id}).Execute(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := utc(2026, 3, 2, 7, 5) // 08:05 in Berlin
+	deal("dealstalled0001", testapp.CustomerA, "Shelf extension", 3, now.AddDate(0, 0, -20), now.AddDate(0, 1, 0))
+	deal("dealfresh000001", testapp.CustomerA, "Coffee corner", 3, now.AddDate(0, 0, -2), now.AddDate(0, 1, 0))
+	deal("deallate0000001", testapp.CustomerA, "Spring range", 2, now.AddDate(0, 0, -2), now.AddDate(0, 0, -3))
+	deal("dealwonlate0001", testapp.CustomerA, "Won already", 4, now.AddDate(0, 0, -40), now.AddDate(0, 0, -30))
+	deal("dealofrepb00001", testapp.CustomerB, "Rep B's deal", 3, now.AddDate(0, 0, -20), now.AddDate(0, 0, -3))
+	w.run(now)
+	body := w.rows("rep_digest")["digest:"+testapp.UserRepA+":2026-03-02"].GetString("body")
+	for _, want := range []string{"Stalled deals: Shelf extension (Shop of userrepa0000001).", "Past their expected close: Spring range (Shop of userrepa0000001)."} {
+		if !strings.Contains(body, want) {
+			t.Fatalf("digest %q lacks %q", body, want)
+		}
+	}
+	for _, not := range []string{"Coffee corner", "Won already", "Rep B's deal"} {
+		if strings.Contains(body, not) {
+			t.Fatalf("digest %q names %q", body, not)
+		}
 	}
 }
 
