@@ -148,8 +148,8 @@ async function synchronizeOnce(dev) {
 // sends parts of at most dev.partSize records, parents before children,
 // deletions last and children first, each part its own transaction with
 // the same lastPulledAt; a part retried after a failure changes nothing.
-const TABLES = ['customers', 'contacts', 'visits', 'follow_ups', 'orders', 'order_lines', 'products']
 async function pushInParts(dev, changes, lastPulledAt) {
+  const TABLES = serverSchema.tables.map((t) => t.name) // parents first
   const max = dev.partSize || 5000
   const parts = []
   let part = {}
@@ -439,6 +439,29 @@ async function main() {
       for (const r of await all(dev, t.name)) if (r._raw._status !== 'synced' && r.id !== refusedLine) dirty.push(`${t.name}#${r.id}`)
     }
     check(dirty.length === 0, `${dev.name} has unsynced records: ${dirty.join(', ')}`)
+  }
+
+  step('a deal created offline and moved along the funnel')
+  {
+    const stages = (await all(a1, 'stages')).sort((x, y) => x._raw.position - y._raw.position)
+    check(stages.length >= 4, `rep A's phone has ${stages.length} stages`)
+    const mine = (await all(a1, 'customers')).find((c) => c._raw.removed_at == null)
+    const deal = await create(a1, 'opportunities', {
+      customer: mine.id, title: 'Coffee corner', amount: 2400, currency: 'EUR', stage: stages[0].id,
+      expected_close: Date.now() + 20 * 86400000,
+    })
+    await sync(a1)
+    for (const st of [stages[1], stages[2], stages[3]]) {
+      await edit(a1, 'opportunities', deal, { stage: st.id })
+      await sync(a1)
+    }
+    const onPhone = (await find(a1, "opportunities", deal))._raw
+    check(onPhone.probability === stages[3]._raw.win_rate && onPhone.weighted_amount === 2400 * stages[3]._raw.win_rate / 100,
+      `the server's figures did not reach the phone: ${onPhone.probability} / ${onPhone.weighted_amount}`)
+    const hist = await api('GET', `/api/collections/opportunity_history/records?sort=entered_at&filter=${encodeURIComponent(`opportunity='${deal}'`)}`, admin)
+    const seen = hist.items.map((h) => h.stage)
+    check(JSON.stringify(seen) === JSON.stringify(stages.slice(0, 4).map((s) => s.id)), `history: ${JSON.stringify(seen)}`)
+    check(hist.items.every((h) => h.user === repA.id) && hist.items.filter((h) => !h.left_at).length === 1, `history lines: ${JSON.stringify(hist.items)}`)
   }
 
   step('a heavy offline week goes through in parts')
