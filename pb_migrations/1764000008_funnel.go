@@ -97,6 +97,8 @@ func init() {
 		}
 		orders.Fields.Add(rel("opportunity", crm.Opportunities, false, false))
 		orders.AddIndex("idx_orders_opportunity", false, "opportunity", "opportunity != ''")
+		// closed revenue per rep and period (the forecast)
+		orders.AddIndex("idx_orders_rep_closed", false, "rep, submitted_at", "status IN ('confirmed', 'fulfilled')")
 		if err := app.Save(orders); err != nil {
 			return err
 		}
@@ -110,6 +112,7 @@ func init() {
 		}
 		if orders, err := app.FindCollectionByNameOrId(crm.Orders); err == nil {
 			orders.RemoveIndex("idx_orders_opportunity")
+			orders.RemoveIndex("idx_orders_rep_closed")
 			orders.Fields.RemoveByName("opportunity")
 			if err := app.Save(orders); err != nil {
 				return err
