@@ -429,7 +429,22 @@ func (w *world) deviceOp(d *device) {
 		return
 	}
 	drafts := d.ids(crm.Orders, func(r M) bool { return r["status"] == "draft" })
-	switch op := w.rng.IntN(10); op {
+	switch op := w.rng.IntN(12); op {
+	case 10: // a deal found on site
+		if stages := d.ids(crm.Stages, func(r M) bool { return r["outcome"] == crm.OutcomeOpen }); len(stages) > 0 {
+			w.newRaw(d, crm.Opportunities, M{"customer": w.pick(customers), "title": fmt.Sprintf("Deal %d", w.seq+1), "amount": float64(100 * (1 + w.rng.IntN(50))),
+				"currency": "EUR", "stage": w.pick(stages), "notes": fmt.Sprintf("%s found it", d.name)})
+		}
+	case 11: // a deal moves on, or its notes grow
+		deals := d.ids(crm.Opportunities, nil)
+		stages := d.ids(crm.Stages, func(r M) bool { return r["outcome"] == crm.OutcomeOpen })
+		if len(deals) > 0 && len(stages) > 0 {
+			if w.rng.IntN(2) == 0 {
+				w.edit(d, crm.Opportunities, w.pick(deals), M{"stage": w.pick(stages)})
+			} else {
+				w.edit(d, crm.Opportunities, w.pick(deals), M{"notes": fmt.Sprintf("%s: call %d", d.name, w.rng.IntN(100)), "amount": float64(100 * (1 + w.rng.IntN(50)))})
+			}
+		}
 	case 0:
 		marker := fmt.Sprintf("visit-%d", w.seq+1)
 		w.newRaw(d, crm.Visits, M{"customer": w.pick(customers), "purpose": marker, "checked_in_at": float64(time.Now().UnixMilli())})
