@@ -115,7 +115,7 @@ func Forecast(app core.App, period crm.Period, reps []string, now time.Time) (Fo
 		Cents    int64  `db:"cents"`
 	}
 	err := db.NewQuery(`SELECT o.rep, o.currency, SUM(CAST(ROUND(o.total * 100) AS INTEGER)) AS cents FROM orders o
-		WHERE o.status IN ('confirmed', 'fulfilled') AND o.submitted_at >= {:start} AND o.submitted_at < {:end}`+ofReps("o.rep")+`
+		WHERE o.status IN ('confirmed', 'fulfilled') AND o.submitted_at >= {:start} AND o.submitted_at < {:end}` + ofReps("o.rep") + `
 		GROUP BY o.rep, o.currency`).Bind(params).All(&closed)
 	if err != nil {
 		return report, fmt.Errorf("closed revenue: %w", err)
@@ -131,7 +131,7 @@ func Forecast(app core.App, period crm.Period, reps []string, now time.Time) (Fo
 	}
 	err = db.NewQuery(`SELECT o.owner, o.currency, o.stage, o.amount, s.win_rate, o.stage_entered_at, s.max_days
 		FROM opportunities o JOIN stages s ON s.id = o.stage
-		WHERE s.outcome = 'open' AND o.expected_close >= {:start} AND o.expected_close < {:end}`+ofReps("o.owner")).Bind(params).All(&open)
+		WHERE s.outcome = 'open' AND o.expected_close >= {:start} AND o.expected_close < {:end}` + ofReps("o.owner")).Bind(params).All(&open)
 	if err != nil {
 		return report, fmt.Errorf("open deals: %w", err)
 	}
