@@ -2,6 +2,7 @@ package crm
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 	"time"
 )
@@ -16,6 +17,14 @@ import (
 const (
 	CompanySettings   = "company_settings"
 	CompanySettingsID = "companysettings"
+)
+
+// CustomerEvents holds what happened to a customer besides its records:
+// territory and tier changes (for its timeline).
+const (
+	CustomerEvents   = "customer_events"
+	EventOwnerChange = "owner_change"
+	EventTierChange  = "tier_change"
 )
 
 // Tiers.
@@ -125,3 +134,54 @@ func DaysOverdue(due, now time.Time, loc *time.Location) int {
 func dayOf(t time.Time) time.Time {
 	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
 }
+
+// DateLayout is how PocketBase stores dates.
+const DateLayout = "2006-01-02 15:04:05.000Z"
+
+// CoverageOf reads the company's settings record (zero fields keep the
+// defaults).
+func CoverageOf(s Stored) Coverage {
+	cv := DefaultCoverage
+	if s == nil {
+		return cv
+	}
+	if v := s.GetString("main_currency"); v != "" {
+		cv.MainCurrency = v
+	}
+	for field, dst := range map[string]*float64{"tier_a_share": &cv.AShare, "tier_b_share": &cv.BShare} {
+		if v := s.GetFloat(field); v > 0 {
+			*dst = v
+		}
+	}
+	for field, dst := range map[string]*int{"cycle_a_days": &cv.CycleA, "cycle_b_days": &cv.CycleB, "cycle_c_days": &cv.CycleC, "revenue_months": &cv.RevenueMonths} {
+		if v := s.GetInt(field); v > 0 {
+			*dst = v
+		}
+	}
+	return cv
+}
+
+// ScheduleVisits sets a customer's next_visit_due from its last_visit_at,
+// tier and visit_every_days; a customer never visited is due since it was
+// created (now, for a new one).
+func ScheduleVisits(r Record, cv Coverage, now time.Time) {
+	last, _ := time.Parse(DateLayout, r.GetString("last_visit_at"))
+	since, err := time.Parse(DateLayout, r.GetString("created"))
+	if err != nil {
+		since = now
+	}
+	due := NextVisitDue(last, cv.CycleDays(r.GetString("tier"), r.GetInt("visit_every_days")), since)
+	r.Set("next_visit_due", due.UTC().Format(DateLayout))
+}
+
+// NextVisitDueSQL is ScheduleVisits as an SQL expression over a customers
+// row, for updating many customers at once (a migration, a change of the
+// settings, the seed). A test holds the two to the same answers.
+func NextVisitDueSQL(cv Coverage) string {
+	return fmt.Sprintf(`(CASE WHEN COALESCE(last_visit_at, '') = '' THEN created
+		ELSE strftime('%%Y-%%m-%%d %%H:%%M:%%fZ', last_visit_at, '+' || (CASE WHEN visit_every_days > 0 THEN CAST(visit_every_days AS INTEGER)
+			WHEN tier = 'A' THEN %d WHEN tier = 'B' THEN %d ELSE %d END) || ' days') END)`, cv.CycleA, cv.CycleB, cv.CycleC)
+}
+
+// LastVisitSQL is the latest checked-in visit of a customers row.
+const LastVisitSQL = `COALESCE((SELECT MAX(v.checked_in_at) FROM visits v WHERE v.customer = customers.id AND v.checked_in_at != ''), '')`

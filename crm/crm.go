@@ -40,7 +40,7 @@ const (
 var Collections = []string{
 	Users, Customers, Contacts, Visits, FollowUps, Products, Orders, OrderLines,
 	Devices, ContactDevices, CareCampaigns, Notifications, SyncConflicts, SyncDevices, CareInvites,
-	Stages, Opportunities, OpportunityHistory,
+	Stages, Opportunities, OpportunityHistory, CompanySettings, CustomerEvents,
 }
 
 // Roles of a user.

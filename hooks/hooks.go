@@ -63,9 +63,11 @@ func Register(app core.App, deps Deps) {
 	registerReadPool(app)
 	registerCheckpoints(app)
 	registerSync(app, deps)
-	registerTerritory(app)
+	registerTerritory(app, deps)
 	registerFunnel(app, deps)
 	registerReports(app, deps)
+	registerCoverage(app, deps)
+	registerTiers(app, deps)
 	registerDevices(app)
 	signers := &signerFor{}
 	registerCare(app, deps, signers)

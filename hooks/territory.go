@@ -3,6 +3,7 @@ package hooks
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
@@ -14,7 +15,7 @@ import (
 // hands it over, on any path), the open follow-ups the previous owner held
 // go to the new one in the same transaction, and the new owner is told by
 // push what was promised.
-func registerTerritory(app core.App) {
+func registerTerritory(app core.App, deps Deps) {
 	app.OnRecordUpdate(crm.Customers).BindFunc(func(e *core.RecordEvent) error {
 		from, to := e.Record.Original().GetString("owner"), e.Record.GetString("owner")
 		if from == to || from == "" || to == "" {
@@ -23,6 +24,9 @@ func registerTerritory(app core.App) {
 		return e.App.RunInTransaction(func(tx core.App) error {
 			e.App = tx
 			if err := e.Next(); err != nil {
+				return err
+			}
+			if err := customerEvent(tx, e.Record.Id, crm.EventOwnerChange, "handed from "+nameOf(tx, from)+" to "+nameOf(tx, to), "", deps.Now()); err != nil {
 				return err
 			}
 			return handOverFollowUps(tx, e.Record, from, to)
@@ -62,4 +66,24 @@ func handOverFollowUps(tx core.App, customer *core.Record, from, to string) erro
 		"title": title, "body": body, "status": "pending", "data": string(data),
 	})
 	return tx.Save(n)
+}
+
+// customerEvent records what happened to a customer (a territory or tier
+// change) for its timeline; user is who did it ("" for the office or a job).
+func customerEvent(tx core.App, customer, kind, summary, user string, at time.Time) error {
+	c, err := tx.FindCachedCollectionByNameOrId(crm.CustomerEvents)
+	if err != nil {
+		return err
+	}
+	r := core.NewRecord(c)
+	r.Load(map[string]any{"customer": customer, "kind": kind, "summary": summary, "user": user, "at": at.UTC()})
+	return tx.Save(r)
+}
+
+// nameOf is a user's name, for a sentence ("someone" if unknown).
+func nameOf(app core.App, user string) string {
+	if u, err := app.FindRecordById(crm.Users, user); err == nil && u.GetString("name") != "" {
+		return u.GetString("name")
+	}
+	return "someone"
 }

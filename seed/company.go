@@ -295,7 +295,10 @@ func (g *generator) customers() error {
 			return err
 		}
 
-		// orders and their lines
+		// orders and their lines; a few customers buy far more than the
+		// rest (a Pareto spread, from the funnel's stream so that the rest
+		// of the data stays as it was), so that tiers come out A, B, C
+		size := g.customerSize()
 		for k, n := 0, g.around(g.opts.OrdersPerCustomer); k < n; k++ {
 			id := g.id()
 			status := g.pick(statusRoll)
@@ -311,7 +314,7 @@ func (g *generator) customers() error {
 			}
 			for l := 0; l < nLines; l++ {
 				p := g.catalog[g.rng.IntN(len(g.catalog))]
-				qty := int64(1 + g.rng.IntN(24))
+				qty := int64(1+g.rng.IntN(24)) * size
 				discount := []float64{0, 0, 0, 5, 10, 12.5}[g.rng.IntN(6)]
 				cents := crm.LineTotalCents(p.cents, qty, discount)
 				totalCents += cents

@@ -2,6 +2,7 @@ package seed
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/pocketbase/dbx"
@@ -135,4 +136,11 @@ func (g *generator) funnelID() string {
 		b[i] = idAlphabet[g.funnel.IntN(len(idAlphabet))]
 	}
 	return string(b[:])
+}
+
+// customerSize is how many times an ordinary customer's quantities a
+// customer orders: Pareto-distributed (alpha 1.16, the 80/20 rule), 1 to 40.
+func (g *generator) customerSize() int64 {
+	u := 1 - g.funnel.Float64() // (0, 1]
+	return int64(min(40, math.Floor(math.Pow(u, -1/1.16))))
 }

@@ -25,6 +25,7 @@ import (
 
 	"rounds/crm"
 	rsync "rounds/sync"
+	"rounds/tiers"
 )
 
 // Options sizes the generated company. Per-customer figures are averages.
@@ -173,9 +174,26 @@ func Run(ctx context.Context, app core.App, opts Options, w io.Writer) (Stats, e
 			return g.stats, err
 		}
 	}
+	// each customer's last visit and next visit due, from the visits loaded
+	for _, q := range []string{
+		"UPDATE customers SET last_visit_at = " + crm.LastVisitSQL,
+		"UPDATE customers SET next_visit_due = " + crm.NextVisitDueSQL(crm.DefaultCoverage),
+	} {
+		if _, err := app.NonconcurrentDB().NewQuery(q).Execute(); err != nil {
+			_ = rsync.InstallCapture(app.NonconcurrentDB())
+			return g.stats, fmt.Errorf("seed: visit cycles: %w", err)
+		}
+	}
 	if err := app.RunInTransaction(func(tx core.App) error { return rsync.ResumeCapture(tx.NonconcurrentDB()) }); err != nil {
 		return g.stats, fmt.Errorf("seed: change log: %w", err)
 	}
+	// tiers from the revenue just loaded, as the nightly job sets them
+	ts, err := tiers.Run(ctx, app, opts.Today)
+	if err != nil {
+		return g.stats, fmt.Errorf("seed: tiers: %w", err)
+	}
+	g.stats.Rows[crm.CustomerEvents] += ts.Changed
+	g.stats.Total += ts.Changed
 	// fresh statistics, so that SQLite plans with the real table sizes
 	if err := analyze(app); err != nil {
 		return g.stats, fmt.Errorf("seed: analyze: %w", err)

@@ -38,7 +38,7 @@ func dump(t *testing.T, app core.App) string {
 		}
 		for _, r := range rows {
 			delete(r, "password")
-			if table == crm.Stages { // made by a migration, stamped with its clock
+			if table == crm.Stages || table == crm.CompanySettings { // made by a migration, stamped with its clock
 				delete(r, "created")
 				delete(r, "updated")
 			}
@@ -88,7 +88,7 @@ func TestSeedSatisfiesInvariants(t *testing.T) {
 		if n == 0 {
 			t.Errorf("%s is empty", table)
 		}
-		if table != crm.Users && table != crm.Stages && int(n) != stats.Rows[table] { // users and stages come from migrations too
+		if table != crm.Users && table != crm.Stages && table != crm.CompanySettings && int(n) != stats.Rows[table] { // these come from migrations too
 			t.Errorf("%s: %d rows in the database, stats say %d", table, n, stats.Rows[table])
 		}
 	}
@@ -114,6 +114,29 @@ func TestSeedSatisfiesInvariants(t *testing.T) {
 		WHERE ROUND(o.total * 100) != (SELECT COALESCE(SUM(ROUND(l.line_total * 100)), 0) FROM order_lines l WHERE l."order" = o.id)`).All(&bad)
 	if err != nil || len(bad) > 0 {
 		t.Fatalf("orders whose total is not the sum of their lines: %v %v", bad, err)
+	}
+
+	// tiers come from revenue, Pareto-like: a minority of A customers, C the largest class
+	var byTier []struct {
+		Tier string `db:"tier"`
+		N    int    `db:"n"`
+	}
+	_ = app.DB().NewQuery("SELECT tier, COUNT(*) AS n FROM customers GROUP BY tier ORDER BY tier").All(&byTier)
+	counts := map[string]int{}
+	for _, b := range byTier {
+		counts[b.Tier] = b.N
+	}
+	if all := counts["A"] + counts["B"] + counts["C"]; counts["A"] == 0 || counts["A"]*100 > 45*all || counts["C"] < counts["A"] {
+		t.Fatalf("tiers are not Pareto-like: %v", counts)
+	}
+	t.Logf("tiers: %v", counts)
+	// visits with gaps: some A customers are overdue for a visit, some are not
+	var overdue, onTime int
+	todayStamp := today.Format("2006-01-02 15:04:05.000Z")
+	_ = app.DB().NewQuery("SELECT COUNT(*) FROM customers WHERE tier = 'A' AND next_visit_due < {:t}").Bind(dbx.Params{"t": todayStamp}).Row(&overdue)
+	_ = app.DB().NewQuery("SELECT COUNT(*) FROM customers WHERE tier = 'A' AND next_visit_due >= {:t}").Bind(dbx.Params{"t": todayStamp}).Row(&onTime)
+	if overdue == 0 || onTime == 0 {
+		t.Fatalf("A customers: %d overdue, %d not: the demo shows no coverage to manage", overdue, onTime)
 	}
 
 	// every deal has one open line of history, in its stage; a lost one says why

@@ -31,10 +31,15 @@ func (p *pusher) save(t Table, r *core.Record, orig *row) (err error) {
 	switch t.Name {
 	case crm.Customers:
 		err = crm.PrepareCustomer(r, orig == nil)
+		crm.ScheduleVisits(r, p.coverage(), p.req.Now)
 	case crm.Contacts:
 		err = crm.PrepareContact(r)
 	case crm.Visits:
 		err = crm.PrepareVisit(find, r, origRec)
+		p.visited[r.GetString("customer")] = true
+		if orig != nil {
+			p.visited[orig.GetString("customer")] = true
+		}
 	case crm.FollowUps:
 		err = crm.PrepareFollowUp(find, r, origRec)
 	case crm.Orders:
@@ -83,6 +88,48 @@ func (p *pusher) save(t Table, r *core.Record, orig *row) (err error) {
 		return p.st.insert(r)
 	}
 	return p.st.update(r, orig)
+}
+
+// coverage is the company's settings, read once per push.
+func (p *pusher) coverage() crm.Coverage {
+	if p.cv == nil {
+		cv := crm.DefaultCoverage
+		if r, err := p.tx.FindRecordById(crm.CompanySettings, crm.CompanySettingsID); err == nil {
+			cv = crm.CoverageOf(r)
+		}
+		p.cv = &cv
+	}
+	return *p.cv
+}
+
+// updateVisitCycles sets last_visit_at (and so next_visit_due) of the
+// customers whose visits the push wrote or deleted.
+func (p *pusher) updateVisitCycles() error {
+	for _, id := range keys(p.visited) {
+		customer, err := p.st.find(crm.Customers, id)
+		if err != nil || customer == nil {
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		var last string
+		if err := p.tx.NonconcurrentDB().NewQuery("SELECT COALESCE(MAX(checked_in_at), '') FROM visits WHERE customer = {:c} AND checked_in_at != ''").
+			Bind(dbx.Params{"c": id}).Row(&last); err != nil {
+			return fmt.Errorf("push: last visit of %s: %w", id, err)
+		}
+		if customer.GetString("last_visit_at") == last {
+			continue
+		}
+		edited := customer.edit()
+		edited.Set("last_visit_at", last)
+		crm.ScheduleVisits(edited, p.coverage(), p.req.Now)
+		if err := p.st.update(edited, customer); err != nil {
+			return err
+		}
+		p.res.SyncAgain = true
+	}
+	return nil
 }
 
 // updateTotals recomputes the totals of orders whose lines changed.
@@ -600,6 +647,9 @@ func (p *pusher) delete(ctx context.Context, t Table, id string) error {
 		}
 		if t.Name == crm.OrderLines {
 			p.touched[r.GetString("order")] = true
+		}
+		if t.Name == crm.Visits {
+			p.visited[r.GetString("customer")] = true
 		}
 		if err := p.st.delete(r); err != nil {
 			if errors.Is(err, errStillReferenced) {

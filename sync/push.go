@@ -137,6 +137,9 @@ type pusher struct {
 	done map[string]bool
 	// orders whose lines changed: their totals are recomputed at the end
 	touched map[string]bool
+	// customers whose visits changed: their last visit is recomputed at the end
+	visited map[string]bool
+	cv      *crm.Coverage
 	// changes others made since the base, per table and record
 	edits map[string]map[string][]edit
 	// records the server deleted, per table
@@ -151,7 +154,7 @@ type pusher struct {
 // field-level three-way merge, every conflict and refusal logged to
 // sync_conflicts. A retried push changes nothing.
 func Push(ctx context.Context, app core.App, req PushRequest) (PushResult, error) {
-	p := &pusher{req: req, done: map[string]bool{}, touched: map[string]bool{}}
+	p := &pusher{req: req, done: map[string]bool{}, touched: map[string]bool{}, visited: map[string]bool{}}
 	p.res.ExperimentalRejectedIDs = map[string][]string{}
 	p.res.Rejected = []Rejection{}
 	p.res.Conflicts = []ConflictReport{}
@@ -206,6 +209,9 @@ func Push(ctx context.Context, app core.App, req PushRequest) (PushResult, error
 			}
 		}
 		if err := p.updateTotals(); err != nil {
+			return err
+		}
+		if err := p.updateVisitCycles(); err != nil {
 			return err
 		}
 		if !p.res.SyncAgain {

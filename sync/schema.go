@@ -13,7 +13,7 @@ import (
 
 // SchemaVersion is the version of the synced schema. Bump it, and describe
 // the step in Migrations, whenever a synced table or column is added.
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 // RemovedColumn is the tombstone column of every table a device writes
 // (schema version 2). The server never stores it: a pull sends it null
@@ -118,6 +118,8 @@ var Tables = []Table{
 	{Name: crm.Customers, Columns: append([]Column{
 		text("name"), relation("owner"), text("phone"), text("email"), text("address"),
 		num("lat"), num("lng"), text("timezone"), text("tier"), text("notes"),
+		{Name: "visit_every_days", Kind: Number, Since: 4}, {Name: "last_visit_at", Kind: Date, Since: 4},
+		{Name: "next_visit_due", Kind: Date, Since: 4, Indexed: true},
 	}, stamps...)},
 	{Name: crm.Contacts, Parent: "customer", Columns: append([]Column{
 		relation("customer"), text("name"), text("title"), text("phone"), text("email"),
@@ -235,21 +237,29 @@ func Schema() AppSchema {
 			v2.Steps = append(v2.Steps, SchemaStep{Type: "add_columns", Table: t.Name, Columns: []SchemaColumn{removedColumn}})
 		}
 	}
-	// version 3: the funnel (opportunities, stages, orders.opportunity)
-	v3 := SchemaMigration{ToVersion: 3}
-	for _, t := range Tables {
-		if t.Since == 3 {
-			st := schemaTable(t)
-			v3.Steps = append(v3.Steps, SchemaStep{Type: "create_table", Schema: &st})
-			continue
-		}
-		for _, c := range t.Columns {
-			if c.Since == 3 {
-				v3.Steps = append(v3.Steps, SchemaStep{Type: "add_columns", Table: t.Name, Columns: []SchemaColumn{schemaColumn(c)}})
+	// version 3: the funnel (opportunities, stages, orders.opportunity);
+	// version 4: the visit cycle on customers
+	s.Migrations = []SchemaMigration{v2}
+	for v := 3; v <= SchemaVersion; v++ {
+		step := SchemaMigration{ToVersion: v}
+		for _, t := range Tables {
+			if t.Since == v {
+				st := schemaTable(t)
+				step.Steps = append(step.Steps, SchemaStep{Type: "create_table", Schema: &st})
+				continue
+			}
+			var cols []SchemaColumn
+			for _, c := range t.Columns {
+				if c.Since == v {
+					cols = append(cols, schemaColumn(c))
+				}
+			}
+			if len(cols) > 0 {
+				step.Steps = append(step.Steps, SchemaStep{Type: "add_columns", Table: t.Name, Columns: cols})
 			}
 		}
+		s.Migrations = append(s.Migrations, step)
 	}
-	s.Migrations = []SchemaMigration{v2, v3}
 	return s
 }
 
