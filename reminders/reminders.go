@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -235,6 +236,10 @@ func (r *run) digests() error {
 		if err != nil {
 			return err
 		}
+		due, overdueVisits, err := r.customersDue(rep.ID, rep.Zone)
+		if err != nil {
+			return err
+		}
 		body := fmt.Sprintf("Today: %d follow-up%s, %d overdue.", today, plural(today), overdue)
 		if len(birthdays) > 0 {
 			names := make([]string, len(birthdays))
@@ -242,6 +247,9 @@ func (r *run) digests() error {
 				names[i] = b.Name + " (" + b.Customer + ")"
 			}
 			body += " Birthdays tomorrow: " + strings.Join(names, ", ") + "."
+		}
+		if len(due) > 0 {
+			body += fmt.Sprintf(" Visits due: %d today, %d overdue — %s.", len(due)-overdueVisits, overdueVisits, strings.Join(due[:min(len(due), 10)], ", "))
 		}
 		if len(stalled) > 0 {
 			body += " Stalled deals: " + strings.Join(stalled, ", ") + "."
@@ -253,13 +261,65 @@ func (r *run) digests() error {
 			Kind: "rep_digest", Audience: "rep", User: rep.ID, DedupKey: key,
 			Title: "Your day", Body: body, ExpiresAt: care.EndOfDay(local),
 			Data: map[string]any{"today": today, "overdue": overdue, "birthdays_tomorrow": len(birthdays),
-				"stalled_deals": len(stalled), "late_deals": len(late)},
+				"stalled_deals": len(stalled), "late_deals": len(late), "visits_due": len(due) - overdueVisits, "visits_overdue": overdueVisits},
 		})
 		if err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// customersDue names the rep's customers due for a visit today or overdue
+// (each in its own time zone, else the rep's), A first, then the most
+// overdue, as "name (A, 3 days overdue)"; overdue counts those past today.
+func (r *run) customersDue(rep, repZone string) (names []string, overdue int, err error) {
+	var rows []struct {
+		Name string `db:"name"`
+		Tier string `db:"tier"`
+		Due  string `db:"next_visit_due"`
+		Zone string `db:"timezone"`
+	}
+	// a day ahead at most: whatever the zone, a customer due later is not due today
+	horizon := r.now.Add(48 * time.Hour).UTC().Format(dateLayout)
+	if err := r.app.DB().NewQuery(`SELECT name, tier, next_visit_due, timezone FROM customers
+		WHERE owner = {:r} AND next_visit_due != '' AND next_visit_due < {:h}`).Bind(dbx.Params{"r": rep, "h": horizon}).All(&rows); err != nil {
+		return nil, 0, fmt.Errorf("customers due of %s: %w", rep, err)
+	}
+	type item struct {
+		name, tier string
+		days       int
+	}
+	var items []item
+	for _, c := range rows {
+		due, err := time.Parse(dateLayout, c.Due)
+		if err != nil {
+			continue
+		}
+		days := crm.DaysOverdue(due, r.now, care.Zone(r.cfg.DefaultZone, c.Zone, repZone))
+		if days < 0 {
+			continue
+		}
+		items = append(items, item{c.Name, c.Tier, days})
+	}
+	slices.SortFunc(items, func(a, b item) int {
+		if a.tier != b.tier {
+			return strings.Compare(a.tier, b.tier)
+		}
+		if a.days != b.days {
+			return b.days - a.days
+		}
+		return strings.Compare(a.name, b.name)
+	})
+	for _, it := range items {
+		label := "due today"
+		if it.days > 0 {
+			overdue++
+			label = fmt.Sprintf("%d day%s overdue", it.days, plural(it.days))
+		}
+		names = append(names, fmt.Sprintf("%s (%s, %s)", it.name, it.tier, label))
+	}
+	return names, overdue, nil
 }
 
 // dealsToChase names a rep's open deals that are stalled (longer in their

@@ -346,3 +346,42 @@ func TestOutboxOnlyMode(t *testing.T) {
 		t.Fatalf("outbox-only: %v %v", r, err)
 	}
 }
+
+// TestDigestListsCustomersDue: the morning digest lists the rep's customers
+// due for a visit today or overdue, each judged in its own time zone, A
+// first and the most overdue first; not those due later, not another rep's.
+func TestDigestListsCustomersDue(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	now := utc(2026, 3, 2, 7, 5) // 08:05 in Berlin
+	add := func(id, name, tier, zone string, due time.Time, owner string) {
+		c, _ := w.app.FindCollectionByNameOrId(crm.Customers)
+		r := core.NewRecord(c)
+		r.Id = id
+		r.Load(map[string]any{"name": name, "owner": owner, "timezone": zone})
+		if err := w.app.Save(r); err != nil {
+			t.Fatal(err)
+		}
+		// the tier and the due date as the tiers job and the visits left them
+		if _, err := w.app.DB().NewQuery("UPDATE customers SET tier = {:t}, next_visit_due = {:d} WHERE id = {:id}").
+			Bind(dbx.Params{"t": tier, "d": due.UTC().Format("2006-01-02 15:04:05.000Z"), "id": id}).Execute(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := w.app.DB().NewQuery("UPDATE customers SET next_visit_due = '2026-04-01 00:00:00.000Z'").Execute(); err != nil {
+		t.Fatal(err) // the fixtures' customers are not due
+	}
+	add("dueccustomer001", "Corner Kiosk", "C", "Europe/Berlin", utc(2026, 2, 20, 9, 0), testapp.UserRepA)  // 10 days overdue
+	add("dueacustomer001", "Big Market", "A", "Europe/Berlin", utc(2026, 3, 1, 9, 0), testapp.UserRepA)    // 1 day overdue
+	add("dueacustomer002", "Grand Hotel", "A", "Europe/Berlin", utc(2026, 3, 2, 16, 0), testapp.UserRepA)  // today
+	add("duetokyo0000001", "Tokyo Tea", "B", "Asia/Tokyo", utc(2026, 3, 2, 20, 0), testapp.UserRepA)       // 3 March in Tokyo: not yet
+	add("duetokyo0000002", "Osaka Sushi", "B", "Asia/Tokyo", utc(2026, 3, 1, 16, 0), testapp.UserRepA)     // 2 March 01:00 in Tokyo: today
+	add("duelater0000001", "Later Shop", "A", "Europe/Berlin", utc(2026, 3, 3, 9, 0), testapp.UserRepA)    // tomorrow
+	add("duerepb00000001", "Rep B's shop", "A", "Europe/Berlin", utc(2026, 2, 1, 9, 0), testapp.UserRepB) // another rep
+	w.run(now)
+	body := w.rows("rep_digest")["digest:"+testapp.UserRepA+":2026-03-02"].GetString("body")
+	want := "Visits due: 2 today, 2 overdue — Big Market (A, 1 day overdue), Grand Hotel (A, due today), Osaka Sushi (B, due today), Corner Kiosk (C, 10 days overdue)."
+	if !strings.Contains(body, want) {
+		t.Fatalf("digest:\n%s\nwant it to contain\n%s", body, want)
+	}
+}
