@@ -1,0 +1,149 @@
+package hooks_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
+
+	"rounds/crm"
+	"rounds/internal/testapp"
+	rsync "rounds/sync"
+)
+
+// TestNextVisitDueSQLMatchesGo: the SQL the migration, the seed and a change
+// of settings use gives the same next_visit_due as the Go every save uses,
+// on random customers in a real SQLite.
+func TestNextVisitDueSQLMatchesGo(t *testing.T) {
+	t.Parallel()
+	app := testapp.New(t)
+	customers, _ := app.FindCollectionByNameOrId(crm.Customers)
+	rng := rand.New(rand.NewPCG(3, 4))
+	cv := crm.Coverage{MainCurrency: "EUR", AShare: 80, BShare: 95, CycleA: 7 + rng.IntN(10), CycleB: 20 + rng.IntN(20), CycleC: 60 + rng.IntN(60), RevenueMonths: 12}
+	for i := range 200 {
+		r := core.NewRecord(customers)
+		r.Id = fmt.Sprintf("sqlgocustomer%02d", i%100) + strconv.Itoa(i/100)
+		r.Load(map[string]any{"name": r.Id, "owner": testapp.UserRepA})
+		if err := app.Save(r); err != nil {
+			t.Fatal(err)
+		}
+		last := ""
+		if rng.IntN(4) > 0 {
+			last = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(rng.Int64N(int64(500 * 24 * time.Hour)))).Truncate(time.Millisecond).Format(crm.DateLayout)
+		}
+		if _, err := app.DB().NewQuery("UPDATE customers SET tier = {:t}, visit_every_days = {:e}, last_visit_at = {:l} WHERE id = {:id}").
+			Bind(dbx.Params{"t": []string{"A", "B", "C", ""}[rng.IntN(4)], "e": []int{0, 0, 0, 5, 45}[rng.IntN(5)], "l": last, "id": r.Id}).Execute(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var rows []struct {
+		ID      string `db:"id"`
+		Tier    string `db:"tier"`
+		Every   int    `db:"visit_every_days"`
+		Last    string `db:"last_visit_at"`
+		Created string `db:"created"`
+		SQL     string `db:"due"`
+	}
+	if err := app.DB().NewQuery("SELECT id, tier, CAST(visit_every_days AS INTEGER) AS visit_every_days, last_visit_at, created, " + crm.NextVisitDueSQL(cv) + " AS due FROM customers").All(&rows); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		c := stored{"tier": r.Tier, "visit_every_days": float64(r.Every), "last_visit_at": r.Last, "created": r.Created}
+		crm.ScheduleVisits(c, cv, time.Now())
+		if c.GetString("next_visit_due") != r.SQL {
+			t.Fatalf("%s (tier %q, every %d, last %q): Go %s, SQL %s", r.ID, r.Tier, r.Every, r.Last, c.GetString("next_visit_due"), r.SQL)
+		}
+	}
+}
+
+type stored map[string]any
+
+func (s stored) GetString(f string) string { v, _ := s[f].(string); return v }
+func (s stored) GetFloat(f string) float64 { v, _ := s[f].(float64); return v }
+func (s stored) GetInt(f string) int       { return int(s.GetFloat(f)) }
+func (s stored) Set(f string, v any)       { s[f] = v }
+
+// TestVisitCycleOnEveryPath: last_visit_at and next_visit_due follow the
+// customer's checked-in visits whichever path writes them — a rep over
+// REST, the dashboard, a sync push — and a change of the settings or of the
+// customer's own cycle; the oracle is the latest checked-in visit plus the
+// cycle, computed here from the visits.
+func TestVisitCycleOnEveryPath(t *testing.T) {
+	t.Parallel()
+	app := testapp.New(t)
+	client := testapp.NewClient(t, app)
+	expect := func(step string) {
+		t.Helper()
+		var last string
+		_ = app.DB().NewQuery("SELECT COALESCE(MAX(checked_in_at), '') FROM visits WHERE customer = {:c} AND checked_in_at != ''").Bind(dbx.Params{"c": testapp.CustomerA}).Row(&last)
+		c, _ := app.FindRecordById(crm.Customers, testapp.CustomerA)
+		s, _ := app.FindRecordById(crm.CompanySettings, crm.CompanySettingsID)
+		cycle := c.GetInt("visit_every_days")
+		if cycle == 0 {
+			cycle = s.GetInt(map[string]string{"A": "cycle_a_days", "B": "cycle_b_days", "C": "cycle_c_days"}[c.GetString("tier")])
+		}
+		want := c.GetString("created")
+		if last != "" {
+			l, _ := time.Parse(crm.DateLayout, last)
+			want = l.AddDate(0, 0, cycle).Format(crm.DateLayout)
+		}
+		if c.GetString("last_visit_at") != last || c.GetString("next_visit_due") != want {
+			t.Fatalf("%s: last %q next %q; want last %q next %q (tier %s, cycle %d)", step, c.GetString("last_visit_at"), c.GetString("next_visit_due"), last, want, c.GetString("tier"), cycle)
+		}
+	}
+	expect("the fixtures")
+	do := func(actor, method, path string, body map[string]any) {
+		t.Helper()
+		if res := client.Do(actor, method, path, body); res.Status >= 300 {
+			t.Fatalf("%s %s %s: %d %s", actor, method, path, res.Status, res.Body)
+		}
+	}
+	do(testapp.RepA, "POST", "/api/collections/visits/records", map[string]any{"id": "cyclevisit00001", "customer": testapp.CustomerA, "checked_in_at": "2026-03-05 09:00:00.000Z"})
+	expect("a rep logs a visit over REST")
+	do(testapp.RepA, "POST", "/api/collections/visits/records", map[string]any{"id": "cyclevisit00002", "customer": testapp.CustomerA, "planned_at": "2026-03-20 09:00:00.000Z"})
+	expect("a planned visit (not checked in) counts for nothing")
+	do(testapp.Admin, "PATCH", "/api/collections/visits/records/cyclevisit00001", map[string]any{"checked_in_at": "2026-03-07 10:00:00.000Z"})
+	expect("the dashboard moves the check-in")
+	do(testapp.Admin, "PATCH", "/api/collections/customers/records/"+testapp.CustomerA, map[string]any{"visit_every_days": 5})
+	expect("the customer's own cycle")
+	do(testapp.Admin, "PATCH", "/api/collections/customers/records/"+testapp.CustomerA, map[string]any{"visit_every_days": 0, "tier": "B"})
+	expect("back to the tier's cycle, another tier")
+	do(testapp.Admin, "PATCH", "/api/collections/company_settings/records/"+crm.CompanySettingsID, map[string]any{"cycle_b_days": 21})
+	expect("the settings change")
+	do(testapp.RepA, "DELETE", "/api/collections/visits/records/cyclevisit00001", nil)
+	expect("a rep deletes the latest visit")
+
+	// a sync push: a visit checked in later than any, then its deletion
+	var pulled struct{ Timestamp int64 }
+	res := client.Do(testapp.RepA, "GET", "/api/sync/pull?last_pulled_at=null", nil)
+	res.JSON(t, &pulled)
+	push := func(changes map[string]any) {
+		t.Helper()
+		r := client.Do(testapp.RepA, "POST", fmt.Sprintf("/api/sync/push?last_pulled_at=%d", pulled.Timestamp), changes)
+		if r.Status != 200 {
+			t.Fatalf("push: %d %s", r.Status, r.Body)
+		}
+	}
+	checkedIn := float64(time.Date(2026, 3, 9, 8, 0, 0, 0, time.UTC).UnixMilli())
+	push(map[string]any{"visits": map[string]any{"updated": []any{}, "deleted": []any{}, "created": []any{map[string]any{
+		"id": "cyclepushvisit1", "customer": testapp.CustomerA, "checked_in_at": checkedIn, "_status": "created", "_changed": ""}}}})
+	expect("a visit pushed from a phone")
+	p := client.Do(testapp.RepA, "GET", fmt.Sprintf("/api/sync/pull?last_pulled_at=%d&schema_version=%d", pulled.Timestamp, rsync.SchemaVersion), nil)
+	var pr struct {
+		Changes map[string]struct{ Updated []map[string]any }
+	}
+	p.JSON(t, &pr)
+	found := false
+	for _, c := range pr.Changes[crm.Customers].Updated {
+		found = found || (c["id"] == testapp.CustomerA && c["last_visit_at"] == checkedIn)
+	}
+	if !found {
+		t.Fatalf("the phone's next pull lacks the customer's new last visit: %v", pr.Changes[crm.Customers].Updated)
+	}
+	push(map[string]any{"visits": map[string]any{"updated": []any{}, "created": []any{}, "deleted": []any{"cyclepushvisit1"}}})
+	expect("a visit deleted from a phone")
+}
