@@ -27,6 +27,11 @@ const (
 	EventTierChange  = "tier_change"
 )
 
+// Views of coverage, for the dashboard.
+const (
+	VisitsDue = "visits_due"
+)
+
 // Tiers.
 const (
 	TierA = "A"

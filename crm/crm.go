@@ -41,6 +41,7 @@ var Collections = []string{
 	Users, Customers, Contacts, Visits, FollowUps, Products, Orders, OrderLines,
 	Devices, ContactDevices, CareCampaigns, Notifications, SyncConflicts, SyncDevices, CareInvites,
 	Stages, Opportunities, OpportunityHistory, CompanySettings, CustomerEvents,
+	VisitsDue,
 }
 
 // Roles of a user.

@@ -147,3 +147,64 @@ func TestVisitCycleOnEveryPath(t *testing.T) {
 	push(map[string]any{"visits": map[string]any{"updated": []any{}, "created": []any{}, "deleted": []any{"cyclepushvisit1"}}})
 	expect("a visit deleted from a phone")
 }
+
+// TestVisitsDueView: the dashboard's visits_due lists the customers due
+// within a day or overdue, with how many days overdue, each read by its
+// owner and the owner's manager only.
+func TestVisitsDueView(t *testing.T) {
+	t.Parallel()
+	app := testapp.New(t)
+	client := testapp.NewClient(t, app)
+	now := time.Now().UTC()
+	for id, due := range map[string]time.Time{
+		testapp.CustomerA: now.AddDate(0, 0, -3).Add(-time.Hour), // 3 days overdue
+		testapp.CustomerB: now.Add(2 * time.Hour),                // due today
+		testapp.CustomerX: now.AddDate(0, 0, 5),                  // not due
+	} {
+		if _, err := app.DB().NewQuery("UPDATE customers SET next_visit_due = {:d} WHERE id = {:id}").
+			Bind(dbx.Params{"d": due.Format(crm.DateLayout), "id": id}).Execute(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list := func(actor string) map[string]float64 {
+		t.Helper()
+		res := client.Do(actor, "GET", "/api/collections/visits_due/records?perPage=100", nil)
+		if actor == testapp.Anon {
+			var p struct{ TotalItems int }
+			res.JSON(t, &p)
+			if p.TotalItems != 0 {
+				t.Fatalf("anonymous lists %d customers due", p.TotalItems)
+			}
+			return nil
+		}
+		if res.Status != 200 {
+			t.Fatalf("%s: %d %s", actor, res.Status, res.Body)
+		}
+		var p struct {
+			Items []struct {
+				Customer    string  `json:"customer"`
+				Owner       string  `json:"owner"`
+				DaysOverdue float64 `json:"days_overdue"`
+			}
+		}
+		res.JSON(t, &p)
+		out := map[string]float64{}
+		for _, it := range p.Items {
+			out[it.Customer] = it.DaysOverdue
+		}
+		return out
+	}
+	for actor, want := range map[string]map[string]float64{
+		testapp.Admin:    {testapp.CustomerA: 3, testapp.CustomerB: 0},
+		testapp.ManagerA: {testapp.CustomerA: 3, testapp.CustomerB: 0},
+		testapp.RepA:     {testapp.CustomerA: 3},
+		testapp.RepB:     {testapp.CustomerB: 0},
+		testapp.RepX:     {},
+		testapp.ManagerX: {},
+	} {
+		if got := list(actor); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s sees %v, want %v", actor, got, want)
+		}
+	}
+	list(testapp.Anon)
+}
