@@ -371,13 +371,13 @@ func TestDigestListsCustomersDue(t *testing.T) {
 	if _, err := w.app.DB().NewQuery("UPDATE customers SET next_visit_due = '2026-04-01 00:00:00.000Z'").Execute(); err != nil {
 		t.Fatal(err) // the fixtures' customers are not due
 	}
-	add("dueccustomer001", "Corner Kiosk", "C", "Europe/Berlin", utc(2026, 2, 20, 9, 0), testapp.UserRepA)  // 10 days overdue
+	add("dueccustomer001", "Corner Kiosk", "C", "Europe/Berlin", utc(2026, 2, 20, 9, 0), testapp.UserRepA) // 10 days overdue
 	add("dueacustomer001", "Big Market", "A", "Europe/Berlin", utc(2026, 3, 1, 9, 0), testapp.UserRepA)    // 1 day overdue
 	add("dueacustomer002", "Grand Hotel", "A", "Europe/Berlin", utc(2026, 3, 2, 16, 0), testapp.UserRepA)  // today
 	add("duetokyo0000001", "Tokyo Tea", "B", "Asia/Tokyo", utc(2026, 3, 2, 20, 0), testapp.UserRepA)       // 3 March in Tokyo: not yet
 	add("duetokyo0000002", "Osaka Sushi", "B", "Asia/Tokyo", utc(2026, 3, 1, 16, 0), testapp.UserRepA)     // 2 March 01:00 in Tokyo: today
 	add("duelater0000001", "Later Shop", "A", "Europe/Berlin", utc(2026, 3, 3, 9, 0), testapp.UserRepA)    // tomorrow
-	add("duerepb00000001", "Rep B's shop", "A", "Europe/Berlin", utc(2026, 2, 1, 9, 0), testapp.UserRepB) // another rep
+	add("duerepb00000001", "Rep B's shop", "A", "Europe/Berlin", utc(2026, 2, 1, 9, 0), testapp.UserRepB)  // another rep
 	w.run(now)
 	body := w.rows("rep_digest")["digest:"+testapp.UserRepA+":2026-03-02"].GetString("body")
 	want := "Visits due: 2 today, 2 overdue — Big Market (A, 1 day overdue), Grand Hotel (A, due today), Osaka Sushi (B, due today), Corner Kiosk (C, 10 days overdue)."
