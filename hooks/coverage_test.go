@@ -208,3 +208,26 @@ func TestVisitsDueView(t *testing.T) {
 	}
 	list(testapp.Anon)
 }
+
+// TestTiersJobOnDemand: superusers run the tiers job with POST
+// /api/crons/tiers; reps cannot.
+func TestTiersJobOnDemand(t *testing.T) {
+	t.Parallel()
+	app := testapp.New(t)
+	client := testapp.NewClient(t, app)
+	if res := client.Do(testapp.RepA, "POST", "/api/crons/tiers", nil); res.Status < 400 {
+		t.Fatalf("a rep ran the tiers job: %d", res.Status)
+	}
+	if res := client.Do(testapp.Admin, "POST", "/api/crons/tiers", nil); res.Status != 204 {
+		t.Fatalf("admin: %d %s", res.Status, res.Body)
+	}
+	// PocketBase runs the job in the background
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if c, _ := app.FindRecordById(crm.Customers, testapp.CustomerA); c.GetString("tier") == "C" { // no revenue: A -> C
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal("the tiers job did not run")
+}
