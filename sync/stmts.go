@@ -176,6 +176,9 @@ func Warm(ctx context.Context, app core.App) error {
 			return err
 		}
 		for ref, fields := range refs {
+			if ref.IsView() {
+				continue
+			}
 			add(ref, false)
 			texts = append(texts, deleteQuery(ref.Name))
 			for _, f := range fields {

@@ -497,6 +497,9 @@ func (s *store) planDelete(r *row) (*removal, error) {
 			return err
 		}
 		for refCollection, fields := range refs {
+			if refCollection.IsView() {
+				continue // a view's rows go with what they are made of
+			}
 			for _, f := range fields {
 				rel, ok := f.(*core.RelationField)
 				if !ok || rel.IsMultiple() {
