@@ -29,7 +29,8 @@ const (
 
 // Views of coverage, for the dashboard.
 const (
-	VisitsDue = "visits_due"
+	VisitsDue        = "visits_due"
+	CustomerTimeline = "customer_timeline"
 )
 
 // Tiers.

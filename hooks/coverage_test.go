@@ -231,3 +231,76 @@ func TestTiersJobOnDemand(t *testing.T) {
 	}
 	t.Fatal("the tiers job did not run")
 }
+
+// TestCustomerTimeline: one row per event of a customer, newest first,
+// checked against rows written by hand, and read only by whoever reads the
+// customer.
+func TestCustomerTimeline(t *testing.T) {
+	t.Parallel()
+	app := testapp.New(t)
+	client := testapp.NewClient(t, app)
+	at := func(d time.Time) string { return d.UTC().Format(crm.DateLayout) }
+	day := func(n int) time.Time { return time.Date(2026, 3, n, 9, 0, 0, 0, time.UTC) }
+	exec := func(q string, p dbx.Params) {
+		t.Helper()
+		if _, err := app.DB().NewQuery(q).Bind(p).Execute(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exec("DELETE FROM sync_conflicts", nil) // the fixtures' conflict is dated by the clock
+	// the fixtures' records of customer A, dated by hand
+	exec("UPDATE visits SET checked_in_at = {:d}, purpose = 'restock', outcome = 'ordered', notes = 'first visit' WHERE id = {:id}", dbx.Params{"d": at(day(2)), "id": testapp.VisitA})
+	exec("UPDATE follow_ups SET created = {:d} WHERE id = {:id}", dbx.Params{"d": at(day(3)), "id": testapp.FollowUpA})
+	exec("UPDATE orders SET created = {:d}, notes = 'spring' WHERE id = {:id}", dbx.Params{"d": at(day(4)), "id": testapp.OrderA})
+	exec("UPDATE orders SET submitted_at = {:d} WHERE id = {:id}", dbx.Params{"d": at(day(5)), "id": testapp.OrderASubmitted})
+	exec("UPDATE notifications SET sent_at = {:d} WHERE id = {:id}", dbx.Params{"d": at(day(6)), "id": testapp.Notification})
+	c, _ := app.FindCollectionByNameOrId(crm.Opportunities)
+	o := core.NewRecord(c)
+	o.Id = "timelinedeal001"
+	o.Load(map[string]any{"customer": testapp.CustomerA, "title": "Coffee corner", "amount": 1200, "currency": "EUR", "stage": crm.DefaultStages[2].ID, "changed_by": testapp.UserRepA})
+	if err := app.Save(o); err != nil {
+		t.Fatal(err)
+	}
+	exec("UPDATE opportunity_history SET entered_at = {:d} WHERE opportunity = 'timelinedeal001'", dbx.Params{"d": at(day(7))})
+	exec(`INSERT INTO customer_events (id, customer, at, kind, summary, user, created, updated) VALUES ('timelineevent01', {:c}, {:d}, 'tier_change', 'tier C → A', '', {:d}, {:d})`,
+		dbx.Params{"c": testapp.CustomerA, "d": at(day(8))})
+	exec(`INSERT INTO sync_conflicts (id, collection, record_id, field, server_value, client_value, resolution, rule, user, device, count, last_seen_at, created, updated)
+		VALUES ('timelineconfl01', 'customers', {:c}, 'notes', '"a"', '"b"', 'merged', 'notes keep both texts', {:u}, 'phone', 1, {:d}, {:d}, {:d})`,
+		dbx.Params{"c": testapp.CustomerA, "u": testapp.UserRepA, "d": at(day(9))})
+
+	type row struct {
+		At      string `json:"at"`
+		Kind    string `json:"kind"`
+		Summary string `json:"summary"`
+		User    string `json:"user"`
+	}
+	list := func(actor string) []row {
+		t.Helper()
+		res := client.Do(actor, "GET", "/api/collections/customer_timeline/records?perPage=100&sort=-at&filter="+"customer%3D%27"+testapp.CustomerA+"%27", nil)
+		var p struct{ Items []row }
+		res.JSON(t, &p)
+		return p.Items
+	}
+	want := []row{
+		{at(day(9)), "conflict", "customers notes: merged (notes keep both texts)", testapp.UserRepA},
+		{at(day(8)), "tier_change", "tier C → A", ""},
+		{at(day(7)), "opportunity", "Coffee corner: Proposal, 1200.00 EUR", testapp.UserRepA},
+		{at(day(6)), "care_message", "birthday greeting to Contact of userrepa0000001 (sent)", ""},
+		{at(day(5)), "order", "order submitted, 10.00 EUR", testapp.UserRepA},
+		{at(day(4)), "order", "order draft, 25.00 EUR — spring", testapp.UserRepA},
+		{at(day(3)), "follow_up", "promised: send prices (due 2026-03-04, open)", testapp.UserRepA},
+		{at(day(2)), "visit", "visited: restock — ordered — first visit", testapp.UserRepA},
+	}
+	got := list(testapp.RepA)
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("rep A's timeline of customer A:\n%v\nwant\n%v", got, want)
+	}
+	if m := list(testapp.ManagerA); len(m) != len(want) {
+		t.Fatalf("manager A sees %d rows", len(m))
+	}
+	for _, actor := range []string{testapp.RepB, testapp.ManagerX, testapp.Anon} {
+		if n := len(list(actor)); n != 0 {
+			t.Errorf("%s sees %d rows of customer A's timeline", actor, n)
+		}
+	}
+}

@@ -10,18 +10,58 @@ import (
 )
 
 // Views for the dashboard (read-only; access from the policy): customers
-// due or overdue for a visit.
+// due or overdue for a visit, and one timeline per customer.
 const (
 	visitsDueQuery = `SELECT c.id AS id, c.id AS customer, c.owner AS owner, c.tier AS tier,
 	c.last_visit_at AS last_visit_at, c.next_visit_due AS next_visit_due,
 	(CAST(MAX(0, julianday('now') - julianday(c.next_visit_due)) AS INTEGER)) AS days_overdue
 FROM customers c
 WHERE c.next_visit_due != '' AND c.next_visit_due < strftime('%Y-%m-%d %H:%M:%fZ', 'now', '+1 day')`
+
+	// one row per event of a customer: the union sits in a subquery joined
+	// to customers (PocketBase's view parser takes one select list; the
+	// join makes customer and user relations, which the policy's rules
+	// follow)
+	timelineQuery = `SELECT t.id AS id, c.id AS customer, (CAST(t.at AS TEXT)) AS at, (CAST(t.kind AS TEXT)) AS kind, (CAST(t.summary AS TEXT)) AS summary, u.id AS user
+FROM customers c
+JOIN (
+	SELECT 'v' || v.id AS id, v.customer AS customer, COALESCE(NULLIF(v.checked_in_at, ''), NULLIF(v.planned_at, ''), v.created) AS at, 'visit' AS kind,
+		TRIM(CASE WHEN v.checked_in_at != '' THEN 'visited' ELSE 'visit planned' END || ': ' || v.purpose ||
+			CASE WHEN v.outcome != '' THEN ' — ' || v.outcome ELSE '' END || CASE WHEN v.notes != '' THEN ' — ' || v.notes ELSE '' END) AS summary,
+		v.rep AS user
+	FROM visits v
+	UNION ALL
+	SELECT 'f' || f.id, f.customer, f.created, 'follow_up', 'promised: ' || f.note || ' (due ' || substr(f.due_at, 1, 10) || ', ' || f.status || ')', f.assignee
+	FROM follow_ups f
+	UNION ALL
+	SELECT 'o' || o.id, o.customer, COALESCE(NULLIF(o.submitted_at, ''), o.created), 'order',
+		'order ' || o.status || ', ' || printf('%.2f', o.total) || ' ' || o.currency || CASE WHEN o.notes != '' THEN ' — ' || o.notes ELSE '' END, o.rep
+	FROM orders o
+	UNION ALL
+	SELECT 'h' || h.id, p.customer, h.entered_at, 'opportunity',
+		p.title || ': ' || COALESCE(s.name, 'a removed stage') || ', ' || printf('%.2f', h.amount) || ' ' || p.currency, h.user
+	FROM opportunity_history h JOIN opportunities p ON p.id = h.opportunity LEFT JOIN stages s ON s.id = h.stage
+	UNION ALL
+	SELECT 'n' || n.id, ct.customer, COALESCE(NULLIF(n.sent_at, ''), n.created), 'care_message',
+		replace(n.kind, '_', ' ') || ' to ' || ct.name || ' (' || n.status || ')', ''
+	FROM notifications n JOIN contacts ct ON ct.id = n.contact
+	WHERE n.audience = 'customer'
+	UNION ALL
+	SELECT 'e' || e.id, e.customer, e.at, e.kind, e.summary, e.user
+	FROM customer_events e
+	UNION ALL
+	SELECT 'k' || k.id, k.record_id, k.created, 'conflict', k.collection || ' ' || k.field || ': ' || k.resolution || ' (' || k.rule || ')', k.user
+	FROM sync_conflicts k WHERE k.collection = 'customers'
+	UNION ALL
+	SELECT 'k' || k.id, v.customer, k.created, 'conflict', k.collection || ' ' || k.field || ': ' || k.resolution || ' (' || k.rule || ')', k.user
+	FROM sync_conflicts k JOIN visits v ON v.id = k.record_id WHERE k.collection = 'visits'
+) t ON t.customer = c.id
+LEFT JOIN users u ON u.id = t.user`
 )
 
 func init() {
 	m.Register(func(app core.App) error {
-		for name, query := range map[string]string{crm.VisitsDue: visitsDueQuery} {
+		for name, query := range map[string]string{crm.VisitsDue: visitsDueQuery, crm.CustomerTimeline: timelineQuery} {
 			c := core.NewViewCollection(name)
 			c.ViewQuery = query
 			if err := app.Save(c); err != nil {
@@ -30,7 +70,7 @@ func init() {
 		}
 		return ApplyPolicy(app)
 	}, func(app core.App) error {
-		for _, name := range []string{crm.VisitsDue} {
+		for _, name := range []string{crm.CustomerTimeline, crm.VisitsDue} {
 			if c, err := app.FindCollectionByNameOrId(name); err == nil {
 				if err := app.Delete(c); err != nil {
 					return err
