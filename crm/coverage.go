@@ -31,6 +31,7 @@ const (
 const (
 	VisitsDue        = "visits_due"
 	CustomerTimeline = "customer_timeline"
+	RepActivity      = "rep_activity"
 )
 
 // Tiers.

@@ -41,7 +41,7 @@ var Collections = []string{
 	Users, Customers, Contacts, Visits, FollowUps, Products, Orders, OrderLines,
 	Devices, ContactDevices, CareCampaigns, Notifications, SyncConflicts, SyncDevices, CareInvites,
 	Stages, Opportunities, OpportunityHistory, CompanySettings, CustomerEvents,
-	VisitsDue, CustomerTimeline,
+	VisitsDue, CustomerTimeline, RepActivity,
 }
 
 // Roles of a user.

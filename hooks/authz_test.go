@@ -491,6 +491,8 @@ func (o *org) chainReaches(collection, id, user string) bool {
 		owner = o.graph.Resolve(collection, id, "order.customer.owner")
 	case crm.OpportunityHistory:
 		owner = o.graph.Resolve(collection, id, "opportunity.customer.owner")
+	case crm.RepActivity:
+		owner = o.graph.Resolve(collection, id, "rep")
 	default:
 		owner = o.graph.Resolve(collection, id, "customer.owner")
 	}

@@ -304,3 +304,83 @@ func TestCustomerTimeline(t *testing.T) {
 		}
 	}
 }
+
+// TestRepActivity: a rep's week, written by hand, as rep_activity shows it;
+// read by the rep and their manager only.
+func TestRepActivity(t *testing.T) {
+	t.Parallel()
+	app := testapp.New(t)
+	client := testapp.NewClient(t, app)
+	exec := func(q string, p dbx.Params) {
+		t.Helper()
+		if _, err := app.DB().NewQuery(q).Bind(p).Execute(); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	ts := func(day, h, m int) string {
+		return time.Date(2026, 6, day, h, m, 0, 0, time.UTC).Format(crm.DateLayout)
+	}
+	visit := func(id, planned, in, out, geo string) {
+		exec(`INSERT INTO visits (id, customer, rep, planned_at, checked_in_at, checked_out_at, geo_status) VALUES ({:id}, {:c}, {:r}, {:p}, {:i}, {:o}, {:g})`,
+			dbx.Params{"id": id, "c": testapp.CustomerA, "r": testapp.UserRepA, "p": planned, "i": in, "o": out, "g": geo})
+	}
+	order := func(id, visit, status, submitted string, total float64) {
+		exec(`INSERT INTO orders (id, customer, rep, visit, status, currency, total, submitted_at) VALUES ({:id}, {:c}, {:r}, {:v}, {:s}, 'EUR', {:t}, {:at})`,
+			dbx.Params{"id": id, "c": testapp.CustomerA, "r": testapp.UserRepA, "v": visit, "s": status, "t": total, "at": submitted})
+	}
+	followUp := func(id, status, due, updated string) {
+		exec(`INSERT INTO follow_ups (id, customer, assignee, status, due_at, note, updated) VALUES ({:id}, {:c}, {:r}, {:s}, {:d}, 'x', {:u})`,
+			dbx.Params{"id": id, "c": testapp.CustomerA, "r": testapp.UserRepA, "s": status, "d": due, "u": updated})
+	}
+	// the week of Monday 1 June 2026
+	visit("actvisit0000001", ts(1, 10, 0), ts(1, 10, 5), ts(1, 10, 50), "verified") // 45 minutes, with an order
+	visit("actvisit0000002", ts(2, 10, 0), "", "", "")                              // planned, not made
+	visit("actvisit0000003", "", ts(3, 9, 0), ts(3, 9, 20), "far")                  // 20 minutes, not verified
+	visit("actvisit0000004", "", ts(7, 23, 0), "", "unknown")                       // Sunday night: the same week
+	visit("actvisit0000005", ts(8, 9, 0), ts(8, 9, 5), "", "verified")              // the next week
+	order("actorder0000001", "actvisit0000001", "confirmed", ts(1, 11, 0), 100)
+	order("actorder0000002", "", "fulfilled", ts(4, 12, 0), 50.50)
+	order("actorder0000003", "", "cancelled", ts(5, 12, 0), 999)
+	order("actorder0000004", "", "submitted", ts(5, 13, 0), 30)
+	followUp("actfollowup0001", "done", ts(2, 9, 0), ts(3, 15, 0))
+	followUp("actfollowup0002", "open", ts(4, 9, 0), ts(1, 9, 0)) // overdue by now
+	followUp("actfollowup0003", "open", "2099-01-01 09:00:00.000Z", ts(1, 9, 0))
+	exec("UPDATE customers SET tier = 'A', next_visit_due = {:d} WHERE id = {:c}", dbx.Params{"d": ts(5, 9, 0), "c": testapp.CustomerA})
+
+	type week struct {
+		Rep              string  `json:"rep"`
+		Week             string  `json:"week"`
+		VisitsPlanned    int     `json:"visits_planned"`
+		VisitsDone       int     `json:"visits_done"`
+		VerifiedPct      int     `json:"verified_pct"`
+		MinutesOnSite    int     `json:"minutes_on_site"`
+		ProductiveVisits int     `json:"productive_visits"`
+		Orders           int     `json:"orders"`
+		Revenue          float64 `json:"revenue"`
+		FollowUpsDone    int     `json:"follow_ups_done"`
+		FollowUpsOverdue int     `json:"follow_ups_overdue"`
+		ADue             int     `json:"a_customers_due"`
+		AVisited         int     `json:"a_customers_visited"`
+	}
+	get := func(actor string) []week {
+		t.Helper()
+		res := client.Do(actor, "GET", "/api/collections/rep_activity/records?perPage=100&filter="+"week%3D%272026-06-01%27", nil)
+		var p struct{ Items []week }
+		res.JSON(t, &p)
+		return p.Items
+	}
+	got := get(testapp.RepA)
+	want := week{Rep: testapp.UserRepA, Week: "2026-06-01", VisitsPlanned: 2, VisitsDone: 3, VerifiedPct: 33, MinutesOnSite: 65,
+		ProductiveVisits: 1, Orders: 3, Revenue: 150.50, FollowUpsDone: 1, FollowUpsOverdue: 1, ADue: 1, AVisited: 1}
+	if len(got) != 1 || got[0] != want {
+		t.Fatalf("rep A's week:\n%+v\nwant\n%+v", got, want)
+	}
+	if m := get(testapp.ManagerA); len(m) != 1 {
+		t.Fatalf("manager A sees %d weeks", len(m))
+	}
+	for _, actor := range []string{testapp.RepB, testapp.ManagerX, testapp.Anon} {
+		if n := len(get(actor)); n != 0 {
+			t.Errorf("%s sees %d of rep A's weeks", actor, n)
+		}
+	}
+}

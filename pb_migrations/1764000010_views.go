@@ -10,7 +10,8 @@ import (
 )
 
 // Views for the dashboard (read-only; access from the policy): customers
-// due or overdue for a visit, and one timeline per customer.
+// due or overdue for a visit, one timeline per customer, and each rep's
+// activity per week.
 const (
 	visitsDueQuery = `SELECT c.id AS id, c.id AS customer, c.owner AS owner, c.tier AS tier,
 	c.last_visit_at AS last_visit_at, c.next_visit_due AS next_visit_due,
@@ -22,6 +23,46 @@ WHERE c.next_visit_due != '' AND c.next_visit_due < strftime('%Y-%m-%d %H:%M:%fZ
 	// to customers (PocketBase's view parser takes one select list; the
 	// join makes customer and user relations, which the policy's rules
 	// follow)
+	// per rep and week (the Monday, UTC): what they planned and did
+	activityQuery = `SELECT (u.id || ':' || a.week) AS id, u.id AS rep, (CAST(a.week AS TEXT)) AS week,
+	(CAST(SUM(a.planned) AS INTEGER)) AS visits_planned,
+	(CAST(SUM(a.done) AS INTEGER)) AS visits_done,
+	(CAST(ROUND(100.0 * SUM(a.verified) / MAX(1, SUM(a.done))) AS INTEGER)) AS verified_pct,
+	(CAST(ROUND(SUM(a.minutes)) AS INTEGER)) AS minutes_on_site,
+	(CAST(SUM(a.productive) AS INTEGER)) AS productive_visits,
+	(CAST(SUM(a.orders) AS INTEGER)) AS orders,
+	(CAST(ROUND(SUM(a.revenue), 2) AS REAL)) AS revenue,
+	(CAST(SUM(a.fu_done) AS INTEGER)) AS follow_ups_done,
+	(CAST(SUM(a.fu_overdue) AS INTEGER)) AS follow_ups_overdue,
+	(CAST(COUNT(DISTINCT a.a_due) AS INTEGER)) AS a_customers_due,
+	(CAST(COUNT(DISTINCT a.a_visited) AS INTEGER)) AS a_customers_visited
+FROM users u
+JOIN (
+	SELECT v.rep AS rep, date(v.planned_at, '-6 days', 'weekday 1') AS week, 1 AS planned, 0 AS done, 0 AS verified, 0 AS minutes,
+		0 AS productive, 0 AS orders, 0 AS revenue, 0 AS fu_done, 0 AS fu_overdue, NULL AS a_due, NULL AS a_visited
+	FROM visits v WHERE v.planned_at != ''
+	UNION ALL
+	SELECT v.rep, date(v.checked_in_at, '-6 days', 'weekday 1'), 0, 1, v.geo_status = 'verified',
+		CASE WHEN v.checked_out_at > v.checked_in_at THEN (julianday(v.checked_out_at) - julianday(v.checked_in_at)) * 1440 ELSE 0 END,
+		EXISTS (SELECT 1 FROM orders o WHERE o.visit = v.id AND o.status != 'cancelled'), 0, 0, 0, 0, NULL,
+		CASE WHEN c.tier = 'A' THEN c.id END
+	FROM visits v JOIN customers c ON c.id = v.customer WHERE v.checked_in_at != ''
+	UNION ALL
+	SELECT o.rep, date(o.submitted_at, '-6 days', 'weekday 1'), 0, 0, 0, 0, 0, 1,
+		CASE WHEN o.status IN ('confirmed', 'fulfilled') THEN o.total ELSE 0 END, 0, 0, NULL, NULL
+	FROM orders o WHERE o.submitted_at != '' AND o.status != 'cancelled'
+	UNION ALL
+	SELECT f.assignee, date(f.updated, '-6 days', 'weekday 1'), 0, 0, 0, 0, 0, 0, 0, 1, 0, NULL, NULL
+	FROM follow_ups f WHERE f.status = 'done'
+	UNION ALL
+	SELECT f.assignee, date(f.due_at, '-6 days', 'weekday 1'), 0, 0, 0, 0, 0, 0, 0, 0, 1, NULL, NULL
+	FROM follow_ups f WHERE f.status = 'open' AND f.due_at < strftime('%Y-%m-%d %H:%M:%fZ', 'now')
+	UNION ALL
+	SELECT c.owner, date(c.next_visit_due, '-6 days', 'weekday 1'), 0, 0, 0, 0, 0, 0, 0, 0, 0, c.id, NULL
+	FROM customers c WHERE c.tier = 'A' AND c.next_visit_due != ''
+) a ON a.rep = u.id
+GROUP BY u.id, a.week`
+
 	timelineQuery = `SELECT t.id AS id, c.id AS customer, (CAST(t.at AS TEXT)) AS at, (CAST(t.kind AS TEXT)) AS kind, (CAST(t.summary AS TEXT)) AS summary, u.id AS user
 FROM customers c
 JOIN (
@@ -61,7 +102,7 @@ LEFT JOIN users u ON u.id = t.user`
 
 func init() {
 	m.Register(func(app core.App) error {
-		for name, query := range map[string]string{crm.VisitsDue: visitsDueQuery, crm.CustomerTimeline: timelineQuery} {
+		for name, query := range map[string]string{crm.VisitsDue: visitsDueQuery, crm.CustomerTimeline: timelineQuery, crm.RepActivity: activityQuery} {
 			c := core.NewViewCollection(name)
 			c.ViewQuery = query
 			if err := app.Save(c); err != nil {
@@ -70,7 +111,7 @@ func init() {
 		}
 		return ApplyPolicy(app)
 	}, func(app core.App) error {
-		for _, name := range []string{crm.CustomerTimeline, crm.VisitsDue} {
+		for _, name := range []string{crm.RepActivity, crm.CustomerTimeline, crm.VisitsDue} {
 			if c, err := app.FindCollectionByNameOrId(name); err == nil {
 				if err := app.Delete(c); err != nil {
 					return err

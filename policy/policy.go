@@ -165,6 +165,7 @@ var Specs = []Spec{
 	{Name: crm.CompanySettings, Access: AdminsOnly},
 	{Name: crm.VisitsDue, Access: Scoped, Owner: "owner", Team: true},
 	{Name: crm.CustomerTimeline, Access: Scoped, Owner: "customer.owner", Team: true},
+	{Name: crm.RepActivity, Access: Scoped, Owner: "rep", Team: true},
 	{Name: crm.Devices, Access: Scoped, Owner: "user", Writers: everyone, Write: writable, Author: "user"},
 	{Name: crm.ContactDevices, Access: AdminsOnly},
 	{Name: crm.CareCampaigns, Access: AdminsOnly},
