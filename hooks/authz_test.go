@@ -516,17 +516,22 @@ type page struct {
 // (collection, id) pairs of everything expanded.
 func (o *org) listIDs(t tb, a actor, collection, query string) (ids []string, expanded [][2]string) {
 	t.Helper()
-	res := o.do(t, a, http.MethodGet, "/api/collections/"+collection+"/records?perPage=500&"+query, nil)
-	if res.Status != 200 {
-		return nil, nil
-	}
-	var p page
-	if err := json.Unmarshal([]byte(res.Body), &p); err != nil {
-		t.Fatalf("seed %d: %s lists %s: %v", o.seed, a.name, collection, err)
-	}
-	for _, item := range p.Items {
-		ids = append(ids, fmt.Sprint(item["id"]))
-		collectExpanded(item, &expanded)
+	for n := 1; ; n++ { // every page (rep_activity has a row per rep and week)
+		res := o.do(t, a, http.MethodGet, fmt.Sprintf("/api/collections/%s/records?perPage=500&page=%d&%s", collection, n, query), nil)
+		if res.Status != 200 {
+			return nil, nil
+		}
+		var p page
+		if err := json.Unmarshal([]byte(res.Body), &p); err != nil {
+			t.Fatalf("seed %d: %s lists %s: %v", o.seed, a.name, collection, err)
+		}
+		for _, item := range p.Items {
+			ids = append(ids, fmt.Sprint(item["id"]))
+			collectExpanded(item, &expanded)
+		}
+		if len(p.Items) < 500 {
+			break
+		}
 	}
 	sort.Strings(ids)
 	return ids, expanded

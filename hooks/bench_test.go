@@ -177,6 +177,7 @@ func BenchmarkCoverageViews(b *testing.B) {
 		{"visits_due", "manager", "/api/collections/visits_due/records?perPage=500&sort=-days_overdue"},
 		{"rep_activity", "rep", "/api/collections/rep_activity/records?perPage=100&sort=-week&filter=" + "rep%3D%27" + rep.Id + "%27"},
 		{"rep_activity", "manager", "/api/collections/rep_activity/records?perPage=100&sort=-week&filter=" + "rep%3D%27" + rep.Id + "%27"},
+		{"rep_activity_team", "manager", "/api/collections/rep_activity/records?perPage=100&sort=-week"},
 	} {
 		for round := range 2 { // the first pays for warming the caches
 			b.Run(fmt.Sprintf("%s/%s/%d", c.name, c.who, round), func(b *testing.B) {

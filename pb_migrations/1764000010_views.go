@@ -23,45 +23,39 @@ WHERE c.next_visit_due != '' AND c.next_visit_due < strftime('%Y-%m-%d %H:%M:%fZ
 	// to customers (PocketBase's view parser takes one select list; the
 	// join makes customer and user relations, which the policy's rules
 	// follow)
-	// per rep and week (the Monday, UTC): what they planned and did
-	activityQuery = `SELECT (u.id || ':' || a.week) AS id, u.id AS rep, (CAST(a.week AS TEXT)) AS week,
-	(CAST(SUM(a.planned) AS INTEGER)) AS visits_planned,
-	(CAST(SUM(a.done) AS INTEGER)) AS visits_done,
-	(CAST(ROUND(100.0 * SUM(a.verified) / MAX(1, SUM(a.done))) AS INTEGER)) AS verified_pct,
-	(CAST(ROUND(SUM(a.minutes)) AS INTEGER)) AS minutes_on_site,
-	(CAST(SUM(a.productive) AS INTEGER)) AS productive_visits,
-	(CAST(SUM(a.orders) AS INTEGER)) AS orders,
-	(CAST(ROUND(SUM(a.revenue), 2) AS REAL)) AS revenue,
-	(CAST(SUM(a.fu_done) AS INTEGER)) AS follow_ups_done,
-	(CAST(SUM(a.fu_overdue) AS INTEGER)) AS follow_ups_overdue,
-	(CAST(COUNT(DISTINCT a.a_due) AS INTEGER)) AS a_customers_due,
-	(CAST(COUNT(DISTINCT a.a_visited) AS INTEGER)) AS a_customers_visited
+	// per rep and week (the Monday, UTC; the last 53 weeks): what they
+	// planned and did. Each figure is its own indexed count for one rep
+	// and week, so a filter on the rep (the policy's rule, or rep = ...)
+	// narrows the work to that rep's weeks; an aggregate over a union of
+	// every table was right but scanned them all (BENCHMARKS.md)
+	activityQuery = `SELECT (u.id || ':' || w.week) AS id, u.id AS rep, (CAST(w.week AS TEXT)) AS week,
+	(CAST((SELECT COUNT(*) FROM visits v WHERE v.rep = u.id AND v.planned_at >= w.start AND v.planned_at < w.stop) AS INTEGER)) AS visits_planned,
+	(CAST((SELECT COUNT(*) FROM visits v WHERE v.rep = u.id AND v.checked_in_at >= w.start AND v.checked_in_at < w.stop) AS INTEGER)) AS visits_done,
+	(CAST((SELECT ROUND(100.0 * SUM(v.geo_status = 'verified') / MAX(1, COUNT(*))) FROM visits v
+		WHERE v.rep = u.id AND v.checked_in_at >= w.start AND v.checked_in_at < w.stop) AS INTEGER)) AS verified_pct,
+	(CAST((SELECT ROUND(COALESCE(SUM(CASE WHEN v.checked_out_at > v.checked_in_at THEN (julianday(v.checked_out_at) - julianday(v.checked_in_at)) * 1440 ELSE 0 END), 0))
+		FROM visits v WHERE v.rep = u.id AND v.checked_in_at >= w.start AND v.checked_in_at < w.stop) AS INTEGER)) AS minutes_on_site,
+	(CAST((SELECT COUNT(*) FROM visits v WHERE v.rep = u.id AND v.checked_in_at >= w.start AND v.checked_in_at < w.stop
+		AND EXISTS (SELECT 1 FROM orders o WHERE o.visit = v.id AND o.status != 'cancelled')) AS INTEGER)) AS productive_visits,
+	(CAST((SELECT COUNT(*) FROM orders o WHERE o.rep = u.id AND o.submitted_at >= w.start AND o.submitted_at < w.stop AND o.status != 'cancelled') AS INTEGER)) AS orders,
+	(CAST((SELECT ROUND(COALESCE(SUM(o.total), 0), 2) FROM orders o WHERE o.rep = u.id AND o.submitted_at >= w.start AND o.submitted_at < w.stop
+		AND o.status IN ('confirmed', 'fulfilled')) AS REAL)) AS revenue,
+	(CAST((SELECT COUNT(*) FROM follow_ups f WHERE f.assignee = u.id AND f.status = 'done' AND f.updated >= w.start AND f.updated < w.stop) AS INTEGER)) AS follow_ups_done,
+	(CAST((SELECT COUNT(*) FROM follow_ups f WHERE f.assignee = u.id AND f.status = 'open' AND f.due_at >= w.start AND f.due_at < w.stop
+		AND f.due_at < strftime('%Y-%m-%d %H:%M:%fZ', 'now')) AS INTEGER)) AS follow_ups_overdue,
+	(CAST((SELECT COUNT(*) FROM customers c WHERE c.owner = u.id AND c.tier = 'A' AND c.next_visit_due >= w.start AND c.next_visit_due < w.stop) AS INTEGER)) AS a_customers_due,
+	(CAST((SELECT COUNT(DISTINCT v.customer) FROM visits v JOIN customers c ON c.id = v.customer
+		WHERE v.rep = u.id AND c.tier = 'A' AND v.checked_in_at >= w.start AND v.checked_in_at < w.stop) AS INTEGER)) AS a_customers_visited
 FROM users u
 JOIN (
-	SELECT v.rep AS rep, date(v.planned_at, '-6 days', 'weekday 1') AS week, 1 AS planned, 0 AS done, 0 AS verified, 0 AS minutes,
-		0 AS productive, 0 AS orders, 0 AS revenue, 0 AS fu_done, 0 AS fu_overdue, NULL AS a_due, NULL AS a_visited
-	FROM visits v WHERE v.planned_at != ''
-	UNION ALL
-	SELECT v.rep, date(v.checked_in_at, '-6 days', 'weekday 1'), 0, 1, v.geo_status = 'verified',
-		CASE WHEN v.checked_out_at > v.checked_in_at THEN (julianday(v.checked_out_at) - julianday(v.checked_in_at)) * 1440 ELSE 0 END,
-		EXISTS (SELECT 1 FROM orders o WHERE o.visit = v.id AND o.status != 'cancelled'), 0, 0, 0, 0, NULL,
-		CASE WHEN c.tier = 'A' THEN c.id END
-	FROM visits v JOIN customers c ON c.id = v.customer WHERE v.checked_in_at != ''
-	UNION ALL
-	SELECT o.rep, date(o.submitted_at, '-6 days', 'weekday 1'), 0, 0, 0, 0, 0, 1,
-		CASE WHEN o.status IN ('confirmed', 'fulfilled') THEN o.total ELSE 0 END, 0, 0, NULL, NULL
-	FROM orders o WHERE o.submitted_at != '' AND o.status != 'cancelled'
-	UNION ALL
-	SELECT f.assignee, date(f.updated, '-6 days', 'weekday 1'), 0, 0, 0, 0, 0, 0, 0, 1, 0, NULL, NULL
-	FROM follow_ups f WHERE f.status = 'done'
-	UNION ALL
-	SELECT f.assignee, date(f.due_at, '-6 days', 'weekday 1'), 0, 0, 0, 0, 0, 0, 0, 0, 1, NULL, NULL
-	FROM follow_ups f WHERE f.status = 'open' AND f.due_at < strftime('%Y-%m-%d %H:%M:%fZ', 'now')
-	UNION ALL
-	SELECT c.owner, date(c.next_visit_due, '-6 days', 'weekday 1'), 0, 0, 0, 0, 0, 0, 0, 0, 0, c.id, NULL
-	FROM customers c WHERE c.tier = 'A' AND c.next_visit_due != ''
-) a ON a.rep = u.id
-GROUP BY u.id, a.week`
+	WITH RECURSIVE weeks(week, n) AS (
+		SELECT date('now', '-6 days', 'weekday 1'), 0
+		UNION ALL
+		SELECT date(week, '-7 days'), n + 1 FROM weeks WHERE n < 52
+	)
+	SELECT week, strftime('%Y-%m-%d %H:%M:%fZ', week) AS start, strftime('%Y-%m-%d %H:%M:%fZ', week, '+7 days') AS stop FROM weeks
+) w
+WHERE u.role = 'rep'`
 
 	timelineQuery = `SELECT t.id AS id, c.id AS customer, (CAST(t.at AS TEXT)) AS at, (CAST(t.kind AS TEXT)) AS kind, (CAST(t.summary AS TEXT)) AS summary, u.id AS user
 FROM customers c
@@ -100,8 +94,26 @@ JOIN (
 LEFT JOIN users u ON u.id = t.user`
 )
 
+// activityIndexes serve rep_activity's counts: a rep's visits by check-in,
+// orders by submission, follow-ups done by when.
+var activityIndexes = []struct{ collection, name, columns, where string }{
+	{crm.Visits, "idx_visits_rep_checked_in", "rep, checked_in_at", ""},
+	{crm.Orders, "idx_orders_rep_submitted", "rep, submitted_at", ""},
+	{crm.FollowUps, "idx_follow_ups_done", "assignee, updated", "status = 'done'"},
+}
+
 func init() {
 	m.Register(func(app core.App) error {
+		for _, ix := range activityIndexes {
+			c, err := app.FindCollectionByNameOrId(ix.collection)
+			if err != nil {
+				return err
+			}
+			c.AddIndex(ix.name, false, ix.columns, ix.where)
+			if err := app.Save(c); err != nil {
+				return err
+			}
+		}
 		for name, query := range map[string]string{crm.VisitsDue: visitsDueQuery, crm.CustomerTimeline: timelineQuery, crm.RepActivity: activityQuery} {
 			c := core.NewViewCollection(name)
 			c.ViewQuery = query
@@ -114,6 +126,14 @@ func init() {
 		for _, name := range []string{crm.RepActivity, crm.CustomerTimeline, crm.VisitsDue} {
 			if c, err := app.FindCollectionByNameOrId(name); err == nil {
 				if err := app.Delete(c); err != nil {
+					return err
+				}
+			}
+		}
+		for _, ix := range activityIndexes {
+			if c, err := app.FindCollectionByNameOrId(ix.collection); err == nil {
+				c.RemoveIndex(ix.name)
+				if err := app.Save(c); err != nil {
 					return err
 				}
 			}
