@@ -139,6 +139,13 @@ func TestSeedSatisfiesInvariants(t *testing.T) {
 		t.Fatalf("A customers: %d overdue, %d not: the demo shows no coverage to manage", overdue, onTime)
 	}
 
+	// each customer's last visit is its latest checked-in visit
+	err = app.DB().NewQuery(`SELECT c.id FROM customers c
+		WHERE c.last_visit_at IS NOT COALESCE((SELECT MAX(v.checked_in_at) FROM visits v WHERE v.customer = c.id AND v.checked_in_at != ''), '')`).All(&bad)
+	if err != nil || len(bad) > 0 {
+		t.Fatalf("customers whose last visit is not their latest check-in: %v %v", bad, err)
+	}
+
 	// every deal has one open line of history, in its stage; a lost one says why
 	err = app.DB().NewQuery(`
 		SELECT o.id FROM opportunities o
