@@ -1,6 +1,7 @@
 package sync_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -81,5 +82,50 @@ func TestOpportunitiesThroughSync(t *testing.T) {
 	res.JSON(t, &old)
 	if _, ok := old.Changes[crm.Opportunities]; ok || len(old.Changes[crm.Visits].Updated) == 0 {
 		t.Fatalf("a schema 2 pull: %d tables, opportunities included: %v", len(old.Changes), ok)
+	}
+}
+
+// TestBadDealsAreRefusedByName: a deal in a stage that does not exist, with
+// a negative amount, a lowercase currency, or an order closing another
+// customer's deal is refused, saying why, and nothing else of the push is.
+func TestBadDealsAreRefusedByName(t *testing.T) {
+	t.Parallel()
+	s := newSync(t)
+	ts := s.pullV2(testapp.RepA, "null", "").Timestamp
+	deal := func(id string, fields M) M {
+		r := M{"id": id, "customer": testapp.CustomerA, "title": "Deal", "amount": 100.0, "currency": "EUR", "stage": crm.DefaultStages[0].ID,
+			"_status": "created", "_changed": ""}
+		for k, v := range fields {
+			r[k] = v
+		}
+		return r
+	}
+	res := s.push(testapp.RepA, ts, M{
+		crm.Opportunities: M{"updated": []M{}, "deleted": []string{}, "created": []M{
+			deal("BadDealStage0001", M{"stage": "nosuchstage0000"}),
+			deal("BadDealAmount001", M{"amount": -5.0}),
+			deal("BadDealCurrency1", M{"currency": "eur"}),
+			deal("GoodDeal00000001", nil),
+		}},
+		crm.Orders: M{"updated": []M{}, "deleted": []string{}, "created": []M{
+			{"id": "BadDealOrder0001", "customer": testapp.CustomerA, "status": "draft", "currency": "EUR", "opportunity": "nosuchdeal00000", "_status": "created", "_changed": ""},
+		}},
+	})
+	reasons := map[string]string{}
+	for _, r := range res.Rejected {
+		reasons[r.ID] = r.Reason
+	}
+	for id, want := range map[string]string{
+		"BadDealStage0001": "stage", "BadDealAmount001": "amount", "BadDealCurrency1": "currency", "BadDealOrder0001": "opportunity",
+	} {
+		if !strings.Contains(reasons[id], want) {
+			t.Errorf("%s: refused with %q, want a reason naming %q", id, reasons[id], want)
+		}
+	}
+	if _, ok := reasons["GoodDeal00000001"]; ok {
+		t.Fatalf("the good deal was refused: %v", reasons)
+	}
+	if _, err := s.app.FindRecordById(crm.Opportunities, "GoodDeal00000001"); err != nil {
+		t.Fatal("the good deal was not stored")
 	}
 }
