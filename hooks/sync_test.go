@@ -3,6 +3,8 @@ package hooks_test
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -150,5 +152,75 @@ func TestOversizedPushIsAnswered(t *testing.T) {
 		if res.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(string(answer), "at most 16 MB") {
 			t.Fatalf("chunked=%v: %d %s", chunked, res.StatusCode, answer)
 		}
+	}
+}
+
+// TestCompressedSync: a pull is gzip-compressed when the phone accepts it
+// (and says the same as uncompressed); a push may come gzip-compressed, and
+// its limit holds after decompression; a corrupt or unknown encoding is a
+// 4xx that says so.
+func TestCompressedSync(t *testing.T) {
+	t.Parallel()
+	app := testapp.New(t)
+	srv := httptest.NewServer(testapp.NewClient(t, app).Handler())
+	defer srv.Close()
+	hc := &http.Client{Transport: &http.Transport{DisableCompression: true}}
+	do := func(method, path string, body []byte, headers map[string]string) (*http.Response, []byte) {
+		t.Helper()
+		req, _ := http.NewRequest(method, srv.URL+path, bytes.NewReader(body))
+		req.Header.Set("Authorization", testapp.Token(t, testapp.RepA))
+		for k, v := range headers {
+			req.Header.Set(k, v)
+		}
+		res, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		data, _ := io.ReadAll(res.Body)
+		return res, data
+	}
+	gz := func(data []byte) []byte {
+		var b bytes.Buffer
+		w := gzip.NewWriter(&b)
+		w.Write(data)
+		w.Close()
+		return b.Bytes()
+	}
+
+	plainRes, plain := do("GET", "/api/sync/pull?last_pulled_at=null", nil, nil)
+	zipRes, zipped := do("GET", "/api/sync/pull?last_pulled_at=null", nil, map[string]string{"Accept-Encoding": "gzip"})
+	if plainRes.Header.Get("Content-Encoding") != "" || zipRes.Header.Get("Content-Encoding") != "gzip" {
+		t.Fatalf("encodings: plain %q, asked for gzip %q", plainRes.Header.Get("Content-Encoding"), zipRes.Header.Get("Content-Encoding"))
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(zipped))
+	if err != nil {
+		t.Fatal(err)
+	}
+	unzipped, _ := io.ReadAll(zr)
+	if !bytes.Equal(unzipped, plain) {
+		t.Fatalf("the gzip pull differs from the plain one (%d and %d bytes)", len(unzipped), len(plain))
+	}
+
+	var pulled struct{ Timestamp int64 }
+	_ = json.Unmarshal(plain, &pulled)
+	push := fmt.Sprintf("/api/sync/push?last_pulled_at=%d", pulled.Timestamp)
+	body := []byte(`{"visits":{"created":[{"id":"gzippedvisit001","customer":"` + testapp.CustomerA + `","purpose":"zipped","_status":"created","_changed":""}],"updated":[],"deleted":[]}}`)
+	if res, data := do("POST", push, gz(body), map[string]string{"Content-Encoding": "gzip", "Content-Type": "application/json"}); res.StatusCode != 200 {
+		t.Fatalf("gzip push: %d %s", res.StatusCode, data)
+	}
+	if _, err := app.FindRecordById("visits", "gzippedvisit001"); err != nil {
+		t.Fatal("the gzip push did not apply")
+	}
+	// 40 MB of JSON whitespace inflate from a few dozen KB: refused, as too large once decompressed
+	bomb := gz(append(append([]byte(`{"visits":{"created":[],"updated":[],"deleted":[]}`), bytes.Repeat([]byte(" "), 40<<20)...), '}'))
+	if res, data := do("POST", push, bomb, map[string]string{"Content-Encoding": "gzip"}); res.StatusCode != 413 || !strings.Contains(string(data), "decompressed") {
+		t.Fatalf("a %d KB gzip bomb: %d %s", len(bomb)>>10, res.StatusCode, data)
+	}
+	if res, data := do("POST", push, []byte("not gzip at all"), map[string]string{"Content-Encoding": "gzip"}); res.StatusCode != 400 || !strings.Contains(string(data), "gzip") {
+		t.Fatalf("corrupt gzip: %d %s", res.StatusCode, data)
+	}
+	if res, data := do("POST", push, body, map[string]string{"Content-Encoding": "br"}); res.StatusCode != 415 || !strings.Contains(string(data), "br") {
+		t.Fatalf("an unknown encoding: %d %s", res.StatusCode, data)
 	}
 }

@@ -2,6 +2,7 @@ package sync_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -585,4 +586,28 @@ func BenchmarkPushLargest(b *testing.B) {
 	}
 	b.ReportMetric(float64(size)/(1<<20), "body-MB")
 	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-growth-MB")
+}
+
+// BenchmarkFirstPullLargeRepGzip is BenchmarkFirstPullLargeRep through
+// gzip at the level the pull route uses (BestSpeed): the bytes a phone
+// that accepts gzip receives, and what compressing costs.
+func BenchmarkFirstPullLargeRepGzip(b *testing.B) {
+	app := seeded(b, sizes(1, 2000))
+	rep, _ := repOf(b, app, 1)
+	var plain, zipped int64
+	for b.Loop() {
+		cw := &countingWriter{}
+		zw, _ := gzip.NewWriterLevel(cw, gzip.BestSpeed)
+		pw := &countingWriter{}
+		if err := rsync.Pull(context.Background(), app, rsync.PullRequest{Rep: rep.Id}, io.MultiWriter(zw, pw)); err != nil {
+			b.Fatal(err)
+		}
+		if err := zw.Close(); err != nil {
+			b.Fatal(err)
+		}
+		plain, zipped = pw.n, cw.n
+	}
+	b.ReportMetric(float64(plain)/(1<<20), "plain-MB")
+	b.ReportMetric(float64(zipped)/(1<<20), "gzip-MB")
+	b.ReportMetric(float64(plain)/float64(zipped), "x-smaller")
 }
