@@ -27,7 +27,7 @@ run: build
 	@echo "  Superuser:  $(ADMIN_EMAIL) / $(ADMIN_PASSWORD)"
 	@echo "  Demo rep:   rep1@rounds.test / rounds-demo   (manager: manager1@rounds.test / rounds-demo)"
 	@echo
-	./rounds serve --http $(HTTP) --dir $(DATA)
+	ROUNDS_PUBLIC_URL=$${ROUNDS_PUBLIC_URL:-http://$(HTTP)} ./rounds serve --http $(HTTP) --dir $(DATA)
 
 ## test: everything CI checks
 test: e2e/watermelon/node_modules e2e/dashboard/node_modules

@@ -6,8 +6,10 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 	_ "time/tzdata" // time zones work on machines without a zoneinfo database
 
@@ -43,7 +45,8 @@ func main() {
 // config reads the environment: FCM_* for push (none set: outbox-only
 // mode), ROUNDS_TIMEZONE for people without a time zone (default UTC),
 // ROUNDS_CARE_SECRET for customer links (default: generated and kept in
-// the data directory), ROUNDS_TERRITORY_GRACE_DAYS for how long a rep's
+// the data directory), ROUNDS_PUBLIC_URL for the address in customer links
+// (default: the dashboard's Application URL), ROUNDS_TERRITORY_GRACE_DAYS for how long a rep's
 // offline work still lands under a customer handed to someone else
 // (default 7; 0 turns it off).
 func config(getenv func(string) string) (hooks.Deps, error) {
@@ -64,6 +67,13 @@ func config(getenv func(string) string) (hooks.Deps, error) {
 	}
 	if s := getenv("ROUNDS_CARE_SECRET"); s != "" {
 		deps.CareSecret = []byte(s)
+	}
+	if s := getenv("ROUNDS_PUBLIC_URL"); s != "" {
+		u, err := url.Parse(s)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return deps, fmt.Errorf("ROUNDS_PUBLIC_URL must be an http(s) URL such as https://rounds.example.com, got %q", s)
+		}
+		deps.PublicURL = strings.TrimRight(s, "/")
 	}
 	if s := getenv("ROUNDS_TERRITORY_GRACE_DAYS"); s != "" {
 		days, err := strconv.Atoi(s)

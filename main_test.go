@@ -229,3 +229,23 @@ func signIn(t *testing.T, base, collection, email, password string) string {
 	}
 	return auth.Token
 }
+
+// TestConfigRejectsBadValues: a bad setting stops the start with a message
+// naming it; good ones are taken.
+func TestConfigRejectsBadValues(t *testing.T) {
+	t.Parallel()
+	env := func(kv map[string]string) func(string) string { return func(k string) string { return kv[k] } }
+	for name, kv := range map[string]map[string]string{
+		"ROUNDS_PUBLIC_URL":           {"ROUNDS_PUBLIC_URL": "rounds.example.com"},
+		"ROUNDS_TERRITORY_GRACE_DAYS": {"ROUNDS_TERRITORY_GRACE_DAYS": "a week"},
+		"ROUNDS_TIMEZONE":             {"ROUNDS_TIMEZONE": "Mars/Olympus"},
+	} {
+		if _, err := config(env(kv)); err == nil || (name != "ROUNDS_TIMEZONE" && !strings.Contains(err.Error(), name)) {
+			t.Errorf("%v: %v", kv, err)
+		}
+	}
+	deps, err := config(env(map[string]string{"ROUNDS_PUBLIC_URL": "https://rounds.example.com/", "ROUNDS_TERRITORY_GRACE_DAYS": "0"}))
+	if err != nil || deps.PublicURL != "https://rounds.example.com" || deps.TerritoryGrace >= 0 {
+		t.Fatalf("good values: %+v %v", deps, err)
+	}
+}

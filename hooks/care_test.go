@@ -309,3 +309,19 @@ func TestInvitesDie(t *testing.T) {
 		})
 	}
 }
+
+// TestLinksUseThePublicURL: with ROUNDS_PUBLIC_URL (Deps.PublicURL) set, a
+// customer's links point at it, not at the dashboard's default address.
+func TestLinksUseThePublicURL(t *testing.T) {
+	t.Parallel()
+	deps := testapp.Deps()
+	deps.PublicURL = "http://127.0.0.1:9999"
+	app := testapp.NewWith(t, deps)
+	client := testapp.NewClient(t, app)
+	res := client.Do(testapp.RepA, "POST", "/api/care/invites", map[string]any{"contact": testapp.ContactA})
+	var invite struct{ URL string }
+	res.JSON(t, &invite)
+	if res.Status != 200 || !strings.HasPrefix(invite.URL, "http://127.0.0.1:9999/care/register?token=") {
+		t.Fatalf("invite: %d %q", res.Status, invite.URL)
+	}
+}

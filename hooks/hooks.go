@@ -28,6 +28,9 @@ type Deps struct {
 	Sender push.Sender
 	// DefaultZone is the time zone of people who have none; nil is UTC.
 	DefaultZone *time.Location
+	// PublicURL, when set, is the address customers' links point at (the
+	// dashboard's Application URL otherwise): ROUNDS_PUBLIC_URL.
+	PublicURL string
 	// TerritoryGrace is how long after a territory change the customer's
 	// previous owner may still push work done under it; zero means 7 days,
 	// negative means none.
@@ -68,6 +71,12 @@ func Register(app core.App, deps Deps) {
 	registerReports(app, deps)
 	registerCoverage(app, deps)
 	registerTiers(app, deps)
+	if deps.PublicURL != "" {
+		app.OnServe().BindFunc(func(se *core.ServeEvent) error {
+			se.App.Settings().Meta.AppURL = deps.PublicURL
+			return se.Next()
+		})
+	}
 	registerDevices(app)
 	signers := &signerFor{}
 	registerCare(app, deps, signers)
