@@ -121,6 +121,10 @@ func TestCommandsAsANewUser(t *testing.T) {
 			t.Fatalf("rep 1 sees customers of two owners: %s and %s", page.Items[0].Owner, c.Owner)
 		}
 	}
+	// without FCM settings the console says so at start (not only the dashboard's logs)
+	if !strings.Contains(logs.String(), "Push is not configured") {
+		t.Errorf("the console does not say that push is not configured:\n%s", logs.String())
+	}
 	if strings.Contains(logs.String(), adminPassword) || strings.Contains(logs.String(), seed.DemoPassword) {
 		t.Fatal("a password appears in the server log")
 	}

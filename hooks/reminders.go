@@ -2,6 +2,8 @@ package hooks
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"time"
 
 	"github.com/pocketbase/pocketbase/core"
@@ -15,7 +17,11 @@ import (
 func registerReminders(app core.App, deps Deps, signers *signerFor) {
 	app.OnServe().BindFunc(func(se *core.ServeEvent) error {
 		if deps.Sender == nil {
-			app.Logger().Info("Push is not configured (FCM_PROJECT_ID, FCM_CREDENTIALS, FCM_ENDPOINT): outbox-only mode, notifications are recorded as skipped")
+			const notice = "Push is not configured (FCM_PROJECT_ID, FCM_CREDENTIALS, FCM_ENDPOINT): outbox-only mode, notifications are recorded as skipped"
+			app.Logger().Info(notice)
+			if se.Server != nil { // a real server (not a test's router): say it on the console too
+				fmt.Fprintln(os.Stderr, notice)
+			}
 		}
 		return se.Next()
 	})
