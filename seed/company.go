@@ -243,7 +243,7 @@ func (g *generator) customers() error {
 				"id": id, "customer": custID, "contact": contactOf(), "rep": r.id, "planned_at": ts(planned),
 				"checked_in_at": "", "checked_out_at": "", "check_in_lat": 0.0, "check_in_lng": 0.0,
 				"purpose": g.pick(purposes), "outcome": "", "notes": "", "geo_status": crm.GeoUnknown,
-				"created": ts(planned.AddDate(0, 0, -7)), "updated": ts(planned.AddDate(0, 0, -7)),
+				"created": ts(g.past(planned.AddDate(0, 0, -7))), "updated": ts(g.past(planned.AddDate(0, 0, -7))),
 			}
 			if offset < 0 {
 				in := planned.Add(time.Duration(g.rng.IntN(20)) * time.Minute)
@@ -284,7 +284,7 @@ func (g *generator) customers() error {
 			err := b.add(crm.FollowUps, dbx.Params{
 				"id": g.id(), "customer": custID, "contact": contactOf(), "visit": visit, "assignee": r.id,
 				"due_at": ts(due), "note": g.pick(followNote), "status": status,
-				"created": ts(due.AddDate(0, 0, -7)), "updated": ts(due.AddDate(0, 0, -7)),
+				"created": ts(g.past(due.AddDate(0, 0, -7))), "updated": ts(g.past(due.AddDate(0, 0, -7))),
 			})
 			if err != nil {
 				return err
@@ -334,7 +334,7 @@ func (g *generator) customers() error {
 			err := b.add(crm.Orders, dbx.Params{
 				"id": id, "customer": custID, "rep": r.id, "visit": visit, "status": status, "currency": "EUR",
 				"total": crm.Amount(totalCents), "notes": "", "submitted_at": submitted,
-				"created": ts(at), "updated": ts(at.Add(time.Duration(g.rng.IntN(72)) * time.Hour)),
+				"created": ts(at), "updated": ts(g.past(at.Add(time.Duration(g.rng.IntN(72)) * time.Hour))),
 			})
 			if err != nil {
 				return err

@@ -79,7 +79,7 @@ func (g *generator) opportunities(b *batch, customer, owner string, loc *time.Lo
 			if i == len(path)-1 {
 				days = 0
 			}
-			steps = append(steps, step{s: s, in: at, to: at.AddDate(0, 0, days)})
+			steps = append(steps, step{s: s, in: g.past(at), to: g.past(at.AddDate(0, 0, days))}) // nothing in the future
 			at = at.AddDate(0, 0, days)
 		}
 		entered := steps[len(steps)-1].in

@@ -261,6 +261,15 @@ func ts(t time.Time) string { return t.UTC().Format(types.DefaultDateLayout) }
 
 func (g *generator) day(offset int) time.Time { return g.opts.Today.AddDate(0, 0, offset) }
 
+// past keeps a record's creation out of the future: a visit planned for
+// next week was created today at the latest.
+func (g *generator) past(t time.Time) time.Time {
+	if t.After(g.opts.Today) {
+		return g.opts.Today
+	}
+	return t
+}
+
 // batch collects rows for several tables and flushes them in one
 // transaction through prepared statements.
 type batch struct {

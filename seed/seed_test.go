@@ -139,6 +139,16 @@ func TestSeedSatisfiesInvariants(t *testing.T) {
 		t.Fatalf("A customers: %d overdue, %d not: the demo shows no coverage to manage", overdue, onTime)
 	}
 
+	// nothing was created in the future (a visit planned for next week exists since today at the latest)
+	for _, table := range []string{crm.Customers, crm.Contacts, crm.Visits, crm.FollowUps, crm.Orders, crm.OrderLines, crm.Opportunities} {
+		var n int
+		_ = app.DB().NewQuery("SELECT COUNT(*) FROM " + table + " WHERE created > {:t} OR updated > {:t}").
+			Bind(dbx.Params{"t": today.AddDate(0, 0, 1).Format("2006-01-02 15:04:05.000Z")}).Row(&n)
+		if n > 0 {
+			t.Errorf("%d %s created or updated after the seed's day", n, table)
+		}
+	}
+
 	// each customer's last visit is its latest checked-in visit
 	err = app.DB().NewQuery(`SELECT c.id FROM customers c
 		WHERE c.last_visit_at IS NOT COALESCE((SELECT MAX(v.checked_in_at) FROM visits v WHERE v.customer = c.id AND v.checked_in_at != ''), '')`).All(&bad)
