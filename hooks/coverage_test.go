@@ -318,8 +318,11 @@ func TestRepActivity(t *testing.T) {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
+	// a week well inside the view's 53: the Monday four weeks before this one
+	now := time.Now().UTC()
+	monday := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC).AddDate(0, 0, -((int(now.Weekday())+6)%7)-28)
 	ts := func(day, h, m int) string {
-		return time.Date(2026, 6, day, h, m, 0, 0, time.UTC).Format(crm.DateLayout)
+		return monday.AddDate(0, 0, day-1).Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute).Format(crm.DateLayout)
 	}
 	visit := func(id, planned, in, out, geo string) {
 		exec(`INSERT INTO visits (id, customer, rep, planned_at, checked_in_at, checked_out_at, geo_status) VALUES ({:id}, {:c}, {:r}, {:p}, {:i}, {:o}, {:g})`,
@@ -333,7 +336,7 @@ func TestRepActivity(t *testing.T) {
 		exec(`INSERT INTO follow_ups (id, customer, assignee, status, due_at, note, updated) VALUES ({:id}, {:c}, {:r}, {:s}, {:d}, 'x', {:u})`,
 			dbx.Params{"id": id, "c": testapp.CustomerA, "r": testapp.UserRepA, "s": status, "d": due, "u": updated})
 	}
-	// the week of Monday 1 June 2026
+	// that week (day 1 is the Monday; day 8 the next Monday)
 	visit("actvisit0000001", ts(1, 10, 0), ts(1, 10, 5), ts(1, 10, 50), "verified") // 45 minutes, with an order
 	visit("actvisit0000002", ts(2, 10, 0), "", "", "")                              // planned, not made
 	visit("actvisit0000003", "", ts(3, 9, 0), ts(3, 9, 20), "far")                  // 20 minutes, not verified
@@ -366,13 +369,13 @@ func TestRepActivity(t *testing.T) {
 	get := func(actor string) []week {
 		t.Helper()
 		res := client.Do(actor, "GET", "/api/collections/rep_activity/records?perPage=100&filter="+
-			"week%3D%272026-06-01%27%26%26rep%3D%27"+testapp.UserRepA+"%27", nil)
+			"week%3D%27"+monday.Format("2006-01-02")+"%27%26%26rep%3D%27"+testapp.UserRepA+"%27", nil)
 		var p struct{ Items []week }
 		res.JSON(t, &p)
 		return p.Items
 	}
 	got := get(testapp.RepA)
-	want := week{Rep: testapp.UserRepA, Week: "2026-06-01", VisitsPlanned: 2, VisitsDone: 3, VerifiedPct: 33, MinutesOnSite: 65,
+	want := week{Rep: testapp.UserRepA, Week: monday.Format("2006-01-02"), VisitsPlanned: 2, VisitsDone: 3, VerifiedPct: 33, MinutesOnSite: 65,
 		ProductiveVisits: 1, Orders: 3, Revenue: 150.50, FollowUpsDone: 1, FollowUpsOverdue: 1, ADue: 1, AVisited: 1}
 	if len(got) != 1 || got[0] != want {
 		t.Fatalf("rep A's week:\n%+v\nwant\n%+v", got, want)
