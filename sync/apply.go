@@ -36,9 +36,12 @@ func (p *pusher) save(t Table, r *core.Record, orig *row) (err error) {
 		err = crm.PrepareContact(r)
 	case crm.Visits:
 		err = crm.PrepareVisit(find, r, origRec)
-		p.visited[r.GetString("customer")] = true
-		if orig != nil {
-			p.visited[orig.GetString("customer")] = true
+		// the customer's last visit moves only with a check-in or a move
+		if orig == nil || orig.GetString("checked_in_at") != r.GetString("checked_in_at") || orig.GetString("customer") != r.GetString("customer") {
+			p.visited[r.GetString("customer")] = true
+			if orig != nil {
+				p.visited[orig.GetString("customer")] = true
+			}
 		}
 	case crm.FollowUps:
 		err = crm.PrepareFollowUp(find, r, origRec)
