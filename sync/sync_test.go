@@ -637,6 +637,12 @@ func TestSchemaAndBadRequests(t *testing.T) {
 	t.Parallel()
 	s := newSync(t)
 	res := s.client.Do(testapp.Anon, "GET", "/api/sync/schema", nil)
+	// public by decision: the layout only, nothing of any record
+	for _, leak := range []string{testapp.CustomerA, testapp.UserRepA, testapp.ProductCoffee, crm.DefaultStages[0].ID, "Prospecting", "rounds.test"} {
+		if strings.Contains(res.Body, leak) {
+			t.Fatalf("the public schema names %q", leak)
+		}
+	}
 	if res.Status != 200 || !strings.Contains(res.Body, `"name":"visits"`) || !strings.Contains(res.Body, `"isOptional"`) {
 		t.Fatalf("schema: %d %.300s", res.Status, res.Body)
 	}
