@@ -190,5 +190,8 @@ func NextVisitDueSQL(cv Coverage) string {
 			WHEN tier = 'A' THEN %d WHEN tier = 'B' THEN %d ELSE %d END) || ' days') END)`, cv.CycleA, cv.CycleB, cv.CycleC)
 }
 
+// LastVisitQuery is the latest checked-in visit of one customer ({:c}).
+const LastVisitQuery = `SELECT COALESCE(MAX(checked_in_at), '') FROM visits WHERE customer = {:c} AND checked_in_at != ''`
+
 // LastVisitSQL is the latest checked-in visit of a customers row.
 const LastVisitSQL = `COALESCE((SELECT MAX(v.checked_in_at) FROM visits v WHERE v.customer = customers.id AND v.checked_in_at != ''), '')`

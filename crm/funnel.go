@@ -116,26 +116,6 @@ func PrepareOpportunity(find Finder, r Record, orig Stored, now time.Time) (hist
 	return history, nil
 }
 
-// CheckOrderOpportunity keeps the opportunity an order closes within the
-// order's customer.
-func CheckOrderOpportunity(find Finder, r Stored) error {
-	id := r.GetString("opportunity")
-	if id == "" {
-		return nil
-	}
-	o, err := find(Opportunities, id)
-	if err != nil {
-		return err
-	}
-	if o == nil {
-		return fieldError("opportunity", "unknown_opportunity", "opportunity %q does not exist", id)
-	}
-	if o.GetString("customer") != r.GetString("customer") {
-		return fieldError("opportunity", "other_customer", "opportunity %s belongs to another customer", id)
-	}
-	return nil
-}
-
 // Period is a reporting period: from its first day 00:00 to the day after
 // its last, 00:00, in loc.
 type Period struct {

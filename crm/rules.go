@@ -164,7 +164,7 @@ func PrepareOrder(find Finder, r Record, orig Stored, submittedAt func() time.Ti
 	if _, err := ownerDefault(find, r, "rep"); err != nil {
 		return err
 	}
-	if err := sameCustomer(find, r, orig, map[string]string{"visit": Visits}); err != nil {
+	if err := sameCustomer(find, r, orig, map[string]string{"visit": Visits, "opportunity": Opportunities}); err != nil {
 		return err
 	}
 	status := r.GetString("status")

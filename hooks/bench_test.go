@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tests"
 
 	"rounds/crm"
 	"rounds/internal/testapp"
@@ -29,25 +30,7 @@ var rulesBefore = map[string]string{
 // database of about a million records, under the rules from before the
 // policy and under the policy's rules (one run, so compare the ratio).
 func BenchmarkRESTLists(b *testing.B) {
-	opts := seed.DefaultOptions()
-	opts.Managers, opts.Reps, opts.Customers = 5, 100, 28000
-	opts.Today = time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
-	app := testapp.Seeded(b, opts)
-	client := testapp.NewClient(b, app)
-	rep, err := app.FindAuthRecordByEmail(crm.Users, seed.RepEmail(1))
-	if err != nil {
-		b.Fatal(err)
-	}
-	manager, err := app.FindRecordById(crm.Users, rep.GetString("manager"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	tokens := map[string]string{}
-	for name, u := range map[string]*core.Record{"rep": rep, "manager": manager} {
-		if tokens[name], err = u.NewAuthToken(); err != nil {
-			b.Fatal(err)
-		}
-	}
+	app, client, _, tokens := millionRecords(b)
 	setRules := func(before bool) {
 		for c, old := range rulesBefore {
 			col, err := app.FindCollectionByNameOrId(c)
@@ -102,37 +85,9 @@ func BenchmarkRESTLists(b *testing.B) {
 // (a team of twenty reps) and a superuser, in a database of about a million
 // records with some 28,000 deals. Goal: under 50 ms for the manager.
 func BenchmarkForecast(b *testing.B) {
-	opts := seed.DefaultOptions()
-	opts.Managers, opts.Reps, opts.Customers = 5, 100, 28000
-	opts.Today = time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
-	app := testapp.Seeded(b, opts)
-	client := testapp.NewClient(b, app)
-	rep, err := app.FindAuthRecordByEmail(crm.Users, seed.RepEmail(1))
-	if err != nil {
-		b.Fatal(err)
-	}
-	manager, err := app.FindRecordById(crm.Users, rep.GetString("manager"))
-	if err != nil {
-		b.Fatal(err)
-	}
+	app, client, _, tokens := millionRecords(b)
 	var deals int
 	_ = app.DB().NewQuery("SELECT COUNT(*) FROM opportunities").Row(&deals)
-	tokens := map[string]string{}
-	for name, u := range map[string]*core.Record{"rep": rep, "manager": manager} {
-		if tokens[name], err = u.NewAuthToken(); err != nil {
-			b.Fatal(err)
-		}
-	}
-	supers, _ := app.FindCollectionByNameOrId(core.CollectionNameSuperusers)
-	admin := core.NewRecord(supers)
-	admin.SetEmail("bench-admin@rounds.test")
-	admin.SetPassword("bench-admin-password")
-	if err := app.Save(admin); err != nil {
-		b.Fatal(err)
-	}
-	if tokens["superuser"], err = admin.NewAuthToken(); err != nil {
-		b.Fatal(err)
-	}
 	// each twice: the first of a kind pays for warming the caches
 	for _, who := range []string{"rep", "manager", "superuser", "rep", "manager", "superuser"} {
 		b.Run(who, func(b *testing.B) {
@@ -153,24 +108,9 @@ func BenchmarkForecast(b *testing.B) {
 // manager) over HTTP in a database of about a million records. Goal: the
 // timeline and one rep's weeks under 100 ms.
 func BenchmarkCoverageViews(b *testing.B) {
-	opts := seed.DefaultOptions()
-	opts.Managers, opts.Reps, opts.Customers = 5, 100, 28000
-	opts.Today = time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
-	app := testapp.Seeded(b, opts)
-	client := testapp.NewClient(b, app)
-	rep, err := app.FindAuthRecordByEmail(crm.Users, seed.RepEmail(1))
-	if err != nil {
-		b.Fatal(err)
-	}
-	manager, _ := app.FindRecordById(crm.Users, rep.GetString("manager"))
+	app, client, rep, tokens := millionRecords(b)
 	var customer string
 	_ = app.DB().NewQuery("SELECT id FROM customers WHERE owner = {:r} ORDER BY id LIMIT 1").Bind(map[string]any{"r": rep.Id}).Row(&customer)
-	tokens := map[string]string{}
-	for name, u := range map[string]*core.Record{"rep": rep, "manager": manager} {
-		if tokens[name], err = u.NewAuthToken(); err != nil {
-			b.Fatal(err)
-		}
-	}
 	for _, c := range []struct{ name, who, url string }{
 		{"timeline", "rep", "/api/collections/customer_timeline/records?perPage=100&sort=-at&filter=" + "customer%3D%27" + customer + "%27"},
 		{"visits_due", "rep", "/api/collections/visits_due/records?perPage=500&sort=-days_overdue"},
@@ -195,4 +135,38 @@ func BenchmarkCoverageViews(b *testing.B) {
 			})
 		}
 	}
+}
+
+// millionRecords seeds the benchmarks' database of about a million records
+// (5 managers, 100 reps, 28,000 customers) and returns it with a client,
+// rep 1, and tokens of rep 1 ("rep"), their manager ("manager") and a
+// superuser ("superuser").
+func millionRecords(b *testing.B) (*tests.TestApp, *testapp.Client, *core.Record, map[string]string) {
+	b.Helper()
+	opts := seed.DefaultOptions()
+	opts.Managers, opts.Reps, opts.Customers = 5, 100, 28000
+	opts.Today = time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+	app := testapp.Seeded(b, opts)
+	rep, err := app.FindAuthRecordByEmail(crm.Users, seed.RepEmail(1))
+	if err != nil {
+		b.Fatal(err)
+	}
+	manager, err := app.FindRecordById(crm.Users, rep.GetString("manager"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	supers, _ := app.FindCollectionByNameOrId(core.CollectionNameSuperusers)
+	admin := core.NewRecord(supers)
+	admin.SetEmail("bench-admin@rounds.test")
+	admin.SetPassword("bench-admin-password")
+	if err := app.Save(admin); err != nil {
+		b.Fatal(err)
+	}
+	tokens := map[string]string{}
+	for name, u := range map[string]*core.Record{"rep": rep, "manager": manager, "superuser": admin} {
+		if tokens[name], err = u.NewAuthToken(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return app, testapp.NewClient(b, app), rep, tokens
 }

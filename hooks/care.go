@@ -451,13 +451,7 @@ func (h *careHandlers) preferencesPage(e *core.RequestEvent) error {
 			token = e.Request.PostForm.Get("token")
 		}
 	}
-	render := func(status int, d pageData) error {
-		e.Response.Header().Set("Content-Type", "text/html; charset=utf-8")
-		e.Response.Header().Set("Cache-Control", "no-store")
-		e.Response.Header().Set("Referrer-Policy", "no-referrer")
-		e.Response.WriteHeader(status)
-		return preferencesPage.Execute(e.Response, d)
-	}
+	render := func(status int, d pageData) error { return servePage(e, status, preferencesPage, d) }
 	contact, err := h.contactFromLink(e, token)
 	if err != nil {
 		var apiErr *router.ApiError
@@ -513,6 +507,16 @@ a.button{display:inline-block;background:#0b57d0;color:#fff;text-decoration:none
 </div>{{end}}
 </body></html>`))
 
+// servePage writes a customer's page: never cached, and the link token in
+// its address never sent on as a Referer.
+func servePage(e *core.RequestEvent, status int, page *template.Template, data any) error {
+	e.Response.Header().Set("Content-Type", "text/html; charset=utf-8")
+	e.Response.Header().Set("Cache-Control", "no-store")
+	e.Response.Header().Set("Referrer-Policy", "no-referrer")
+	e.Response.WriteHeader(status)
+	return page.Execute(e.Response, data)
+}
+
 type invitePageData struct {
 	Error, Name, Rep, AppName, Expires string
 	AppLink                            template.URL
@@ -523,13 +527,7 @@ type invitePageData struct {
 // app, which registers with POST /api/care/register. Opening the page
 // does not use the invite up.
 func (h *careHandlers) invitePage(e *core.RequestEvent) error {
-	render := func(status int, d invitePageData) error {
-		e.Response.Header().Set("Content-Type", "text/html; charset=utf-8")
-		e.Response.Header().Set("Cache-Control", "no-store")
-		e.Response.Header().Set("Referrer-Policy", "no-referrer")
-		e.Response.WriteHeader(status)
-		return invitePage.Execute(e.Response, d)
-	}
+	render := func(status int, d invitePageData) error { return servePage(e, status, invitePage, d) }
 	d := invitePageData{AppName: e.App.Settings().Meta.AppName}
 	signer, err := h.signer(e)
 	if err != nil {

@@ -61,7 +61,7 @@ func RefreshLastVisit(app core.App, customer string) error {
 		return nil
 	}
 	var last string
-	if err := app.NonconcurrentDB().NewQuery("SELECT COALESCE(MAX(checked_in_at), '') FROM visits WHERE customer = {:c} AND checked_in_at != ''").
+	if err := app.NonconcurrentDB().NewQuery(crm.LastVisitQuery).
 		Bind(dbx.Params{"c": customer}).Row(&last); err != nil {
 		return fmt.Errorf("last visit of %s: %w", customer, err)
 	}

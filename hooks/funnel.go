@@ -41,5 +41,4 @@ func registerFunnel(app core.App, deps Deps) {
 	app.OnRecordCreateRequest(crm.Opportunities).BindFunc(who)
 	app.OnRecordUpdateRequest(crm.Opportunities).BindFunc(who)
 
-	onSave(app, crm.Orders, func(app core.App, r *core.Record) error { return crm.CheckOrderOpportunity(finder(app), r) })
 }

@@ -61,33 +61,27 @@ func handleForecast(e *core.RequestEvent, deps Deps) error {
 }
 
 // forecastReps is whose numbers an actor sees: nil means everyone's (a
-// superuser). rep narrows it to one rep the actor may read.
+// superuser); a rep themselves; a manager the team and themselves. rep
+// narrows it to one rep the policy lets the actor read.
 func forecastReps(app core.App, actor policy.Actor, rep string) ([]string, error) {
-	var reps []string
+	if rep != "" {
+		if !policy.For(crm.Users).Reads(actor, dbResolver{app}, rep) {
+			return nil, router.NewForbiddenError(fmt.Sprintf("rep %q is not in your team.", clipQuery(rep)), nil)
+		}
+		return []string{rep}, nil
+	}
 	switch actor.Role {
 	case policy.Superuser:
-		if rep == "" {
-			return nil, nil
-		}
-		reps = []string{rep}
+		return nil, nil
 	case policy.Manager:
+		var reps []string
 		if err := app.DB().NewQuery("SELECT id FROM users WHERE manager = {:m} ORDER BY id").
 			Bind(dbx.Params{"m": actor.ID}).Column(&reps); err != nil {
 			return nil, err
 		}
-		reps = append(reps, actor.ID)
-	default:
-		reps = []string{actor.ID}
+		return append(reps, actor.ID), nil
 	}
-	if rep == "" {
-		return reps, nil
-	}
-	for _, r := range reps {
-		if r == rep && policy.For(crm.Users).Reads(actor, dbResolver{app}, rep) {
-			return []string{rep}, nil
-		}
-	}
-	return nil, router.NewForbiddenError(fmt.Sprintf("rep %q is not in your team.", clipQuery(rep)), nil)
+	return []string{actor.ID}, nil
 }
 
 // Forecast computes the forecast of period for reps (nil: everyone):

@@ -1,7 +1,6 @@
 package hooks
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -9,6 +8,7 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 
 	"rounds/crm"
+	rsync "rounds/sync"
 )
 
 // registerTerritory: when a customer changes owner (an admin or a manager
@@ -50,22 +50,8 @@ func handOverFollowUps(tx core.App, customer *core.Record, from, to string) erro
 		}
 		ids, notes = append(ids, f.Id), append(notes, f.GetString("note"))
 	}
-	key := crm.HandOverKey(to, ids)
-	if n, err := tx.CountRecords(crm.Notifications, dbx.HashExp{"dedup_key": key}); err != nil || n > 0 {
-		return err // told of these already (the customer went back and forth)
-	}
-	c, err := tx.FindCachedCollectionByNameOrId(crm.Notifications)
-	if err != nil {
-		return err
-	}
-	title, body := crm.HandOverNotice(customer.GetString("name"), notes)
-	data, _ := json.Marshal(map[string]any{"customer": customer.Id, "follow_ups": ids, "from": from})
-	n := core.NewRecord(c)
-	n.Load(map[string]any{
-		"kind": crm.NoticeHandedOver, "audience": "rep", "user": to, "dedup_key": key,
-		"title": title, "body": body, "status": "pending", "data": string(data),
-	})
-	return tx.Save(n)
+	save := func(r *core.Record) error { return tx.Save(r) }
+	return rsync.TellHandOver(tx, save, customer.Id, customer.GetString("name"), from, to, ids, notes)
 }
 
 // customerEvent records what happened to a customer (a territory or tier

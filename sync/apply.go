@@ -47,9 +47,6 @@ func (p *pusher) save(t Table, r *core.Record, orig *row) (err error) {
 		err = crm.PrepareFollowUp(find, r, origRec)
 	case crm.Orders:
 		err = crm.PrepareOrder(find, r, origRec, func() time.Time { return p.req.Now })
-		if err == nil {
-			err = crm.CheckOrderOpportunity(find, r)
-		}
 		if orig == nil {
 			r.Set("total", 0)
 		} else if err == nil && r.GetString("currency") != orig.GetString("currency") {
@@ -117,7 +114,7 @@ func (p *pusher) updateVisitCycles() error {
 			continue
 		}
 		var last string
-		if err := p.tx.NonconcurrentDB().NewQuery("SELECT COALESCE(MAX(checked_in_at), '') FROM visits WHERE customer = {:c} AND checked_in_at != ''").
+		if err := p.tx.NonconcurrentDB().NewQuery(crm.LastVisitQuery).
 			Bind(dbx.Params{"c": id}).Row(&last); err != nil {
 			return fmt.Errorf("push: last visit of %s: %w", id, err)
 		}

@@ -169,8 +169,7 @@ func Pull(ctx context.Context, app core.App, req PullRequest, w io.Writer) error
 		// (On schema 1 the second step deletes again, harmlessly, and
 		// deletes what the device pushed under a customer after it left.)
 		from := max(prev, floor)
-		switch {
-		case req.Unfinished:
+		if req.Unfinished {
 			// the push after the tombstones may not have arrived: keep
 			// them tombstones, and this device's previous position
 			base = from

@@ -217,29 +217,40 @@ func scopedSelect(t Table, extra string) string {
 // handOver tells owner, by push, of a follow-up the customer's previous
 // rep promised before a territory change and pushed after it.
 func (p *pusher) handOver(followUp *core.Record, owner string) error {
-	c, err := p.tx.FindCachedCollectionByNameOrId(crm.Notifications)
-	if err != nil {
-		return err
-	}
 	customer, err := p.st.find(crm.Customers, followUp.GetString("customer"))
 	if err != nil || customer == nil {
 		return err
 	}
-	key := crm.HandOverKey(owner, []string{followUp.Id})
-	var told bool
-	if err := p.tx.NonconcurrentDB().NewQuery("SELECT EXISTS (SELECT 1 FROM notifications WHERE dedup_key = {:k})").
-		Bind(dbx.Params{"k": key}).Row(&told); err != nil || told {
-		return err // restored after a delete: told once is enough
-	}
-	title, body := crm.HandOverNotice(customer.GetString("name"), []string{followUp.GetString("note")})
-	data, _ := json.Marshal(map[string]any{"customer": customer.Id, "follow_ups": []string{followUp.Id}, "from": p.req.Rep})
-	n := core.NewRecord(c)
-	n.Load(map[string]any{
-		"kind": crm.NoticeHandedOver, "audience": "rep", "user": owner, "dedup_key": key,
-		"title": title, "body": body, "status": "pending", "data": string(data),
-	})
-	if err := p.st.insert(n); err != nil {
+	err = TellHandOver(p.tx, p.st.insert, customer.Id, customer.GetString("name"), p.req.Rep, owner,
+		[]string{followUp.Id}, []string{followUp.GetString("note")})
+	if err != nil {
 		return fmt.Errorf("push: tell %s of follow-up %s: %w", owner, followUp.Id, err)
 	}
 	return nil
+}
+
+// TellHandOver queues the push that tells a rep (to) of open follow-ups
+// handed to them with a customer (ids, and what they promise), once per set
+// of follow-ups and rep however often the customer goes back and forth.
+// insert writes the record: the push's store, or tx.Save on the other
+// paths (a change of owner).
+func TellHandOver(tx core.App, insert func(*core.Record) error, customer, customerName, from, to string, ids, notes []string) error {
+	key := crm.HandOverKey(to, ids)
+	var told bool
+	if err := tx.NonconcurrentDB().NewQuery("SELECT EXISTS (SELECT 1 FROM " + crm.Notifications + " WHERE dedup_key = {:k})").
+		Bind(dbx.Params{"k": key}).Row(&told); err != nil || told {
+		return err
+	}
+	c, err := tx.FindCachedCollectionByNameOrId(crm.Notifications)
+	if err != nil {
+		return err
+	}
+	title, body := crm.HandOverNotice(customerName, notes)
+	data, _ := json.Marshal(map[string]any{"customer": customer, "follow_ups": ids, "from": from})
+	n := core.NewRecord(c)
+	n.Load(map[string]any{
+		"kind": crm.NoticeHandedOver, "audience": "rep", "user": to, "dedup_key": key,
+		"title": title, "body": body, "status": "pending", "data": string(data),
+	})
+	return insert(n)
 }
