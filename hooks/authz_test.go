@@ -78,7 +78,8 @@ func TestAuthorizationGenerative(t *testing.T) {
 			o.checkSyncPush(t)
 			o.checkCare(t)
 			o.checkForecast(t)
-			o.checkWrites(t) // last: it changes the data
+			o.checkWrites(t) // these two change the data
+			o.checkHandOver(t)
 		})
 	}
 }
@@ -858,6 +859,60 @@ func (o *org) checkForecast(t *testing.T) {
 		want := policy.For(crm.Users).Reads(a.policy, o.graph, rep)
 		if (res.Status == 200) != want || (!want && res.Status != 403) {
 			t.Fatalf("seed %d: %s asks for rep %s's forecast: %d, policy says %v", o.seed, a.name, rep, res.Status, want)
+		}
+	}
+}
+
+// checkHandOver: POST /api/manager/hand-over does what policy.HandsOver
+// says for random callers, customers and reps (401 signed out, 404 for a
+// customer the caller cannot read, 403 otherwise). Besides the policy:
+// whoever succeeds is a superuser or the active manager of both reps, the
+// customer goes to an active rep, and a refusal changes nothing.
+func (o *org) checkHandOver(t *testing.T) {
+	o.loadGraph(t)
+	customers, users := o.ids(crm.Customers), o.ids(crm.Users)
+	for _, a := range o.actors {
+		for range 4 {
+			customer, to := o.pick(customers), o.pick(users)
+			if a.policy.Role == policy.Manager && o.rng.IntN(2) == 0 { // their own reps, more often than by chance
+				team := slices.DeleteFunc(slices.Clone(users), func(u string) bool { return o.graph.Resolve(crm.Users, u, "manager") != a.policy.ID })
+				if len(team) > 0 {
+					to = o.pick(team)
+				}
+				mine := slices.DeleteFunc(slices.Clone(customers), func(c string) bool { return o.graph.Resolve(crm.Customers, c, "owner.manager") != a.policy.ID })
+				if len(mine) > 0 {
+					customer = o.pick(mine)
+				}
+			}
+			before := o.graph.Resolve(crm.Customers, customer, "owner")
+			want := http.StatusForbidden
+			switch {
+			case a.policy.Role != policy.Superuser && !a.policy.SignedIn():
+				want = http.StatusUnauthorized
+			case policy.HandsOver(a.policy, o.graph, customer, to):
+				want = http.StatusOK
+			case !policy.For(crm.Customers).Reads(a.policy, o.graph, customer):
+				want = http.StatusNotFound
+			}
+			res := o.do(t, a, http.MethodPost, "/api/manager/hand-over", map[string]string{"customer": customer, "to": to})
+			if res.Status != want {
+				t.Fatalf("seed %d: %s hands %s (of %s) to %s: %d %s, want %d", o.seed, a.name, customer, before, to, res.Status, res.Body, want)
+			}
+			after := o.record(t, crm.Customers, customer).GetString("owner")
+			if res.Status != http.StatusOK {
+				if after != before {
+					t.Fatalf("seed %d: %s was refused (%d), yet %s moved from %s to %s", o.seed, a.name, res.Status, customer, before, after)
+				}
+				continue
+			}
+			u := func(id, field string) string { return o.graph.Resolve(crm.Users, id, field) }
+			if a.policy.Role != policy.Superuser && (a.policy.Role != policy.Manager || !a.policy.Active || u(before, "manager") != a.policy.ID || u(to, "manager") != a.policy.ID) {
+				t.Fatalf("seed %d: %s handed %s from %s to %s, neither an admin nor the active manager of both", o.seed, a.name, customer, before, to)
+			}
+			if after != to || u(to, "role") != "rep" || u(to, "active") != "true" {
+				t.Fatalf("seed %d: %s handed %s to %s (role %q, active %q); it belongs to %s", o.seed, a.name, customer, to, u(to, "role"), u(to, "active"), after)
+			}
+			o.loadGraph(t)
 		}
 	}
 }

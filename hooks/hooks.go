@@ -71,6 +71,7 @@ func Register(app core.App, deps Deps) {
 	registerReports(app, deps)
 	registerCoverage(app, deps)
 	registerTiers(app, deps)
+	registerManager(app)
 	if deps.PublicURL != "" {
 		app.OnServe().BindFunc(func(se *core.ServeEvent) error {
 			se.App.Settings().Meta.AppURL = deps.PublicURL

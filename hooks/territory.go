@@ -26,7 +26,8 @@ func registerTerritory(app core.App, deps Deps) {
 			if err := e.Next(); err != nil {
 				return err
 			}
-			if err := customerEvent(tx, e.Record.Id, crm.EventOwnerChange, "handed from "+nameOf(tx, from)+" to "+nameOf(tx, to), "", deps.Now()); err != nil {
+			by, _ := e.Context.Value(handedByKey{}).(string) // the manager, on the managers' page
+			if err := customerEvent(tx, e.Record.Id, crm.EventOwnerChange, "handed from "+nameOf(tx, from)+" to "+nameOf(tx, to), by, deps.Now()); err != nil {
 				return err
 			}
 			return handOverFollowUps(tx, e.Record, from, to)

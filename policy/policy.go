@@ -365,6 +365,37 @@ func (s Spec) SyncWritesRecord(a Actor, r Resolver, f FormerOwners, id string, a
 	return true
 }
 
+// HandsOver reports whether a may hand the customer to the user to: a
+// territory change, the one write a manager makes (on the managers' page).
+// A manager moves a customer owned by one of their reps — active or not: a
+// rep who left leaves customers to hand on — to another active rep of
+// theirs; a superuser moves any customer to any active rep. Nobody hands a
+// customer to its owner, to a manager, or to someone outside the team;
+// reps hand nothing. The sync carries the change to both phones.
+func HandsOver(a Actor, r Resolver, customer, to string) bool {
+	return HandOverRefusal(a, r, customer, to) == ""
+}
+
+// HandOverRefusal says why a may not hand the customer to the user to, in
+// words they can act on; "" when they may (see HandsOver).
+func HandOverRefusal(a Actor, r Resolver, customer, to string) string {
+	owner := r.Resolve(crm.Customers, customer, "owner")
+	switch {
+	case a.Role != Superuser && (!a.SignedIn() || a.Role != Manager):
+		return "Only a sales manager hands customers over, between the reps of their team"
+	case owner == "":
+		return "The customer has no owner; an admin assigns it"
+	case to == owner:
+		return "The customer already belongs to that rep"
+	case r.Resolve(crm.Users, to, "role") != string(Rep) || r.Resolve(crm.Users, to, "active") != "true" ||
+		(a.Role == Manager && r.Resolve(crm.Users, to, "manager") != a.ID):
+		return fmt.Sprintf("User %q is not an active rep of your team", to)
+	case a.Role == Manager && r.Resolve(crm.Users, owner, "manager") != a.ID:
+		return "The customer is not held by a rep of your team; an admin moves it"
+	}
+	return ""
+}
+
 // FieldRule says what a writer may do with a field.
 type FieldRule int
 

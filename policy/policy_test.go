@@ -182,3 +182,61 @@ func TestDecisions(t *testing.T) {
 type formerOwners map[string]string
 
 func (f formerOwners) OwnedUntilRecently(customer, user string) bool { return f[customer] == user }
+
+// TestHandsOver: a manager hands a customer from one of their reps (who may
+// have left) to another active rep of theirs, and nothing else.
+func TestHandsOver(t *testing.T) {
+	t.Parallel()
+	g := policy.Graph{
+		"users/mgr":        {"role": "manager", "active": "true"},
+		"users/other":      {"role": "manager", "active": "true"},
+		"users/boss":       {"role": "manager", "active": "true"},
+		"users/sub":        {"role": "manager", "active": "true", "manager": "mgr"},
+		"users/rep1":       {"role": "rep", "active": "true", "manager": "mgr"},
+		"users/rep2":       {"role": "rep", "active": "true", "manager": "mgr"},
+		"users/gone":       {"role": "rep", "active": "false", "manager": "mgr"},
+		"users/theirs":     {"role": "rep", "active": "true", "manager": "other"},
+		"users/lonely":     {"role": "rep", "active": "true"},
+		"customers/c1":     {"owner": "rep1"},
+		"customers/left":   {"owner": "gone"},
+		"customers/far":    {"owner": "theirs"},
+		"customers/own":    {"owner": "mgr"},
+		"customers/nobody": {},
+	}
+	mgr := policy.Actor{ID: "mgr", Role: policy.Manager, Active: true}
+	for _, c := range []struct {
+		name         string
+		actor        policy.Actor
+		customer, to string
+		want         bool
+	}{
+		{"manager: one rep to another", mgr, "c1", "rep2", true},
+		{"manager: a rep who left to one who stays", mgr, "left", "rep1", true},
+		{"manager: to a rep who left", mgr, "c1", "gone", false},
+		{"manager: to the owner", mgr, "c1", "rep1", false},
+		{"manager: to another team's rep", mgr, "c1", "theirs", false},
+		{"manager: to a rep without a manager", mgr, "c1", "lonely", false},
+		{"manager: to themselves", mgr, "c1", "mgr", false},
+		{"manager: to a manager of theirs", mgr, "c1", "sub", false},
+		{"manager: to nobody", mgr, "c1", "", false},
+		{"manager: to a user who does not exist", mgr, "c1", "ghost", false},
+		{"manager: another team's customer into the team", mgr, "far", "rep1", false},
+		{"manager: their own customer", mgr, "own", "rep1", false},
+		{"manager: a customer without owner", mgr, "nobody", "rep1", false},
+		{"manager: a customer that does not exist", mgr, "ghost", "rep1", false},
+		{"the other manager", policy.Actor{ID: "other", Role: policy.Manager, Active: true}, "c1", "rep2", false},
+		{"their manager's manager", policy.Actor{ID: "boss", Role: policy.Manager, Active: true}, "c1", "rep2", false},
+		{"deactivated manager", policy.Actor{ID: "mgr", Role: policy.Manager}, "c1", "rep2", false},
+		{"demoted manager", policy.Actor{ID: "mgr", Role: policy.Rep, Active: true}, "c1", "rep2", false},
+		{"the owner gives it away", policy.Actor{ID: "rep1", Role: policy.Rep, Active: true}, "c1", "rep2", false},
+		{"anonymous", policy.Actor{Role: policy.Anonymous}, "c1", "rep2", false},
+		{"a customer's link", policy.Actor{Role: policy.Customer}, "c1", "rep2", false},
+		{"superuser: to any active rep", policy.Actor{Role: policy.Superuser}, "far", "rep1", true},
+		{"superuser: to a rep who left", policy.Actor{Role: policy.Superuser}, "far", "gone", false},
+		{"superuser: to a manager", policy.Actor{Role: policy.Superuser}, "far", "mgr", false},
+	} {
+		if got := policy.HandsOver(c.actor, g, c.customer, c.to); got != c.want {
+			t.Errorf("%s: HandsOver(%s, %s -> %s) = %v, want %v", c.name, c.actor.ID, c.customer, c.to, got, c.want)
+		}
+	}
+}
