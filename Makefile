@@ -24,6 +24,7 @@ run: build
 	./rounds seed --if-empty --dir $(DATA)
 	@echo
 	@echo "  Dashboard:  http://$(HTTP)/_/"
+	@echo "  Managers:   http://$(HTTP)/manager/"
 	@echo "  Superuser:  $(ADMIN_EMAIL) / $(ADMIN_PASSWORD)"
 	@echo "  Demo rep:   rep1@rounds.test / rounds-demo   (manager: manager1@rounds.test / rounds-demo)"
 	@echo
