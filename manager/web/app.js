@@ -523,13 +523,13 @@ async function openCustomer(id) {
   panel.hidden = false;
   panel.dataset.state = 'loading';
   panel.replaceChildren(loading('the customer'));
-  panel.scrollIntoView({ behavior: 'smooth', block: 'start' });
   try {
     const [c, timeline] = await Promise.all([
       api(`/api/collections/customers/records/${encodeURIComponent(id)}?expand=owner`),
       all('customer_timeline', { filter: `customer = ${quote(id)}`, sort: '-at', expand: 'user', fields: 'id,at,kind,summary,user,expand.user.name' }),
     ]);
     renderCustomer(c, timeline);
+    panel.scrollIntoView({ block: 'start' });
   } catch (err) {
     panel.dataset.state = 'error';
     panel.replaceChildren(h('p', { class: 'error' }, err.status === 404 ? 'This customer is not among your team\'s customers.' : err.message));
@@ -594,10 +594,12 @@ function handOverForm(c, others) {
     }
     const to = state.users.get(select.value);
     confirmBox.replaceChildren(
-      h('p', {}, `Hand ${c.name} to ${to.name}? Their open follow-ups go with the customer, and both phones get the change at their next sync.`),
+      h('p', {}, `Hand ${c.name} to ${to.name}? The customer's open follow-ups go with it, and both phones get the change at their next sync.`),
       h('button', { type: 'button', id: 'handover-confirm', onclick: () => handOver(c, to, error, confirmBox) }, `Hand to ${to.name}`),
       h('button', { type: 'button', class: 'link', onclick: () => { confirmBox.hidden = true; } }, 'Cancel'));
     confirmBox.hidden = false;
+    confirmBox.scrollIntoView({ block: 'nearest' });
+    confirmBox.querySelector('button').focus();
   });
   return h('div', { class: 'handover' },
     h('label', {}, 'Hand over to ', select), button, confirmBox, error);
