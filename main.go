@@ -17,6 +17,7 @@ import (
 	"github.com/pocketbase/pocketbase/plugins/migratecmd"
 
 	"rounds/hooks"
+	"rounds/loadtest"
 	_ "rounds/pb_migrations"
 	"rounds/push/fcm"
 	"rounds/seed"
@@ -35,6 +36,7 @@ func main() {
 		Automigrate:  false, // the schema changes only through reviewed Go migrations
 	})
 	app.RootCmd.AddCommand(seed.Command(app))
+	app.RootCmd.AddCommand(loadtest.Command())
 	hooks.Register(app, deps)
 
 	if err := app.Start(); err != nil {
@@ -48,7 +50,9 @@ func main() {
 // the data directory), ROUNDS_PUBLIC_URL for the address in customer links
 // (default: the dashboard's Application URL), ROUNDS_TERRITORY_GRACE_DAYS for how long a rep's
 // offline work still lands under a customer handed to someone else
-// (default 7; 0 turns it off).
+// (default 7; 0 turns it off), ROUNDS_PUSH_QUEUE for how many sync pushes
+// may wait for their turn before one is answered 429 (default 250; 0 turns
+// the queue off).
 func config(getenv func(string) string) (hooks.Deps, error) {
 	var deps hooks.Deps
 	if cfg, ok := fcm.FromEnv(getenv); ok {
@@ -83,6 +87,16 @@ func config(getenv func(string) string) (hooks.Deps, error) {
 		deps.TerritoryGrace = time.Duration(days) * 24 * time.Hour
 		if days == 0 {
 			deps.TerritoryGrace = -1 // off
+		}
+	}
+	if s := getenv("ROUNDS_PUSH_QUEUE"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 || n > 100000 {
+			return deps, fmt.Errorf("ROUNDS_PUSH_QUEUE must be a whole number of pushes from 0 to 100000, got %q", s)
+		}
+		deps.PushQueue = n
+		if n == 0 {
+			deps.PushQueue = -1 // off
 		}
 	}
 	return deps, nil

@@ -243,13 +243,14 @@ func TestConfigRejectsBadValues(t *testing.T) {
 		"ROUNDS_PUBLIC_URL":           {"ROUNDS_PUBLIC_URL": "rounds.example.com"},
 		"ROUNDS_TERRITORY_GRACE_DAYS": {"ROUNDS_TERRITORY_GRACE_DAYS": "a week"},
 		"ROUNDS_TIMEZONE":             {"ROUNDS_TIMEZONE": "Mars/Olympus"},
+		"ROUNDS_PUSH_QUEUE":           {"ROUNDS_PUSH_QUEUE": "-1"},
 	} {
 		if _, err := config(env(kv)); err == nil || (name != "ROUNDS_TIMEZONE" && !strings.Contains(err.Error(), name)) {
 			t.Errorf("%v: %v", kv, err)
 		}
 	}
-	deps, err := config(env(map[string]string{"ROUNDS_PUBLIC_URL": "https://rounds.example.com/", "ROUNDS_TERRITORY_GRACE_DAYS": "0"}))
-	if err != nil || deps.PublicURL != "https://rounds.example.com" || deps.TerritoryGrace >= 0 {
+	deps, err := config(env(map[string]string{"ROUNDS_PUBLIC_URL": "https://rounds.example.com/", "ROUNDS_TERRITORY_GRACE_DAYS": "0", "ROUNDS_PUSH_QUEUE": "0"}))
+	if err != nil || deps.PublicURL != "https://rounds.example.com" || deps.TerritoryGrace >= 0 || deps.PushQueue >= 0 {
 		t.Fatalf("good values: %+v %v", deps, err)
 	}
 }

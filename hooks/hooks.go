@@ -35,6 +35,10 @@ type Deps struct {
 	// previous owner may still push work done under it; zero means 7 days,
 	// negative means none.
 	TerritoryGrace time.Duration
+	// PushQueue is how many sync pushes may wait for their turn (served in
+	// arrival order); one more is answered 429 with Retry-After. Zero means
+	// 250, negative means no queue (database/sql's order).
+	PushQueue int
 }
 
 func (d Deps) withDefaults() Deps {
@@ -49,6 +53,12 @@ func (d Deps) withDefaults() Deps {
 		d.TerritoryGrace = 7 * 24 * time.Hour
 	case d.TerritoryGrace < 0:
 		d.TerritoryGrace = 0
+	}
+	switch {
+	case d.PushQueue == 0:
+		d.PushQueue = 250
+	case d.PushQueue < 0:
+		d.PushQueue = 0
 	}
 	if d.SyncRetention <= 0 {
 		d.SyncRetention = 90 * 24 * time.Hour

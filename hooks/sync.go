@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -32,6 +33,7 @@ const (
 // capture triggers in place when a synced collection's table is rebuilt.
 func registerSync(app core.App, deps Deps) {
 	devices := newDeviceLog(app)
+	queue := newPushQueue(deps.PushQueue)
 	app.OnServe().BindFunc(func(se *core.ServeEvent) error {
 		devices.start()
 		// the push's statements, prepared once instead of in every push
@@ -46,7 +48,7 @@ func registerSync(app core.App, deps Deps) {
 		// seventh of its size at the fastest level; BENCHMARKS.md)
 		g.GET("/pull", func(e *core.RequestEvent) error { return handlePull(e, deps, devices) }).
 			Bind(apis.RequireAuth(crm.Users), apis.GzipWithConfig(apis.GzipConfig{Level: gzip.BestSpeed}))
-		g.POST("/push", func(e *core.RequestEvent) error { return handlePush(e, deps, devices) }).
+		g.POST("/push", func(e *core.RequestEvent) error { return handlePush(e, deps, devices, queue) }).
 			Bind(apis.RequireAuth(crm.Users), apis.BodyLimit(0)) // the handler enforces MaxPushBytes, naming it
 		return se.Next()
 	})
@@ -126,7 +128,7 @@ func handlePull(e *core.RequestEvent, deps Deps, devices *deviceLog) error {
 	return nil
 }
 
-func handlePush(e *core.RequestEvent, deps Deps, devices *deviceLog) error {
+func handlePush(e *core.RequestEvent, deps Deps, devices *deviceLog, queue *pushQueue) error {
 	device, err := deviceID(e)
 	if err != nil {
 		return err
@@ -161,10 +163,19 @@ func handlePush(e *core.RequestEvent, deps Deps, devices *deviceLog) error {
 		return router.NewApiError(http.StatusRequestEntityTooLarge,
 			fmt.Sprintf("A push may carry at most %d records; this one has %d. Push in smaller batches.", MaxPushRecords, n), nil)
 	}
+	release, err := queue.enter(e.Request.Context())
+	if err != nil {
+		var busy busyError
+		if errors.As(err, &busy) {
+			return busy.answer(e, queue.max)
+		}
+		return router.NewApiError(http.StatusRequestTimeout, "The push was given up while it waited for its turn; nothing was changed.", nil)
+	}
 	now := deps.Now()
 	res, err := rsync.Push(e.Request.Context(), e.App, rsync.PushRequest{
 		Rep: e.Auth.Id, Device: device, LastPulledAt: lastPulledAt, Changes: changes, Now: now, Grace: deps.TerritoryGrace,
 	})
+	release()
 	if err != nil {
 		e.App.Logger().Error("sync push failed", "user", e.Auth.Id, "error", err)
 		return router.NewInternalServerError("The push could not be applied; nothing was changed. Try again.", err)

@@ -38,7 +38,9 @@ function check(cond, message) {
   if (!cond) throw new Error(`${steps[steps.length - 1]}: ${message}`)
 }
 
-async function api(method, path, token, body, headers = {}) {
+// api is one request; a push answered 429 (the server's queue is full; it
+// changed nothing) is sent again after Retry-After, as README's client does.
+async function api(method, path, token, body, headers = {}, tries = 5) {
   const res = await fetch(BASE + path, {
     method,
     headers: {
@@ -49,6 +51,10 @@ async function api(method, path, token, body, headers = {}) {
     body: body !== undefined ? JSON.stringify(body) : undefined,
   })
   const text = await res.text()
+  if (res.status === 429 && path.startsWith('/api/sync/push') && tries > 0) {
+    await new Promise((r) => setTimeout(r, 1000 * (Number(res.headers.get('Retry-After')) || 1)))
+    return api(method, path, token, body, headers, tries - 1)
+  }
   let json
   try {
     json = text ? JSON.parse(text) : null

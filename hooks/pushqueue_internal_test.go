@@ -1,0 +1,124 @@
+package hooks
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/router"
+)
+
+// waitFor polls until cond holds (a goroutine has reached its place).
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(100 * time.Microsecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+// TestPushQueueServesInArrivalOrder: pushes that wait get their turn in
+// the order they arrived, one at a time.
+func TestPushQueueServesInArrivalOrder(t *testing.T) {
+	t.Parallel()
+	q := newPushQueue(1000)
+	hold, err := q.enter(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 200
+	var mu sync.Mutex
+	var order []int
+	inside := 0
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			release, err := q.enter(context.Background())
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			inside++
+			if inside > 1 {
+				t.Errorf("push %d applies while another does", i)
+			}
+			order = append(order, i)
+			mu.Unlock()
+			time.Sleep(10 * time.Microsecond)
+			mu.Lock()
+			inside--
+			mu.Unlock()
+			release()
+		}()
+		waitFor(t, "the push to queue", func() bool { return q.waiting.Load() == int64(i+1) })
+	}
+	hold()
+	wg.Wait()
+	if !slices.IsSorted(order) || len(order) != n {
+		t.Fatalf("pushes applied out of arrival order: %v", order)
+	}
+}
+
+// TestPushQueueIsBounded: a push that finds the queue full is answered at
+// once with a Retry-After covering the pushes ahead; one that gives up
+// while it waits leaves the queue.
+func TestPushQueueIsBounded(t *testing.T) {
+	t.Parallel()
+	q := newPushQueue(2)
+	q.mean.Store(int64(700 * time.Millisecond))
+	hold, _ := q.enter(context.Background())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 2)
+	for range 2 {
+		go func() {
+			release, err := q.enter(ctx)
+			if err == nil {
+				release()
+			}
+			done <- err
+		}()
+	}
+	waitFor(t, "two waiting pushes", func() bool { return q.waiting.Load() == 2 })
+	start := time.Now()
+	_, err := q.enter(context.Background())
+	var busy busyError
+	if !errors.As(err, &busy) || time.Since(start) > time.Second {
+		t.Fatalf("a push past the queue: %v after %v, want busy at once", err, time.Since(start))
+	}
+	if busy.retryAfter != 3*time.Second { // three pushes at 0.7 s, rounded up
+		t.Errorf("Retry-After %v, want 3s", busy.retryAfter)
+	}
+	rec := httptest.NewRecorder()
+	e := &core.RequestEvent{}
+	e.Response = rec
+	e.Request = httptest.NewRequest(http.MethodPost, "/api/sync/push", nil)
+	var apiErr *router.ApiError
+	if err := busy.answer(e, q.max); !errors.As(err, &apiErr) || apiErr.Status != http.StatusTooManyRequests || rec.Header().Get("Retry-After") != "3" {
+		t.Errorf("the answer: %v, Retry-After %q", err, rec.Header().Get("Retry-After"))
+	}
+	cancel()
+	for range 2 {
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Errorf("a waiting push whose client gave up: %v", err)
+		}
+	}
+	if q.waiting.Load() != 0 {
+		t.Fatalf("%d pushes still counted as waiting", q.waiting.Load())
+	}
+	hold()
+	release, err := q.enter(context.Background())
+	if err != nil {
+		t.Fatalf("the queue after the waiters left: %v", err)
+	}
+	release()
+}
