@@ -20,6 +20,8 @@ import (
 	"github.com/pocketbase/pocketbase/tools/router"
 
 	"rounds/crm"
+	"rounds/pb_migrations"
+	"rounds/policy"
 	rsync "rounds/sync"
 )
 
@@ -72,7 +74,12 @@ func registerSync(app core.App, deps Deps) {
 			return err
 		}
 		if _, ok := rsync.TableByName(e.Collection.Name); ok {
-			return rsync.InstallTriggers(e.App.DB(), e.Collection.Name)
+			if err := rsync.InstallTriggers(e.App.DB(), e.Collection.Name); err != nil {
+				return err
+			}
+		}
+		if policy.ScopeTouches(e.Collection.Name) {
+			return pb_migrations.InstallScope(e.App.DB())
 		}
 		return nil
 	}

@@ -54,10 +54,18 @@ func init() {
 // policy; a collection a later migration creates is skipped here (that
 // migration applies the policy again).
 func ApplyPolicy(app core.App) error {
+	return applyPolicy(app, hasScope(app.DB()))
+}
+
+// applyPolicy sets the rules, comparing the scope columns when scoped.
+func applyPolicy(app core.App, scoped bool) error {
 	for _, s := range policy.Specs {
 		c, err := app.FindCollectionByNameOrId(s.Name)
 		if err != nil {
 			continue
+		}
+		if !scoped {
+			s = s.WithoutScopeColumns() // a migration before the scope columns
 		}
 		c.ListRule = s.Rule(policy.List)
 		c.ViewRule = s.Rule(policy.View)

@@ -120,6 +120,9 @@ type Spec struct {
 	CustomerOwned []string
 	// AdminOnly fields are changed by superusers only (a user's role).
 	AdminOnly []string
+	// ScopeColumns: the records carry their scope in indexed columns kept
+	// by the database (scope.go), and the read rules compare those.
+	ScopeColumns bool
 }
 
 // Relations maps every relation field the policy follows to its collection.
@@ -140,28 +143,28 @@ var (
 var Specs = []Spec{
 	{Name: crm.Users, Access: Scoped, Owner: "id", Team: true, Writers: everyone, Write: []Action{Update},
 		AdminOnly: []string{"role", "manager", "active", "verified"}},
-	{Name: crm.Customers, Access: Scoped, Owner: "owner", Team: true, Writers: reps, Write: []Action{Create, Update},
+	{Name: crm.Customers, Access: Scoped, Owner: "owner", Team: true, ScopeColumns: true, Writers: reps, Write: []Action{Create, Update},
 		Author: "owner", ServerOwned: []string{"owner", "tier", "revenue_12m", "tier_changed_at", "last_visit_at", "next_visit_due"},
 		AdminOnly: []string{"visit_every_days"}},
-	{Name: crm.Contacts, Access: Scoped, Owner: "customer.owner", Team: true, Writers: reps, Write: writable,
+	{Name: crm.Contacts, Access: Scoped, Owner: "customer.owner", Team: true, ScopeColumns: true, Writers: reps, Write: writable,
 		Parent: "customer", CustomerOwned: consent},
-	{Name: crm.Visits, Access: Scoped, Owner: "customer.owner", Team: true, Writers: reps, Write: writable,
+	{Name: crm.Visits, Access: Scoped, Owner: "customer.owner", Team: true, ScopeColumns: true, Writers: reps, Write: writable,
 		Parent: "customer", Author: "rep", ServerOwned: []string{"rep", "geo_status"}},
-	{Name: crm.FollowUps, Access: Scoped, Owner: "customer.owner", Team: true, Writers: reps, Write: writable,
+	{Name: crm.FollowUps, Access: Scoped, Owner: "customer.owner", Team: true, ScopeColumns: true, Writers: reps, Write: writable,
 		Parent: "customer", Author: "assignee"},
-	{Name: crm.Orders, Access: Scoped, Owner: "customer.owner", Team: true, Writers: reps, Write: writable,
+	{Name: crm.Orders, Access: Scoped, Owner: "customer.owner", Team: true, ScopeColumns: true, Writers: reps, Write: writable,
 		While: &Cond{"status", crm.StatusDraft}, Parent: "customer", Author: "rep",
 		ServerOwned: []string{"rep", "total", "submitted_at"}},
-	{Name: crm.OrderLines, Access: Scoped, Owner: "order.customer.owner", Team: true, Writers: reps, Write: writable,
+	{Name: crm.OrderLines, Access: Scoped, Owner: "order.customer.owner", Team: true, ScopeColumns: true, Writers: reps, Write: writable,
 		While: &Cond{"order.status", crm.StatusDraft}, WhileOnCreate: true, Parent: "order",
 		ServerOwned: []string{"unit_price", "line_total"}},
 	{Name: crm.Products, Access: Catalogue, Filter: &Cond{"active", "true"}},
 	{Name: crm.Stages, Access: Catalogue},
-	{Name: crm.Opportunities, Access: Scoped, Owner: "customer.owner", Team: true, Writers: reps, Write: writable,
+	{Name: crm.Opportunities, Access: Scoped, Owner: "customer.owner", Team: true, ScopeColumns: true, Writers: reps, Write: writable,
 		Parent: "customer", Author: "owner",
 		ServerOwned: []string{"owner", "probability", "weighted_amount", "stage_entered_at", "closed_at", "changed_by"}},
-	{Name: crm.OpportunityHistory, Access: Scoped, Owner: "opportunity.customer.owner", Team: true},
-	{Name: crm.CustomerEvents, Access: Scoped, Owner: "customer.owner", Team: true},
+	{Name: crm.OpportunityHistory, Access: Scoped, Owner: "opportunity.customer.owner", Team: true, ScopeColumns: true},
+	{Name: crm.CustomerEvents, Access: Scoped, Owner: "customer.owner", Team: true, ScopeColumns: true},
 	{Name: crm.CompanySettings, Access: AdminsOnly},
 	{Name: crm.VisitsDue, Access: Scoped, Owner: "owner", Team: true},
 	{Name: crm.CustomerTimeline, Access: Scoped, Owner: "customer.owner", Team: true},
@@ -222,9 +225,13 @@ func (s Spec) Rule(action Action) *string {
 			expr += " && " + s.Filter.rule()
 		}
 	case action == List || action == View:
-		expr = fmt.Sprintf("%s && (%s = @request.auth.id", signedIn, s.Owner)
+		owner, team := s.Owner, s.TeamPath()
+		if s.ScopeColumns {
+			owner, team = s.ownerColumn(), ScopeTeam
+		}
+		expr = fmt.Sprintf("%s && (%s = @request.auth.id", signedIn, owner)
 		if s.Team {
-			expr += fmt.Sprintf(" || (@request.auth.role = '%s' && %s = @request.auth.id)", Manager, s.TeamPath())
+			expr += fmt.Sprintf(" || (@request.auth.role = '%s' && %s = @request.auth.id)", Manager, team)
 		}
 		expr += ")"
 		if s.Filter != nil {

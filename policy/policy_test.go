@@ -54,10 +54,17 @@ func TestRulesByAccess(t *testing.T) {
 			case s.Access == policy.Catalogue && (a == policy.List || a == policy.View) && r == nil:
 				t.Errorf("%s %s: catalogue not readable", s.Name, a)
 			case s.Access == policy.Scoped && (a == policy.List || a == policy.View):
-				if r == nil || !strings.Contains(*r, s.Owner+" = @request.auth.id") {
-					t.Errorf("%s %s: scoped read rule %v does not name the owner path %s", s.Name, a, r, s.Owner)
+				owner, team := s.Owner, s.TeamPath()
+				if s.ScopeColumns { // the columns that hold the owner and the team
+					team = policy.ScopeTeam
+					if owner != "owner" {
+						owner = policy.ScopeOwner
+					}
 				}
-				if s.Team && !strings.Contains(*r, "@request.auth.role = 'manager' && "+s.TeamPath()+" = @request.auth.id") {
+				if r == nil || !strings.Contains(*r, owner+" = @request.auth.id") {
+					t.Errorf("%s %s: scoped read rule %v does not name the owner %s", s.Name, a, r, owner)
+				}
+				if s.Team && !strings.Contains(*r, "@request.auth.role = 'manager' && "+team+" = @request.auth.id") {
 					t.Errorf("%s %s: team read is not limited to managers: %q", s.Name, a, *r)
 				}
 			case s.Access == policy.Scoped && a != policy.List && a != policy.View:

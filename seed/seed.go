@@ -24,6 +24,7 @@ import (
 	"github.com/pocketbase/pocketbase/tools/types"
 
 	"rounds/crm"
+	"rounds/pb_migrations"
 	rsync "rounds/sync"
 	"rounds/tiers"
 )
@@ -166,11 +167,16 @@ func Run(ctx context.Context, app core.App, opts Options, w io.Writer) (Stats, e
 	if err := rsync.SuspendCapture(app.NonconcurrentDB()); err != nil {
 		return Stats{}, err
 	}
+	// the scope columns too: set in one pass per table at the end
+	if err := pb_migrations.DropScope(app.NonconcurrentDB()); err != nil {
+		return Stats{}, err
+	}
 	g.funnel = rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x5ca1ab1e))
 	steps := []func() error{g.users, g.products, g.campaigns, g.loadStages, g.customers}
 	for _, step := range steps {
 		if err := step(); err != nil {
 			_ = rsync.InstallCapture(app.NonconcurrentDB())
+			_ = pb_migrations.ResumeScope(app.NonconcurrentDB())
 			return g.stats, err
 		}
 	}
@@ -181,8 +187,12 @@ func Run(ctx context.Context, app core.App, opts Options, w io.Writer) (Stats, e
 	} {
 		if _, err := app.NonconcurrentDB().NewQuery(q).Execute(); err != nil {
 			_ = rsync.InstallCapture(app.NonconcurrentDB())
+			_ = pb_migrations.ResumeScope(app.NonconcurrentDB())
 			return g.stats, fmt.Errorf("seed: visit cycles: %w", err)
 		}
+	}
+	if err := app.RunInTransaction(func(tx core.App) error { return pb_migrations.ResumeScope(tx.NonconcurrentDB()) }); err != nil {
+		return g.stats, fmt.Errorf("seed: scope columns: %w", err)
 	}
 	if err := app.RunInTransaction(func(tx core.App) error { return rsync.ResumeCapture(tx.NonconcurrentDB()) }); err != nil {
 		return g.stats, fmt.Errorf("seed: change log: %w", err)

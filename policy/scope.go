@@ -1,0 +1,157 @@
+package policy
+
+import (
+	"fmt"
+	"strings"
+
+	"rounds/crm"
+)
+
+// The scope columns: a record under a customer carries the user whose
+// scope it is in (ScopeOwner, what its Owner path resolves to) and that
+// user's manager (ScopeTeam), both indexed, so that a read rule compares
+// two columns of the record instead of walking relations: a REST list of a
+// rep's or a manager's records is an index search whatever the size of the
+// table. Customers carry only the team (their owner is a column already).
+// The database keeps the columns (ScopeTriggers) on every path that
+// writes: REST, the dashboard, a sync push, the seed, plain SQL.
+const (
+	ScopeOwner = "scope_owner"
+	ScopeTeam  = "scope_team"
+)
+
+// ScopeSpecs are the specs whose records carry scope columns.
+func ScopeSpecs() []Spec {
+	var out []Spec
+	for _, s := range Specs {
+		if s.ScopeColumns {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// ownerColumn is the column a read rule compares with the caller.
+func (s Spec) ownerColumn() string {
+	if s.Owner == "owner" {
+		return "owner"
+	}
+	return ScopeOwner
+}
+
+// WithoutScopeColumns is the spec before its table had scope columns (the
+// rules then walk the relations), for migrations that run before them.
+func (s Spec) WithoutScopeColumns() Spec {
+	s.ScopeColumns = false
+	return s
+}
+
+func qi(name string) string { return `"` + name + `"` }
+
+// ownerSQL is the owner of the record alias ("NEW") by path, as a scalar:
+// customer.owner -> (SELECT "owner" FROM "customers" WHERE id = NEW."customer").
+func ownerSQL(s Spec, alias string) string {
+	steps := strings.Split(s.Owner, ".")
+	expr := alias + "." + qi(steps[0])
+	coll := Relations[steps[0]]
+	for _, step := range steps[1:] {
+		expr = fmt.Sprintf("(SELECT %s FROM %s WHERE id = %s)", qi(step), qi(coll), expr)
+		coll = Relations[step]
+	}
+	return "COALESCE(" + expr + ", '')"
+}
+
+func teamSQL(owner string) string {
+	return fmt.Sprintf(`COALESCE((SELECT "manager" FROM "users" WHERE id = %s), '')`, owner)
+}
+
+// underCustomer is the condition that a record of s lies under the
+// customer id (the path to its customer, walked backwards).
+func underCustomer(s Spec, id string) string {
+	steps := strings.Split(strings.TrimSuffix(s.Owner, ".owner"), ".")
+	var cond func(steps []string) string
+	cond = func(steps []string) string {
+		if len(steps) == 1 {
+			return qi(steps[0]) + " = " + id
+		}
+		return fmt.Sprintf("%s IN (SELECT id FROM %s WHERE %s)", qi(steps[0]), qi(Relations[steps[0]]), cond(steps[1:]))
+	}
+	return cond(steps)
+}
+
+// ScopeTriggers is the DDL of the triggers that keep the scope columns:
+// set on insert, set again when an update touches them or the record's
+// parent (a PocketBase save writes every column back), moved with a
+// customer handed to another owner and with a user given another manager.
+// Each statement is idempotent (dropped and created).
+func ScopeTriggers() []string {
+	var ddl []string
+	var ownerMoves, managerMoves []string
+	for _, s := range ScopeSpecs() {
+		t := qi(s.Name)
+		var set, differs, touched string
+		if s.ownerColumn() == "owner" {
+			set = fmt.Sprintf("%s = %s", ScopeTeam, teamSQL(`NEW."owner"`))
+			differs = fmt.Sprintf("NEW.%s IS NOT %s", ScopeTeam, teamSQL(`NEW."owner"`))
+			touched = fmt.Sprintf(`%s, "owner"`, ScopeTeam)
+			managerMoves = append(managerMoves, fmt.Sprintf(`UPDATE %s SET %s = NEW."manager" WHERE "owner" = NEW.id;`, t, ScopeTeam))
+		} else {
+			owner := ownerSQL(s, "NEW")
+			set = fmt.Sprintf("%s = %s, %s = %s", ScopeOwner, owner, ScopeTeam, teamSQL(owner))
+			differs = fmt.Sprintf("NEW.%s IS NOT %s OR NEW.%s IS NOT %s", ScopeOwner, owner, ScopeTeam, teamSQL(owner))
+			touched = fmt.Sprintf("%s, %s, %s", ScopeOwner, ScopeTeam, qi(strings.Split(s.Owner, ".")[0]))
+			ownerMoves = append(ownerMoves, fmt.Sprintf(`UPDATE %s SET %s = NEW."owner", %s = %s WHERE %s;`,
+				t, ScopeOwner, ScopeTeam, teamSQL(`NEW."owner"`), underCustomer(s, "NEW.id")))
+			managerMoves = append(managerMoves, fmt.Sprintf(`UPDATE %s SET %s = NEW."manager" WHERE %s = NEW.id;`, t, ScopeTeam, ScopeOwner))
+		}
+		ddl = append(ddl,
+			fmt.Sprintf("DROP TRIGGER IF EXISTS _scope_%s_ai", s.Name),
+			fmt.Sprintf("CREATE TRIGGER _scope_%s_ai AFTER INSERT ON %s BEGIN UPDATE %s SET %s WHERE id = NEW.id; END", s.Name, t, t, set),
+			fmt.Sprintf("DROP TRIGGER IF EXISTS _scope_%s_au", s.Name),
+			fmt.Sprintf("CREATE TRIGGER _scope_%s_au AFTER UPDATE OF %s ON %s WHEN %s BEGIN UPDATE %s SET %s WHERE id = NEW.id; END",
+				s.Name, touched, t, differs, t, set))
+	}
+	ddl = append(ddl,
+		"DROP TRIGGER IF EXISTS _scope_customers_owner",
+		fmt.Sprintf(`CREATE TRIGGER _scope_customers_owner AFTER UPDATE OF "owner" ON "customers" WHEN OLD."owner" IS NOT NEW."owner" BEGIN %s END`,
+			strings.Join(ownerMoves, " ")),
+		"DROP TRIGGER IF EXISTS _scope_users_manager",
+		fmt.Sprintf(`CREATE TRIGGER _scope_users_manager AFTER UPDATE OF "manager" ON "users" WHEN OLD."manager" IS NOT NEW."manager" BEGIN %s END`,
+			strings.Join(managerMoves, " ")))
+	return ddl
+}
+
+// ScopeBackfill sets the scope columns of every record (a migration, or a
+// bulk load that ran without the triggers).
+func ScopeBackfill() []string {
+	var out []string
+	for _, s := range ScopeSpecs() {
+		if s.ownerColumn() == "owner" {
+			out = append(out, fmt.Sprintf(`UPDATE %s SET %s = %s`, qi(s.Name), ScopeTeam, teamSQL(qi(s.Name)+`."owner"`)))
+			continue
+		}
+		owner := ownerSQL(s, qi(s.Name))
+		out = append(out, fmt.Sprintf(`UPDATE %s SET %s = %s, %s = %s`, qi(s.Name), ScopeOwner, owner, ScopeTeam, teamSQL(owner)))
+	}
+	return out
+}
+
+// scopeCollections: the collections whose tables the scope triggers name
+// (their own, and those that move scopes).
+var scopeCollections = []string{crm.Customers, crm.Users}
+
+// ScopeTouches reports whether rebuilding the table of collection drops
+// scope triggers (they must then be installed again).
+func ScopeTouches(collection string) bool {
+	for _, s := range ScopeSpecs() {
+		if s.Name == collection {
+			return true
+		}
+	}
+	for _, c := range scopeCollections {
+		if c == collection {
+			return true
+		}
+	}
+	return false
+}
