@@ -209,6 +209,12 @@ func (s Spec) Writes(role Role, action Action) bool {
 // of two empty values ever grants anything.
 const signedIn = "@request.auth.id != '' && @request.auth.collectionName = 'users' && @request.auth.active = true"
 
+// signedInByToken is the part of signedIn that reads no field of the
+// caller's record (PocketBase resolves these from the token, without a
+// join): the read rules of records with scope columns start with it, and
+// the access middleware answers a deactivated caller 401 before any rule.
+const signedInByToken = "@request.auth.id != '' && @request.auth.collectionName = 'users'"
+
 // Rule returns the PocketBase API rule of action on the collection: nil for
 // superusers only.
 func (s Spec) Rule(action Action) *string {
@@ -224,11 +230,18 @@ func (s Spec) Rule(action Action) *string {
 		if s.Filter != nil {
 			expr += " && " + s.Filter.rule()
 		}
+	case (action == List || action == View) && s.ScopeColumns:
+		// no field of the caller's record, so no join: a list is an index
+		// search (scope.go says why; the access middleware refuses a
+		// deactivated caller's every request, and scope_team names only
+		// managers)
+		expr = fmt.Sprintf("%s && (%s = @request.auth.id", signedInByToken, s.ownerColumn())
+		if s.Team {
+			expr += fmt.Sprintf(" || %s = @request.auth.id", ScopeTeam)
+		}
+		expr += ")"
 	case action == List || action == View:
 		owner, team := s.Owner, s.TeamPath()
-		if s.ScopeColumns {
-			owner, team = s.ownerColumn(), ScopeTeam
-		}
 		expr = fmt.Sprintf("%s && (%s = @request.auth.id", signedIn, owner)
 		if s.Team {
 			expr += fmt.Sprintf(" || (@request.auth.role = '%s' && %s = @request.auth.id)", Manager, team)

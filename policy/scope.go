@@ -9,10 +9,13 @@ import (
 
 // The scope columns: a record under a customer carries the user whose
 // scope it is in (ScopeOwner, what its Owner path resolves to) and that
-// user's manager (ScopeTeam), both indexed, so that a read rule compares
-// two columns of the record instead of walking relations: a REST list of a
-// rep's or a manager's records is an index search whatever the size of the
-// table. Customers carry only the team (their owner is a column already).
+// user's manager while they have the role manager (ScopeTeam), both
+// indexed, so that a read rule compares two columns of the record with the
+// caller's id, walking no relation and reading no field of the caller's
+// record: a REST list of a rep's or a manager's records is an index search
+// whatever the size of the table. (A rule that reads the caller's role or
+// active flag joins the users table; PocketBase then lists DISTINCT rows,
+// and with statistics SQLite prefers to walk the whole table in id order.) Customers carry only the team (their owner is a column already).
 // The database keeps the columns (ScopeTriggers) on every path that
 // writes: REST, the dashboard, a sync push, the seed, plain SQL.
 const (
@@ -61,8 +64,16 @@ func ownerSQL(s Spec, alias string) string {
 	return "COALESCE(" + expr + ", '')"
 }
 
+// teamSQL is the manager of the user owner while that manager has the
+// role manager (” otherwise): scope_team names only managers, so the read
+// rule needs not look at the caller's role.
 func teamSQL(owner string) string {
-	return fmt.Sprintf(`COALESCE((SELECT "manager" FROM "users" WHERE id = %s), '')`, owner)
+	return fmt.Sprintf(`COALESCE((SELECT u."manager" FROM "users" u JOIN "users" m ON m.id = u."manager" WHERE u.id = %s AND m."role" = '%s'), '')`, owner, Manager)
+}
+
+// managerSQL is user if they have the role manager, else ”.
+func managerSQL(user string) string {
+	return fmt.Sprintf(`COALESCE((SELECT id FROM "users" WHERE id = %s AND "role" = '%s'), '')`, user, Manager)
 }
 
 // underCustomer is the condition that a record of s lies under the
@@ -86,7 +97,7 @@ func underCustomer(s Spec, id string) string {
 // Each statement is idempotent (dropped and created).
 func ScopeTriggers() []string {
 	var ddl []string
-	var ownerMoves, managerMoves []string
+	var ownerMoves, managerMoves, roleMoves []string
 	for _, s := range ScopeSpecs() {
 		t := qi(s.Name)
 		var set, differs, touched string
@@ -94,7 +105,8 @@ func ScopeTriggers() []string {
 			set = fmt.Sprintf("%s = %s", ScopeTeam, teamSQL(`NEW."owner"`))
 			differs = fmt.Sprintf("NEW.%s IS NOT %s", ScopeTeam, teamSQL(`NEW."owner"`))
 			touched = fmt.Sprintf(`%s, "owner"`, ScopeTeam)
-			managerMoves = append(managerMoves, fmt.Sprintf(`UPDATE %s SET %s = NEW."manager" WHERE "owner" = NEW.id;`, t, ScopeTeam))
+			managerMoves = append(managerMoves, fmt.Sprintf(`UPDATE %s SET %s = %s WHERE "owner" = NEW.id;`, t, ScopeTeam, managerSQL(`NEW."manager"`)))
+			roleMoves = append(roleMoves, fmt.Sprintf(`UPDATE %s SET %s = %s WHERE "owner" IN (SELECT id FROM "users" WHERE "manager" = NEW.id);`, t, ScopeTeam, managerSQL("NEW.id")))
 		} else {
 			owner := ownerSQL(s, "NEW")
 			set = fmt.Sprintf("%s = %s, %s = %s", ScopeOwner, owner, ScopeTeam, teamSQL(owner))
@@ -102,7 +114,8 @@ func ScopeTriggers() []string {
 			touched = fmt.Sprintf("%s, %s, %s", ScopeOwner, ScopeTeam, qi(strings.Split(s.Owner, ".")[0]))
 			ownerMoves = append(ownerMoves, fmt.Sprintf(`UPDATE %s SET %s = NEW."owner", %s = %s WHERE %s;`,
 				t, ScopeOwner, ScopeTeam, teamSQL(`NEW."owner"`), underCustomer(s, "NEW.id")))
-			managerMoves = append(managerMoves, fmt.Sprintf(`UPDATE %s SET %s = NEW."manager" WHERE %s = NEW.id;`, t, ScopeTeam, ScopeOwner))
+			managerMoves = append(managerMoves, fmt.Sprintf(`UPDATE %s SET %s = %s WHERE %s = NEW.id;`, t, ScopeTeam, managerSQL(`NEW."manager"`), ScopeOwner))
+			roleMoves = append(roleMoves, fmt.Sprintf(`UPDATE %s SET %s = %s WHERE %s IN (SELECT id FROM "users" WHERE "manager" = NEW.id);`, t, ScopeTeam, managerSQL("NEW.id"), ScopeOwner))
 		}
 		ddl = append(ddl,
 			fmt.Sprintf("DROP TRIGGER IF EXISTS _scope_%s_ai", s.Name),
@@ -117,7 +130,10 @@ func ScopeTriggers() []string {
 			strings.Join(ownerMoves, " ")),
 		"DROP TRIGGER IF EXISTS _scope_users_manager",
 		fmt.Sprintf(`CREATE TRIGGER _scope_users_manager AFTER UPDATE OF "manager" ON "users" WHEN OLD."manager" IS NOT NEW."manager" BEGIN %s END`,
-			strings.Join(managerMoves, " ")))
+			strings.Join(managerMoves, " ")),
+		"DROP TRIGGER IF EXISTS _scope_users_role",
+		fmt.Sprintf(`CREATE TRIGGER _scope_users_role AFTER UPDATE OF "role" ON "users" WHEN OLD."role" IS NOT NEW."role" BEGIN %s END`,
+			strings.Join(roleMoves, " ")))
 	return ddl
 }
 
