@@ -91,27 +91,30 @@ func underCustomer(s Spec, id string) string {
 }
 
 // ScopeTriggers is the DDL of the triggers that keep the scope columns:
-// set on insert, set again when an update touches them or the record's
-// parent (a PocketBase save writes every column back), moved with a
-// customer handed to another owner and with a user given another manager.
-// Each statement is idempotent (dropped and created).
+// set on insert unless the writer set them (a sync push does, from the
+// same owner path, in its store: TestScopeColumnsFollowEveryChange); set again on an update that names the record's parent
+// (a PocketBase save writes every column back, stale scope columns with
+// them; a sync push names only the columns it changes, never the parent,
+// so it pays nothing); moved with a customer handed to another owner, a
+// user given another manager, a manager's role changed. Each statement is
+// idempotent (dropped and created).
 func ScopeTriggers() []string {
 	var ddl []string
 	var ownerMoves, managerMoves, roleMoves []string
 	for _, s := range ScopeSpecs() {
 		t := qi(s.Name)
-		var set, differs, touched string
+		var set, differs, touched, unset string
 		if s.ownerColumn() == "owner" {
 			set = fmt.Sprintf("%s = %s", ScopeTeam, teamSQL(`NEW."owner"`))
 			differs = fmt.Sprintf("NEW.%s IS NOT %s", ScopeTeam, teamSQL(`NEW."owner"`))
-			touched = fmt.Sprintf(`%s, "owner"`, ScopeTeam)
+			touched, unset = `"owner"`, ScopeTeam
 			managerMoves = append(managerMoves, fmt.Sprintf(`UPDATE %s SET %s = %s WHERE "owner" = NEW.id;`, t, ScopeTeam, managerSQL(`NEW."manager"`)))
 			roleMoves = append(roleMoves, fmt.Sprintf(`UPDATE %s SET %s = %s WHERE "owner" IN (SELECT id FROM "users" WHERE "manager" = NEW.id);`, t, ScopeTeam, managerSQL("NEW.id")))
 		} else {
 			owner := ownerSQL(s, "NEW")
 			set = fmt.Sprintf("%s = %s, %s = %s", ScopeOwner, owner, ScopeTeam, teamSQL(owner))
 			differs = fmt.Sprintf("NEW.%s IS NOT %s OR NEW.%s IS NOT %s", ScopeOwner, owner, ScopeTeam, teamSQL(owner))
-			touched = fmt.Sprintf("%s, %s, %s", ScopeOwner, ScopeTeam, qi(strings.Split(s.Owner, ".")[0]))
+			touched, unset = qi(strings.Split(s.Owner, ".")[0]), ScopeOwner
 			ownerMoves = append(ownerMoves, fmt.Sprintf(`UPDATE %s SET %s = NEW."owner", %s = %s WHERE %s;`,
 				t, ScopeOwner, ScopeTeam, teamSQL(`NEW."owner"`), underCustomer(s, "NEW.id")))
 			managerMoves = append(managerMoves, fmt.Sprintf(`UPDATE %s SET %s = %s WHERE %s = NEW.id;`, t, ScopeTeam, managerSQL(`NEW."manager"`), ScopeOwner))
@@ -119,7 +122,7 @@ func ScopeTriggers() []string {
 		}
 		ddl = append(ddl,
 			fmt.Sprintf("DROP TRIGGER IF EXISTS _scope_%s_ai", s.Name),
-			fmt.Sprintf("CREATE TRIGGER _scope_%s_ai AFTER INSERT ON %s BEGIN UPDATE %s SET %s WHERE id = NEW.id; END", s.Name, t, t, set),
+			fmt.Sprintf("CREATE TRIGGER _scope_%s_ai AFTER INSERT ON %s WHEN NEW.%s = '' BEGIN UPDATE %s SET %s WHERE id = NEW.id; END", s.Name, t, unset, t, set),
 			fmt.Sprintf("DROP TRIGGER IF EXISTS _scope_%s_au", s.Name),
 			fmt.Sprintf("CREATE TRIGGER _scope_%s_au AFTER UPDATE OF %s ON %s WHEN %s BEGIN UPDATE %s SET %s WHERE id = NEW.id; END",
 				s.Name, touched, t, differs, t, set))

@@ -2,6 +2,7 @@ package sync
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"math"
@@ -85,9 +86,52 @@ func (p *pusher) save(t Table, r *core.Record, orig *row) (err error) {
 		return err
 	}
 	if orig == nil {
+		if err := p.stampScope(r); err != nil {
+			return err
+		}
 		return p.st.insert(r)
 	}
 	return p.st.update(r, orig)
+}
+
+// stampScope sets a new record's scope columns (policy/scope.go) as its
+// owner path reads in this push, so that the insert trigger, which checks
+// them, need not write the row a second time.
+func (p *pusher) stampScope(r *core.Record) error {
+	s := policy.For(r.Collection().Name)
+	if !s.ScopeColumns || r.Collection().Fields.GetByName(policy.ScopeTeam) == nil {
+		return nil
+	}
+	steps := strings.Split(s.Owner, ".")
+	owner, table := r.GetString(steps[0]), policy.Relations[steps[0]]
+	for _, step := range steps[1:] {
+		rec, err := p.st.find(table, owner)
+		if err != nil {
+			return err
+		}
+		if rec == nil {
+			owner = ""
+			break
+		}
+		owner, table = rec.GetString(step), policy.Relations[step]
+	}
+	team, ok := p.teams[owner]
+	if !ok && owner != "" {
+		err := p.tx.DB().NewQuery(`SELECT u.manager FROM users u JOIN users m ON m.id = u.manager WHERE u.id = {:u} AND m.role = {:r}`).
+			Bind(dbx.Params{"u": owner, "r": string(policy.Manager)}).Row(&team)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("team of %s: %w", owner, err)
+		}
+		if p.teams == nil {
+			p.teams = map[string]string{}
+		}
+		p.teams[owner] = team
+	}
+	if s.Owner != "owner" {
+		r.Set(policy.ScopeOwner, owner)
+	}
+	r.Set(policy.ScopeTeam, team)
+	return nil
 }
 
 // coverage is the company's settings, read once per push.

@@ -148,6 +148,8 @@ type pusher struct {
 	role policy.Role
 	// left caches formerly: customers that left the rep within the grace
 	left map[string]bool
+	// teams caches each owner's team (scope_team), read once per push
+	teams map[string]string
 }
 
 // Push applies a device's changes in one transaction: per-record outcomes,
