@@ -20,10 +20,21 @@ import (
 	"rounds/loadtest"
 	_ "rounds/pb_migrations"
 	"rounds/push/fcm"
+	"rounds/replica"
 	"rounds/seed"
 )
 
 func main() {
+	// `rounds restore` runs before PocketBase, which would create an empty
+	// database in the directory it restores into
+	if len(os.Args) > 1 && os.Args[1] == "restore" {
+		cmd := replica.Command()
+		cmd.SetArgs(os.Args[2:])
+		if err := cmd.Execute(); err != nil {
+			os.Exit(1)
+		}
+		return
+	}
 	deps, err := config(os.Getenv)
 	if err != nil {
 		log.Fatal(err)
@@ -52,7 +63,8 @@ func main() {
 // offline work still lands under a customer handed to someone else
 // (default 7; 0 turns it off), ROUNDS_PUSH_QUEUE for how many sync pushes
 // may wait for their turn before one is answered 429 (default 250; 0 turns
-// the queue off).
+// the queue off), ROUNDS_REPLICA_URL and ROUNDS_REPLICA_SYNC for continuous
+// replication (default off).
 func config(getenv func(string) string) (hooks.Deps, error) {
 	var deps hooks.Deps
 	if cfg, ok := fcm.FromEnv(getenv); ok {
@@ -88,6 +100,11 @@ func config(getenv func(string) string) (hooks.Deps, error) {
 		if days == 0 {
 			deps.TerritoryGrace = -1 // off
 		}
+	}
+	if cfg, ok, err := replica.FromEnv(getenv); err != nil {
+		return deps, err
+	} else if ok {
+		deps.Replica = &cfg
 	}
 	if s := getenv("ROUNDS_PUSH_QUEUE"); s != "" {
 		n, err := strconv.Atoi(s)

@@ -10,6 +10,7 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 
 	"rounds/push"
+	"rounds/replica"
 )
 
 // Deps are the things Rounds needs from the outside world, passed down
@@ -35,6 +36,9 @@ type Deps struct {
 	// previous owner may still push work done under it; zero means 7 days,
 	// negative means none.
 	TerritoryGrace time.Duration
+	// Replica, when set, is where the database is streamed as it changes
+	// (ROUNDS_REPLICA_URL); nil is off.
+	Replica *replica.Config
 	// PushQueue is how many sync pushes may wait for their turn (served in
 	// arrival order); one more is answered 429 with Retry-After. Zero means
 	// 250, negative means no queue (database/sql's order).
@@ -82,6 +86,7 @@ func Register(app core.App, deps Deps) {
 	registerCoverage(app, deps)
 	registerTiers(app, deps)
 	registerManager(app)
+	registerReplication(app, deps)
 	if deps.PublicURL != "" {
 		app.OnServe().BindFunc(func(se *core.ServeEvent) error {
 			se.App.Settings().Meta.AppURL = deps.PublicURL

@@ -1,0 +1,169 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	"rounds/seed"
+)
+
+// phone is a device's copy of a rep's scope, as WatermelonDB keeps it:
+// table -> id -> record, and the cursor of its last pull.
+type phone struct {
+	records map[string]map[string]map[string]any
+	cursor  int64
+}
+
+type pullAnswer struct {
+	Changes map[string]struct {
+		Created []map[string]any `json:"created"`
+		Updated []map[string]any `json:"updated"`
+		Deleted []string         `json:"deleted"`
+	} `json:"changes"`
+	Timestamp            int64  `json:"timestamp"`
+	ExperimentalStrategy string `json:"experimentalStrategy"`
+}
+
+// sync pulls since the phone's cursor and applies the answer; a
+// replacement pull replaces everything the phone held.
+func (p *phone) sync(t *testing.T, a api, token string) {
+	t.Helper()
+	cursor := "null"
+	if p.records != nil {
+		cursor = fmt.Sprint(p.cursor)
+	}
+	var res pullAnswer
+	if status := a.do("GET", "/api/sync/pull?schema_version=4&last_pulled_at="+cursor, token, nil, &res); status != 200 {
+		t.Fatalf("pull: %d", status)
+	}
+	if p.records == nil || res.ExperimentalStrategy == "replacement" {
+		p.records = map[string]map[string]map[string]any{}
+	}
+	for table, c := range res.Changes {
+		if p.records[table] == nil {
+			p.records[table] = map[string]map[string]any{}
+		}
+		for _, r := range append(c.Created, c.Updated...) {
+			p.records[table][r["id"].(string)] = r
+		}
+		for _, id := range c.Deleted {
+			delete(p.records[table], id)
+		}
+	}
+	p.cursor = res.Timestamp
+}
+
+// visible is what the phone's screens show: records without a tombstone.
+func (p *phone) visible() map[string]map[string]map[string]any {
+	out := map[string]map[string]map[string]any{}
+	for table, rs := range p.records {
+		out[table] = map[string]map[string]any{}
+		for id, r := range rs {
+			if r["removed_at"] == nil {
+				clean := map[string]any{}
+				for k, v := range r {
+					if k != "removed_at" {
+						clean[k] = v
+					}
+				}
+				out[table][id] = clean
+			}
+		}
+	}
+	return out
+}
+
+// TestReplicationSurvivesALostDisk: the server streams its database to a
+// replica (ROUNDS_REPLICA_URL, a local directory here); a rep's phone
+// pushes a visit; the server is killed and its data directory lost;
+// `rounds restore` brings the database back on an empty directory; the
+// server starts on it, the visit is there, and the phone, syncing from
+// where it was, ends with exactly what a fresh device gets.
+func TestReplicationSurvivesALostDisk(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	t.Cleanup(cancel)
+	dir, replicaDir := t.TempDir(), t.TempDir()
+	setUp(t, ctx, dir, "--customers", "16", "--reps", "2")
+	s := &server{t: t, ctx: ctx, dir: dir, addr: freeAddr(t),
+		env: []string{"ROUNDS_REPLICA_URL=file://" + replicaDir, "ROUNDS_REPLICA_SYNC=200ms"}}
+	s.start()
+	t.Cleanup(s.stop)
+	a := api{t: t, base: "http://" + s.addr}
+	token := signIn(t, a.base, "users", seed.RepEmail(1), seed.DemoPassword)
+
+	dev := &phone{}
+	dev.sync(t, a, token)
+	var customer string
+	for id := range dev.records["customers"] {
+		customer = id
+		break
+	}
+	const visit = "replicavisit001"
+	body, _ := json.Marshal(map[string]any{"visits": map[string]any{
+		"created": []map[string]any{{"id": visit, "customer": customer, "purpose": "before the disk died"}}, "updated": []any{}, "deleted": []string{}}})
+	if status, out, err := s.post(fmt.Sprintf("/api/sync/push?last_pulled_at=%d", dev.cursor), token, body); err != nil || status != 200 {
+		t.Fatalf("push: %d %s %v", status, out, err)
+	}
+	dev.sync(t, a, token)
+	if dev.records["visits"][visit] == nil {
+		t.Fatal("the phone does not hold its own visit after syncing")
+	}
+
+	// the visit reaches the replica within a few sync intervals
+	deadline := time.Now().Add(20 * time.Second)
+	for !inReplica(t, ctx, replicaDir, visit) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the visit did not reach the replica in 20 s\nserver log:\n%s", s.logs.String())
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+
+	// the disk dies with the server
+	s.kill()
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := rounds(ctx, "restore", "--dir", dir, "--from", "file://"+replicaDir).CombinedOutput(); err != nil {
+		t.Fatalf("rounds restore: %v\n%s", err, out)
+	}
+	s.start()
+
+	fresh := &phone{}
+	fresh.sync(t, a, token) // the token still works: the restored database holds the same keys
+	if fresh.records["visits"][visit] == nil {
+		t.Fatal("the restored server lost the visit the replica held")
+	}
+	dev.sync(t, a, token)
+	if got, want := dev.visible(), fresh.visible(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("the phone did not converge after the restore: it shows %d customers and %d visits, a fresh device %d and %d",
+			len(got["customers"]), len(got["visits"]), len(want["customers"]), len(want["visits"]))
+	}
+}
+
+// inReplica restores the replica into a scratch file and looks for the visit.
+func inReplica(t *testing.T, ctx context.Context, replicaDir, visit string) bool {
+	t.Helper()
+	scratch := filepath.Join(t.TempDir(), "probe")
+	if out, err := rounds(ctx, "restore", "--dir", scratch, "--from", "file://"+replicaDir).CombinedOutput(); err != nil {
+		t.Logf("restore probe: %v %s", err, out)
+		return false
+	}
+	db, err := sql.Open("sqlite", filepath.Join(scratch, "data.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM visits WHERE id = ?", visit).Scan(&n); err != nil {
+		return false
+	}
+	return n == 1
+}
