@@ -5,7 +5,9 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -22,6 +24,19 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 	}
+}
+
+// parkedInEnter counts the goroutines blocked in pushQueue.enter.
+func parkedInEnter() int {
+	buf := make([]byte, 1<<22)
+	buf = buf[:runtime.Stack(buf, true)]
+	n := 0
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "[select") && strings.Contains(g, "(*pushQueue).enter") {
+			n++
+		}
+	}
+	return n
 }
 
 // TestPushQueueServesInArrivalOrder: pushes that wait get their turn in
@@ -60,7 +75,9 @@ func TestPushQueueServesInArrivalOrder(t *testing.T) {
 			mu.Unlock()
 			release()
 		}()
-		waitFor(t, "the push to queue", func() bool { return q.waiting.Load() == int64(i+1) })
+		// arrival is when the push blocks on the queue (its count goes up
+		// just before): wait until this one is parked there
+		waitFor(t, "the push to queue", func() bool { return parkedInEnter() == i+1 })
 	}
 	hold()
 	wg.Wait()
