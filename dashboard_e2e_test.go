@@ -19,16 +19,7 @@ import (
 // carries the new name. Screenshots land in test-artifacts/dashboard.
 func TestDashboardInABrowser(t *testing.T) {
 	t.Parallel()
-	chromium := os.Getenv("CHROMIUM")
-	if chromium == "" {
-		chromium = "/usr/bin/chromium"
-	}
-	if _, err := os.Stat(chromium); err != nil {
-		t.Fatalf("Chromium is not installed at %s: .ci/run installs it (apt-get install chromium)", chromium)
-	}
-	if _, err := os.Stat("e2e/dashboard/node_modules/playwright-core"); err != nil {
-		t.Fatal("playwright-core is not installed: run `make test` (it runs npm ci in e2e/dashboard)")
-	}
+	chromium := browser(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	t.Cleanup(cancel)
 	dir := t.TempDir()
@@ -71,6 +62,23 @@ func TestDashboardInABrowser(t *testing.T) {
 		}
 	}
 	t.Fatalf("the rep's next pull does not carry the dashboard edit: %v", next.Changes["customers"].Updated)
+}
+
+// browser is the Chromium the browser tests drive (CHROMIUM, else Debian's),
+// after checking that it and playwright-core are installed.
+func browser(t *testing.T) string {
+	t.Helper()
+	chromium := os.Getenv("CHROMIUM")
+	if chromium == "" {
+		chromium = "/usr/bin/chromium"
+	}
+	if _, err := os.Stat(chromium); err != nil {
+		t.Fatalf("Chromium is not installed at %s: .ci/run installs it (apt-get install chromium)", chromium)
+	}
+	if _, err := os.Stat("e2e/dashboard/node_modules/playwright-core"); err != nil {
+		t.Fatal("playwright-core is not installed: run `make test` (it runs npm ci in e2e/dashboard)")
+	}
+	return chromium
 }
 
 func jsonNumber(n int64) string {

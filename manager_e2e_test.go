@@ -90,16 +90,7 @@ func all[T any](a api, token, collection string, q url.Values) []T {
 // test-artifacts/manager.
 func TestManagersPageInABrowser(t *testing.T) {
 	t.Parallel()
-	chromium := os.Getenv("CHROMIUM")
-	if chromium == "" {
-		chromium = "/usr/bin/chromium"
-	}
-	if _, err := os.Stat(chromium); err != nil {
-		t.Fatalf("Chromium is not installed at %s: .ci/run installs it (apt-get install chromium)", chromium)
-	}
-	if _, err := os.Stat("e2e/dashboard/node_modules/playwright-core"); err != nil {
-		t.Fatal("playwright-core is not installed: run `make test` (it runs npm ci in e2e/dashboard)")
-	}
+	chromium := browser(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	t.Cleanup(cancel)
 	dir := t.TempDir()

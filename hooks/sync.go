@@ -38,10 +38,6 @@ func registerSync(app core.App, deps Deps) {
 	queue := newPushQueue(deps.PushQueue)
 	app.OnServe().BindFunc(func(se *core.ServeEvent) error {
 		devices.start()
-		// the scope triggers as this build writes them (idempotent)
-		if err := pb_migrations.InstallScope(se.App.DB()); err != nil {
-			se.App.Logger().Error("scope triggers could not be installed: REST lists may show stale scopes", "error", err)
-		}
 		// the push's statements, prepared once instead of in every push
 		if err := rsync.Warm(context.Background(), se.App); err != nil {
 			se.App.Logger().Warn("sync: pushes will prepare their own statements", "error", err)

@@ -142,6 +142,8 @@ func (o Options) check() error {
 		return fmt.Errorf("loadtest targets this machine only (loopback), not %s", host)
 	}
 	switch {
+	case o.Email == nil:
+		return fmt.Errorf("the reps' logins are not set (Options.Email)")
 	case o.Reps < 1:
 		return fmt.Errorf("--reps must be at least 1")
 	case len(o.Rates) == 0:

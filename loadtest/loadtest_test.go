@@ -44,7 +44,8 @@ func TestRunAgainstTheServer(t *testing.T) {
 // settings before it sends anything.
 func TestRunStaysOnThisMachine(t *testing.T) {
 	t.Parallel()
-	ok := loadtest.Options{URL: "http://127.0.0.1:1", Reps: 1, Rates: []float64{1}, Step: time.Second, Changes: 1}
+	ok := loadtest.Options{URL: "http://127.0.0.1:1", Reps: 1, Email: func(int) string { return "rep@rounds.test" },
+		Rates: []float64{1}, Step: time.Second, Changes: 1}
 	for _, c := range []struct {
 		name string
 		edit func(*loadtest.Options)
@@ -57,6 +58,7 @@ func TestRunStaysOnThisMachine(t *testing.T) {
 		{"a negative rate", func(o *loadtest.Options) { o.Rates = []float64{-1} }, "rate"},
 		{"an hour a step", func(o *loadtest.Options) { o.Step = time.Hour }, "--step"},
 		{"no changes", func(o *loadtest.Options) { o.Changes = 0 }, "--changes"},
+		{"no logins", func(o *loadtest.Options) { o.Email = nil }, "logins"},
 	} {
 		o := ok
 		c.edit(&o)

@@ -2,6 +2,7 @@ package pb_migrations
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
@@ -81,11 +82,7 @@ func hasScope(db dbx.Builder) bool {
 			return false
 		}
 		for _, c := range scopeColumns(s) {
-			found := false
-			for _, h := range have {
-				found = found || h == c
-			}
-			if !found {
+			if !slices.Contains(have, c) {
 				return false
 			}
 		}

@@ -64,14 +64,15 @@ func ownerSQL(s Spec, alias string) string {
 	return "COALESCE(" + expr + ", '')"
 }
 
-// teamSQL is the manager of the user owner while that manager has the
-// role manager (” otherwise): scope_team names only managers, so the read
-// rule needs not look at the caller's role.
-func teamSQL(owner string) string {
+// TeamSQL is the SQL scalar of scope_team for the user owner (an SQL
+// expression): their manager while that manager has the role manager, else
+// empty. scope_team names only managers, so the read rule need not look at
+// the caller's role.
+func TeamSQL(owner string) string {
 	return fmt.Sprintf(`COALESCE((SELECT u."manager" FROM "users" u JOIN "users" m ON m.id = u."manager" WHERE u.id = %s AND m."role" = '%s'), '')`, owner, Manager)
 }
 
-// managerSQL is user if they have the role manager, else ”.
+// managerSQL is user if they have the role manager, else empty.
 func managerSQL(user string) string {
 	return fmt.Sprintf(`COALESCE((SELECT id FROM "users" WHERE id = %s AND "role" = '%s'), '')`, user, Manager)
 }
@@ -105,18 +106,18 @@ func ScopeTriggers() []string {
 		t := qi(s.Name)
 		var set, differs, touched, unset string
 		if s.ownerColumn() == "owner" {
-			set = fmt.Sprintf("%s = %s", ScopeTeam, teamSQL(`NEW."owner"`))
-			differs = fmt.Sprintf("NEW.%s IS NOT %s", ScopeTeam, teamSQL(`NEW."owner"`))
+			set = fmt.Sprintf("%s = %s", ScopeTeam, TeamSQL(`NEW."owner"`))
+			differs = fmt.Sprintf("NEW.%s IS NOT %s", ScopeTeam, TeamSQL(`NEW."owner"`))
 			touched, unset = `"owner"`, ScopeTeam
 			managerMoves = append(managerMoves, fmt.Sprintf(`UPDATE %s SET %s = %s WHERE "owner" = NEW.id;`, t, ScopeTeam, managerSQL(`NEW."manager"`)))
 			roleMoves = append(roleMoves, fmt.Sprintf(`UPDATE %s SET %s = %s WHERE "owner" IN (SELECT id FROM "users" WHERE "manager" = NEW.id);`, t, ScopeTeam, managerSQL("NEW.id")))
 		} else {
 			owner := ownerSQL(s, "NEW")
-			set = fmt.Sprintf("%s = %s, %s = %s", ScopeOwner, owner, ScopeTeam, teamSQL(owner))
-			differs = fmt.Sprintf("NEW.%s IS NOT %s OR NEW.%s IS NOT %s", ScopeOwner, owner, ScopeTeam, teamSQL(owner))
+			set = fmt.Sprintf("%s = %s, %s = %s", ScopeOwner, owner, ScopeTeam, TeamSQL(owner))
+			differs = fmt.Sprintf("NEW.%s IS NOT %s OR NEW.%s IS NOT %s", ScopeOwner, owner, ScopeTeam, TeamSQL(owner))
 			touched, unset = qi(strings.Split(s.Owner, ".")[0]), ScopeOwner
 			ownerMoves = append(ownerMoves, fmt.Sprintf(`UPDATE %s SET %s = NEW."owner", %s = %s WHERE %s;`,
-				t, ScopeOwner, ScopeTeam, teamSQL(`NEW."owner"`), underCustomer(s, "NEW.id")))
+				t, ScopeOwner, ScopeTeam, TeamSQL(`NEW."owner"`), underCustomer(s, "NEW.id")))
 			managerMoves = append(managerMoves, fmt.Sprintf(`UPDATE %s SET %s = %s WHERE %s = NEW.id;`, t, ScopeTeam, managerSQL(`NEW."manager"`), ScopeOwner))
 			roleMoves = append(roleMoves, fmt.Sprintf(`UPDATE %s SET %s = %s WHERE %s IN (SELECT id FROM "users" WHERE "manager" = NEW.id);`, t, ScopeTeam, managerSQL("NEW.id"), ScopeOwner))
 		}
@@ -146,11 +147,11 @@ func ScopeBackfill() []string {
 	var out []string
 	for _, s := range ScopeSpecs() {
 		if s.ownerColumn() == "owner" {
-			out = append(out, fmt.Sprintf(`UPDATE %s SET %s = %s`, qi(s.Name), ScopeTeam, teamSQL(qi(s.Name)+`."owner"`)))
+			out = append(out, fmt.Sprintf(`UPDATE %s SET %s = %s`, qi(s.Name), ScopeTeam, TeamSQL(qi(s.Name)+`."owner"`)))
 			continue
 		}
 		owner := ownerSQL(s, qi(s.Name))
-		out = append(out, fmt.Sprintf(`UPDATE %s SET %s = %s, %s = %s`, qi(s.Name), ScopeOwner, owner, ScopeTeam, teamSQL(owner)))
+		out = append(out, fmt.Sprintf(`UPDATE %s SET %s = %s, %s = %s`, qi(s.Name), ScopeOwner, owner, ScopeTeam, TeamSQL(owner)))
 	}
 	return out
 }

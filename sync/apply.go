@@ -2,7 +2,6 @@ package sync
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"math"
@@ -86,7 +85,7 @@ func (p *pusher) save(t Table, r *core.Record, orig *row) (err error) {
 		return err
 	}
 	if orig == nil {
-		if err := p.stampScope(r); err != nil {
+		if err := p.stampScope(t, r); err != nil {
 			return err
 		}
 		return p.st.insert(r)
@@ -94,41 +93,34 @@ func (p *pusher) save(t Table, r *core.Record, orig *row) (err error) {
 	return p.st.update(r, orig)
 }
 
-// stampScope sets a new record's scope columns (policy/scope.go) as its
-// owner path reads in this push, so that the insert trigger, which checks
-// them, need not write the row a second time.
-func (p *pusher) stampScope(r *core.Record) error {
-	s := policy.For(r.Collection().Name)
-	if !s.ScopeColumns || r.Collection().Fields.GetByName(policy.ScopeTeam) == nil {
+// stampScope sets a new record's scope columns (policy/scope.go) from its
+// customer as this push's store holds it, so that the insert trigger, which
+// fills only records written without them, need not write the row again.
+func (p *pusher) stampScope(t Table, r *core.Record) error {
+	if !policy.For(t.Name).ScopeColumns || r.Collection().Fields.GetByName(policy.ScopeTeam) == nil {
 		return nil
 	}
-	steps := strings.Split(s.Owner, ".")
-	owner, table := r.GetString(steps[0]), policy.Relations[steps[0]]
-	for _, step := range steps[1:] {
-		rec, err := p.st.find(table, owner)
+	owner := r.GetString("owner")
+	if t.Name != crm.Customers {
+		customer, _, err := p.customerOf(t, r.GetString(t.Parent))
 		if err != nil {
 			return err
 		}
-		if rec == nil {
-			owner = ""
-			break
+		owner = ""
+		if customer != nil {
+			owner = customer.GetString("owner")
 		}
-		owner, table = rec.GetString(step), policy.Relations[step]
+		r.Set(policy.ScopeOwner, owner)
 	}
 	team, ok := p.teams[owner]
-	if !ok && owner != "" {
-		err := p.tx.DB().NewQuery(`SELECT u.manager FROM users u JOIN users m ON m.id = u.manager WHERE u.id = {:u} AND m.role = {:r}`).
-			Bind(dbx.Params{"u": owner, "r": string(policy.Manager)}).Row(&team)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+	if !ok {
+		if err := p.tx.DB().NewQuery("SELECT " + policy.TeamSQL("{:u}")).Bind(dbx.Params{"u": owner}).Row(&team); err != nil {
 			return fmt.Errorf("team of %s: %w", owner, err)
 		}
 		if p.teams == nil {
 			p.teams = map[string]string{}
 		}
 		p.teams[owner] = team
-	}
-	if s.Owner != "owner" {
-		r.Set(policy.ScopeOwner, owner)
 	}
 	r.Set(policy.ScopeTeam, team)
 	return nil

@@ -6,7 +6,7 @@
 // NEW_NAME, SHOTS.
 'use strict'
 
-const { chromium } = require('playwright-core')
+const { launch } = require('./browser')
 const path = require('path')
 const fs = require('fs')
 
@@ -20,11 +20,7 @@ async function main() {
   const base = env('ROUNDS_URL')
   const shots = env('SHOTS')
   fs.mkdirSync(shots, { recursive: true })
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  })
+  const browser = await launch()
   try {
     const page = await browser.newPage({ viewport: { width: 1400, height: 900 } })
     const shot = (name) => page.screenshot({ path: path.join(shots, name + '.png') })

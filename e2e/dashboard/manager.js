@@ -11,7 +11,7 @@
 // Screenshots at phone and desktop sizes go to SHOTS.
 'use strict'
 
-const { chromium } = require('playwright-core')
+const { launch } = require('./browser')
 const path = require('path')
 const fs = require('fs')
 
@@ -79,11 +79,7 @@ async function main() {
   const base = env('ROUNDS_URL')
   const shots = env('SHOTS')
   fs.mkdirSync(shots, { recursive: true })
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  })
+  const browser = await launch()
   const errors = []
   const open = async (viewport) => {
     const context = await browser.newContext({ viewport, timezoneId: 'UTC', locale: 'en-GB' })
