@@ -1,6 +1,12 @@
 package hooks
 
 import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	gosync "sync"
 	"time"
@@ -23,9 +29,13 @@ const MmapBytes = 1 << 30
 // pragmas are PocketBase's (core.DefaultDBConnect, v0.40) plus mmap_size
 // and wal_autocheckpoint (see registerCheckpoints);
 // TestDBConnectKeepsPocketBasePragmas checks that they stay in step.
-var pragmas = "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=journal_size_limit(200000000)" +
+var pragmas = "?_pragma=busy_timeout(" + strconv.Itoa(busyTimeoutMs) + ")&_pragma=journal_mode(WAL)&_pragma=journal_size_limit(200000000)" +
 	"&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)&_pragma=temp_store(MEMORY)&_pragma=cache_size(-32000)" +
 	"&_pragma=mmap_size(" + strconv.Itoa(MmapBytes) + ")&_pragma=wal_autocheckpoint(10000)&_defensive=1"
+
+// busyTimeoutMs is how long a connection waits for a lock before it gives
+// up (PocketBase's setting).
+const busyTimeoutMs = 10000
 
 // DBConnect opens Rounds' SQLite databases: PocketBase's settings, with
 // memory-mapped reads (MmapBytes) and checkpoints left to the server's
@@ -82,12 +92,12 @@ const CheckpointEvery = time.Second
 // into the database file and syncs it, while holding SQLite's single write
 // lock: under a burst of pushes every twentieth push waited for that, and
 // all pushes queued behind it. The server instead checkpoints every
-// CheckpointEvery from a read connection (PASSIVE: it never blocks a writer
-// or a reader). A commit still checkpoints by itself if the WAL reaches
-// 10,000 pages (about 40 MB), which only a burst the checkpointer cannot
-// keep up with reaches, and which the commands (migrate, seed) rely on.
-func registerCheckpoints(app core.App) {
-	t := newTicker(CheckpointEvery, func() { checkpoint(app) })
+// CheckpointEvery, in two steps (see checkpoint). A commit still
+// checkpoints by itself if the WAL reaches 10,000 pages (about 40 MB),
+// which only a burst the checkpointer cannot keep up with reaches, and
+// which the commands (migrate, seed) rely on.
+func registerCheckpoints(app core.App, pushes *pushQueue) {
+	t := newTicker(CheckpointEvery, func() { checkpoint(app, pushes) })
 	app.OnServe().BindFunc(func(se *core.ServeEvent) error {
 		t.start()
 		return se.Next()
@@ -98,14 +108,79 @@ func registerCheckpoints(app core.App) {
 	})
 }
 
-// checkpoint copies what it can of both databases' WALs into their files.
-func checkpoint(app core.App) {
+// checkpoint copies what it can of both databases' WALs into their files,
+// and has the main database's WAL start over.
+//
+// The first step runs beside the writer (PASSIVE, from a read connection),
+// so it copies the bulk without making anyone wait. But with pushes
+// committing every few milliseconds it never copies the last frames, and
+// SQLite starts the WAL over only after a checkpoint has copied every
+// frame and no reader still uses them. Before, that happened in the
+// commit that grew the WAL past 10,000 pages: at 150 syncs a second one
+// push in about 140 took 50-80 ms, mostly syncing the file, and the pushes
+// behind it waited: that set the push p99 (BENCHMARKS.md).
+//
+// The second step (restartWAL) takes its turn among the pushes and runs
+// on the write connection, so no commit comes between: it copies only the
+// frames written during the first step, then waits at most
+// restartWaitMs for the readers still using the old frames, so that the
+// next write starts the WAL from the beginning. If a reader takes longer
+// (an export, Litestream's replication), the next round tries again; the
+// 10,000-page commit checkpoint stays the backstop.
+func checkpoint(app core.App, pushes *pushQueue) {
 	for name, db := range map[string]dbx.Builder{"data": app.ConcurrentDB(), "auxiliary": app.AuxConcurrentDB()} {
 		var busy, frames, copied int
 		if err := db.NewQuery("PRAGMA wal_checkpoint(PASSIVE)").Row(&busy, &frames, &copied); err != nil {
 			app.Logger().Warn("WAL checkpoint failed", "db", name, "error", err)
 		}
 	}
+	// A PASSIVE checkpoint that did not copy every frame leaves the pages it
+	// wrote to the operating system; the step that completes syncs them.
+	// Syncing them here, beside the writer, leaves the second step only the
+	// pages it writes itself. Every read connection maps the file, so the
+	// kernel's writeback visits each mapping of each page: 28 MB took
+	// 40 ms of CPU.
+	if f, err := os.Open(filepath.Join(app.DataDir(), "data.db")); err == nil {
+		_ = f.Sync()
+		f.Close()
+	}
+	db, ok := app.NonconcurrentDB().(*dbx.DB)
+	if !ok {
+		return
+	}
+	release, err := pushes.enter(context.Background())
+	if err != nil {
+		return // pushes are being turned away: the next round
+	}
+	defer release()
+	if err := restartWAL(db.DB()); err != nil {
+		app.Logger().Warn("WAL checkpoint failed", "db", "data", "error", err)
+	}
+}
+
+// restartWaitMs is how long the second checkpoint step waits for readers.
+const restartWaitMs = 20
+
+// restartWAL copies the rest of the WAL on one of db's connections (the
+// writer's) and waits up to restartWaitMs for older readers to finish.
+func restartWAL(db *sql.DB) error {
+	ctx := context.Background()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA busy_timeout = %d", restartWaitMs)); err != nil {
+		return err
+	}
+	var busy, frames, copied int
+	err = conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(RESTART)").Scan(&busy, &frames, &copied)
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA busy_timeout = %d", busyTimeoutMs)); err != nil {
+		// never hand the writer back with the short wait
+		_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		return err
+	}
+	return err
 }
 
 // ticker runs fn every interval in the background from start, and once

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"os"
 	"path/filepath"
 	"strconv"
 	gosync "sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -131,5 +133,64 @@ func TestServerCheckpointsTheWAL(t *testing.T) {
 			t.Fatalf("the database file lacks a commit %s later", 20*hooks.CheckpointEvery)
 		}
 		time.Sleep(hooks.CheckpointEvery / 4)
+	}
+}
+
+// While a writer commits without pause and readers keep reading (a busy
+// sync server), the server's checkpointer still has the WAL start over,
+// again and again; a checkpoint running beside the writer alone never sees
+// every frame copied, and the WAL would grow until a commit checkpoints it
+// by itself at 10,000 pages, stalling every push behind it.
+func TestWALStartsOverUnderLoad(t *testing.T) {
+	t.Parallel()
+	app := testapp.New(t)
+	// the checkpointer alone: no commit checkpoints by itself (the backstop
+	// at 10,000 pages would start the WAL over too)
+	if _, err := app.NonconcurrentDB().NewQuery("PRAGMA wal_autocheckpoint = 0").Execute(); err != nil {
+		t.Fatal(err)
+	}
+	testapp.NewClient(t, app) // serving starts the checkpointer
+	walSeq := func() uint32 { // the WAL header's checkpoint sequence: one more each time it starts over
+		f, err := os.Open(filepath.Join(app.DataDir(), "data.db-wal"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		var h [16]byte
+		if _, err := f.ReadAt(h[:], 0); err != nil {
+			t.Fatal(err)
+		}
+		return binary.BigEndian.Uint32(h[12:])
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	var wg gosync.WaitGroup
+	var commits atomic.Int64
+	wg.Go(func() {
+		for i := 0; ctx.Err() == nil; i++ {
+			if _, err := app.NonconcurrentDB().NewQuery("UPDATE customers SET notes = {:n} WHERE id = {:id}").
+				Bind(dbx.Params{"n": strconv.Itoa(i), "id": testapp.CustomerA}).Execute(); err != nil {
+				t.Error(err)
+				return
+			}
+			commits.Add(1)
+		}
+	})
+	for range 4 {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				var n int
+				_ = app.ConcurrentDB().NewQuery("SELECT COUNT(*) FROM visits").Row(&n)
+			}
+		})
+	}
+	first := walSeq()
+	deadline := time.Now().Add(30 * hooks.CheckpointEvery)
+	for walSeq()-first < 3 && time.Now().Before(deadline) {
+		time.Sleep(hooks.CheckpointEvery / 4)
+	}
+	stop()
+	wg.Wait()
+	if n := walSeq() - first; n < 3 {
+		t.Fatalf("the WAL started over %d times during %d commits in %s; want at least 3", n, commits.Load(), 30*hooks.CheckpointEvery)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/pocketbase/dbx"
 
+	"rounds/hooks"
 	"rounds/internal/testapp"
 )
 
@@ -222,5 +224,95 @@ func TestCompressedSync(t *testing.T) {
 	}
 	if res, data := do("POST", push, body, map[string]string{"Content-Encoding": "br"}); res.StatusCode != 415 || !strings.Contains(string(data), "br") {
 		t.Fatalf("an unknown encoding: %d %s", res.StatusCode, data)
+	}
+}
+
+// TestDeviceLogFlushKeepsItsRules drives the device log with random
+// sequences of pulls and pushes (times that go back as well as forward,
+// refusals, flushes at random points, a user that does not exist) and
+// compares sync_devices after every flush with a model of its rules: the
+// latest pull and push noted are written, last_sync_at never goes back,
+// refused is the last push's, stuck_since the first push of an unbroken
+// run with refusals, and an unknown user gets no row.
+func TestDeviceLogFlushKeepsItsRules(t *testing.T) {
+	t.Parallel()
+	app := testapp.New(t)
+	log := hooks.NewDeviceLog(app)
+	type row struct {
+		pull, push, sync, stuck time.Time
+		refused                 int
+	}
+	type key struct{ user, device string }
+	model := map[key]row{}
+	users := []string{testapp.UserRepA, testapp.UserRepB, "nosuchuser00001"}
+	for seed := uint64(1); seed <= 20; seed++ {
+		rng := rand.New(rand.NewPCG(seed, 0xde71ce))
+		pending := map[key]row{} // the batch as the log collapses it: last pull, last push
+		pendingPush := map[key]bool{}
+		for step := 0; step < 60; step++ {
+			k := key{users[rng.IntN(len(users))], fmt.Sprintf("device-%d-%d", seed, rng.IntN(3))}
+			at := testapp.Now.Add(time.Duration(rng.IntN(100_000)) * time.Millisecond)
+			p := pending[k]
+			if rng.IntN(2) == 0 {
+				log.Note(k.user, k.device, at, -1)
+				p.pull = at
+			} else {
+				refused := max(0, rng.IntN(4)-1)
+				log.Note(k.user, k.device, at, refused)
+				p.push, p.refused, pendingPush[k] = at, refused, true
+			}
+			pending[k] = p
+			if rng.IntN(8) != 0 {
+				continue
+			}
+			log.Flush()
+			for k, p := range pending {
+				if k.user == users[2] {
+					continue
+				}
+				m := model[k]
+				if !p.pull.IsZero() {
+					m.pull = p.pull
+				}
+				for _, at := range []time.Time{p.pull, p.push} {
+					if at.After(m.sync) {
+						m.sync = at
+					}
+				}
+				if pendingPush[k] {
+					m.push, m.refused = p.push, p.refused
+					switch {
+					case p.refused == 0:
+						m.stuck = time.Time{}
+					case m.stuck.IsZero():
+						m.stuck = p.push
+					}
+				}
+				model[k] = m
+			}
+			pending, pendingPush = map[key]row{}, map[key]bool{}
+			rows, err := app.FindRecordsByFilter("sync_devices", "device_id ~ {:prefix}", "", 0, 0, dbx.Params{"prefix": fmt.Sprintf("device-%d-%%", seed)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := 0
+			for k := range model {
+				if strings.HasPrefix(k.device, fmt.Sprintf("device-%d-", seed)) {
+					want++
+				}
+			}
+			if len(rows) != want {
+				t.Fatalf("seed %d step %d: %d rows for this seed's devices, want %d", seed, step, len(rows), want)
+			}
+			for _, r := range rows {
+				k := key{r.GetString("user"), r.GetString("device_id")}
+				m, ok := model[k]
+				got := row{r.GetDateTime("last_pull_at").Time(), r.GetDateTime("last_push_at").Time(), r.GetDateTime("last_sync_at").Time(),
+					r.GetDateTime("stuck_since").Time(), r.GetInt("refused")}
+				if !ok || !got.pull.Equal(m.pull) || !got.push.Equal(m.push) || !got.sync.Equal(m.sync) || !got.stuck.Equal(m.stuck) || got.refused != m.refused {
+					t.Fatalf("seed %d step %d: %v\n got  %+v\n want %+v", seed, step, k, got, m)
+				}
+			}
+		}
 	}
 }
