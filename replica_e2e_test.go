@@ -2,14 +2,26 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"database/sql"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
+	"math/big"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
 	"rounds/seed"
 )
@@ -81,23 +93,50 @@ func (p *phone) visible() map[string]map[string]map[string]any {
 }
 
 // TestReplicationSurvivesALostDisk: the server streams its database to a
-// replica (ROUNDS_REPLICA_URL, a local directory here); a rep's phone
-// pushes a visit; the server is killed and its data directory lost;
+// replica (ROUNDS_REPLICA_URL: a local directory, and an S3 bucket served
+// on loopback by an in-memory S3 implementation, so that Litestream's own
+// S3 client with its signing and multipart uploads is what runs); a rep's
+// phone pushes a visit; the server is killed and its data directory lost;
 // `rounds restore` brings the database back on an empty directory; the
 // server starts on it, the visit is there, and the phone, syncing from
 // where it was, ends with exactly what a fresh device gets.
 func TestReplicationSurvivesALostDisk(t *testing.T) {
 	t.Parallel()
+	t.Run("file", func(t *testing.T) {
+		t.Parallel()
+		survivesALostDisk(t, "file://"+t.TempDir(), nil)
+	})
+	t.Run("s3", func(t *testing.T) {
+		t.Parallel()
+		backend := s3mem.New()
+		if err := backend.CreateBucket("rounds-replica"); err != nil {
+			t.Fatal(err)
+		}
+		fake := httptest.NewServer(gofakes3.New(backend).Server())
+		t.Cleanup(fake.Close)
+		// AWS_CA_BUNDLE set, as on many machines: Litestream's S3 client
+		// would not start with it (replica.dropCABundle)
+		survivesALostDisk(t, "s3://rounds-replica/company?endpoint="+url.QueryEscape(fake.URL)+"&region=us-east-1",
+			[]string{"AWS_ACCESS_KEY_ID=rounds-test", "AWS_SECRET_ACCESS_KEY=rounds-test-secret", "AWS_CA_BUNDLE=" + selfSignedPEM(t)})
+	})
+}
+
+func survivesALostDisk(t *testing.T, replicaURL string, env []string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	t.Cleanup(cancel)
-	dir, replicaDir := t.TempDir(), t.TempDir()
+	dir := t.TempDir()
 	setUp(t, ctx, dir, "--customers", "16", "--reps", "2")
 	s := &server{t: t, ctx: ctx, dir: dir, addr: freeAddr(t),
-		env: []string{"ROUNDS_REPLICA_URL=file://" + replicaDir, "ROUNDS_REPLICA_SYNC=200ms"}}
+		env: append([]string{"ROUNDS_REPLICA_URL=" + replicaURL, "ROUNDS_REPLICA_SYNC=200ms"}, env...)}
 	s.start()
 	t.Cleanup(s.stop)
 	a := api{t: t, base: "http://" + s.addr}
 	token := signIn(t, a.base, "users", seed.RepEmail(1), seed.DemoPassword)
+	restore := func(dir string) ([]byte, error) {
+		cmd := rounds(ctx, "restore", "--dir", dir, "--from", replicaURL)
+		cmd.Env = append(cmd.Env, env...)
+		return cmd.CombinedOutput()
+	}
 
 	dev := &phone{}
 	dev.sync(t, a, token)
@@ -119,7 +158,7 @@ func TestReplicationSurvivesALostDisk(t *testing.T) {
 
 	// the visit reaches the replica within a few sync intervals
 	deadline := time.Now().Add(20 * time.Second)
-	for !inReplica(t, ctx, replicaDir, visit) {
+	for !inReplica(t, ctx, restore, visit) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the visit did not reach the replica in 20 s\nserver log:\n%s", s.logs.String())
 		}
@@ -131,7 +170,7 @@ func TestReplicationSurvivesALostDisk(t *testing.T) {
 	if err := os.RemoveAll(dir); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := rounds(ctx, "restore", "--dir", dir, "--from", "file://"+replicaDir).CombinedOutput(); err != nil {
+	if out, err := restore(dir); err != nil {
 		t.Fatalf("rounds restore: %v\n%s", err, out)
 	}
 	s.start()
@@ -148,11 +187,11 @@ func TestReplicationSurvivesALostDisk(t *testing.T) {
 	}
 }
 
-// inReplica restores the replica into a scratch file and looks for the visit.
-func inReplica(t *testing.T, ctx context.Context, replicaDir, visit string) bool {
+// inReplica restores the replica into a scratch directory and looks for the visit.
+func inReplica(t *testing.T, ctx context.Context, restore func(dir string) ([]byte, error), visit string) bool {
 	t.Helper()
 	scratch := filepath.Join(t.TempDir(), "probe")
-	if out, err := rounds(ctx, "restore", "--dir", scratch, "--from", "file://"+replicaDir).CombinedOutput(); err != nil {
+	if out, err := restore(scratch); err != nil {
 		t.Logf("restore probe: %v %s", err, out)
 		return false
 	}
@@ -166,4 +205,24 @@ func inReplica(t *testing.T, ctx context.Context, replicaDir, visit string) bool
 		return false
 	}
 	return n == 1
+}
+
+// selfSignedPEM writes a CA certificate to a file and returns its path.
+func selfSignedPEM(t *testing.T) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Rounds test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

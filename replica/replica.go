@@ -55,6 +55,9 @@ type Replicator struct {
 // Start begins replicating the SQLite database at path (in WAL mode) to
 // cfg.URL: a snapshot first, then every change within cfg.Sync.
 func Start(ctx context.Context, path string, cfg Config, logger *slog.Logger) (*Replicator, error) {
+	if dropCABundle(cfg.URL) && logger != nil {
+		logger.Warn(caBundleNote)
+	}
 	client, err := litestream.NewReplicaClientFromURL(cfg.URL)
 	if err != nil {
 		return nil, err
@@ -96,6 +99,9 @@ func Restore(ctx context.Context, url, path string) error {
 	if _, err := os.Stat(path); err == nil {
 		return ErrExists
 	}
+	if dropCABundle(url) {
+		fmt.Fprintln(os.Stderr, caBundleNote)
+	}
 	client, err := litestream.NewReplicaClientFromURL(url)
 	if err != nil {
 		return err
@@ -107,4 +113,22 @@ func Restore(ctx context.Context, url, path string) error {
 		return ErrNoReplica
 	}
 	return err
+}
+
+// caBundleNote says why AWS_CA_BUNDLE is set aside.
+const caBundleNote = "AWS_CA_BUNDLE is ignored for the replica: Litestream's S3 client cannot use it " +
+	"(the AWS SDK refuses its HTTP client when the variable is set, and replication would not start). " +
+	"The system's certificate authorities are used; add a private one through SSL_CERT_FILE or SSL_CERT_DIR."
+
+// dropCABundle unsets AWS_CA_BUNDLE before an S3 replica is opened, and
+// says whether it did. Litestream (v0.5) gives the AWS SDK a plain
+// http.Client; the SDK can add a CA bundle only to its own client type,
+// and otherwise fails to load its configuration: with the variable set,
+// as it is on many machines (pointing at the system bundle), no S3
+// replica could start. Nothing else in Rounds uses the AWS SDK.
+func dropCABundle(url string) bool {
+	if !strings.HasPrefix(url, "s3://") || os.Getenv("AWS_CA_BUNDLE") == "" {
+		return false
+	}
+	return os.Unsetenv("AWS_CA_BUNDLE") == nil
 }
