@@ -96,8 +96,13 @@ const CheckpointEvery = time.Second
 // checkpoints by itself if the WAL reaches 10,000 pages (about 40 MB),
 // which only a burst the checkpointer cannot keep up with reaches, and
 // which the commands (migrate, seed) rely on.
-func registerCheckpoints(app core.App, pushes *pushQueue) {
-	t := newTicker(CheckpointEvery, func() { checkpoint(app, pushes) })
+//
+// With replication on, Litestream holds a read transaction open between
+// its syncs and starts the WAL over itself; the second step would only
+// wait its 20 ms for Litestream every round, holding the writer, so it is
+// left out (restart false).
+func registerCheckpoints(app core.App, pushes *pushQueue, restart bool) {
+	t := newTicker(CheckpointEvery, func() { checkpoint(app, pushes, restart) })
 	app.OnServe().BindFunc(func(se *core.ServeEvent) error {
 		t.start()
 		return se.Next()
@@ -127,12 +132,15 @@ func registerCheckpoints(app core.App, pushes *pushQueue) {
 // next write starts the WAL from the beginning. If a reader takes longer
 // (an export, Litestream's replication), the next round tries again; the
 // 10,000-page commit checkpoint stays the backstop.
-func checkpoint(app core.App, pushes *pushQueue) {
+func checkpoint(app core.App, pushes *pushQueue, restart bool) {
 	for name, db := range map[string]dbx.Builder{"data": app.ConcurrentDB(), "auxiliary": app.AuxConcurrentDB()} {
 		var busy, frames, copied int
 		if err := db.NewQuery("PRAGMA wal_checkpoint(PASSIVE)").Row(&busy, &frames, &copied); err != nil {
 			app.Logger().Warn("WAL checkpoint failed", "db", name, "error", err)
 		}
+	}
+	if !restart {
+		return
 	}
 	// A PASSIVE checkpoint that did not copy every frame leaves the pages it
 	// wrote to the operating system; the step that completes syncs them.

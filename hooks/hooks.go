@@ -79,7 +79,7 @@ func Register(app core.App, deps Deps) {
 	registerAccess(app)
 	registerReadPool(app)
 	pushes := newPushQueue(deps.PushQueue)
-	registerCheckpoints(app, pushes)
+	registerCheckpoints(app, pushes, deps.Replica == nil)
 	registerSync(app, deps, pushes)
 	registerTerritory(app, deps)
 	registerFunnel(app, deps)
