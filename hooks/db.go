@@ -27,11 +27,21 @@ import (
 const MmapBytes = 1 << 30
 
 // pragmas are PocketBase's (core.DefaultDBConnect, v0.40) plus mmap_size
-// and wal_autocheckpoint (see registerCheckpoints);
+// and wal_autocheckpoint (see registerCheckpoints), and transactions that
+// take the write lock when they begin (_txlock=immediate; read-only ones,
+// such as the pull's snapshot, begin as before);
 // TestDBConnectKeepsPocketBasePragmas checks that they stay in step.
+//
+// PocketBase's one write connection is not the only writer when Litestream
+// replicates: it writes from its own connection. A transaction that began
+// by reading and then wrote after Litestream had committed failed at once
+// with SQLITE_BUSY, which no busy timeout waits out (its snapshot is
+// stale): one push in six failed with a 500 under a steady stream of
+// pushes (TestPushesSucceedWhileReplicating). One that takes the lock first
+// waits its turn instead.
 var pragmas = "?_pragma=busy_timeout(" + strconv.Itoa(busyTimeoutMs) + ")&_pragma=journal_mode(WAL)&_pragma=journal_size_limit(200000000)" +
 	"&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)&_pragma=temp_store(MEMORY)&_pragma=cache_size(-32000)" +
-	"&_pragma=mmap_size(" + strconv.Itoa(MmapBytes) + ")&_pragma=wal_autocheckpoint(10000)&_defensive=1"
+	"&_pragma=mmap_size(" + strconv.Itoa(MmapBytes) + ")&_pragma=wal_autocheckpoint(10000)&_defensive=1&_txlock=immediate"
 
 // busyTimeoutMs is how long a connection waits for a lock before it gives
 // up (PocketBase's setting).
