@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -12,9 +11,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
-	"io"
 	"math/big"
-	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -243,9 +240,12 @@ func TestPushesSucceedWhileReplicating(t *testing.T) {
 	t.Cleanup(cancel)
 	dir := t.TempDir()
 	setUp(t, ctx, dir, "--customers", "16", "--reps", "2")
-	base, logs := startServer(t, ctx, dir, "ROUNDS_REPLICA_URL=file://"+t.TempDir(), "ROUNDS_REPLICA_SYNC=100ms")
-	a := api{t: t, base: base}
-	token := signIn(t, base, "users", seed.RepEmail(1), seed.DemoPassword)
+	s := &server{t: t, ctx: ctx, dir: dir, addr: freeAddr(t),
+		env: []string{"ROUNDS_REPLICA_URL=file://" + t.TempDir(), "ROUNDS_REPLICA_SYNC=100ms"}}
+	s.start()
+	t.Cleanup(s.stop)
+	a := api{t: t, base: "http://" + s.addr}
+	token := signIn(t, a.base, "users", seed.RepEmail(1), seed.DemoPassword)
 	dev := &phone{}
 	dev.sync(t, a, token)
 	var customers []string
@@ -266,19 +266,14 @@ func TestPushesSucceedWhileReplicating(t *testing.T) {
 						"customer": customers[(n+i)%len(customers)], "purpose": "while replicating"})
 				}
 				body, _ := json.Marshal(map[string]any{"visits": map[string]any{"created": visits, "updated": []any{}, "deleted": []string{}}})
-				req, _ := http.NewRequestWithContext(ctx, "POST", fmt.Sprintf("%s/api/sync/push?last_pulled_at=%d", base, dev.cursor), bytes.NewReader(body))
-				req.Header.Set("Authorization", token)
-				req.Header.Set("Content-Type", "application/json")
-				res, err := http.DefaultClient.Do(req)
+				status, _, err := s.post(fmt.Sprintf("/api/sync/push?last_pulled_at=%d", dev.cursor), token, body)
 				if err != nil {
 					t.Error(err)
 					return
 				}
-				_, _ = io.Copy(io.Discard, res.Body)
-				res.Body.Close()
-				if res.StatusCode != 200 {
+				if status != 200 {
 					mu.Lock()
-					failed[res.StatusCode]++
+					failed[status]++
 					mu.Unlock()
 				}
 			}
@@ -286,7 +281,7 @@ func TestPushesSucceedWhileReplicating(t *testing.T) {
 	}
 	wg.Wait()
 	if len(failed) > 0 {
-		t.Fatalf("of %d pushes while replicating, these failed (by status): %v\nserver log:\n%s", phones*pushes, failed, logs.String())
+		t.Fatalf("of %d pushes while replicating, these failed (by status): %v\nserver log:\n%s", phones*pushes, failed, s.logs.String())
 	}
 	var n int
 	if status := a.do("GET", "/api/collections/visits/records?perPage=1&filter="+url.QueryEscape("purpose='while replicating'"), token, nil, &struct {

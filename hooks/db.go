@@ -140,8 +140,8 @@ func registerCheckpoints(app core.App, pushes *pushQueue, restart bool) {
 // frames written during the first step, then waits at most
 // restartWaitMs for the readers still using the old frames, so that the
 // next write starts the WAL from the beginning. If a reader takes longer
-// (an export, Litestream's replication), the next round tries again; the
-// 10,000-page commit checkpoint stays the backstop.
+// (a large export), the next round tries again; the 10,000-page commit
+// checkpoint stays the backstop.
 func checkpoint(app core.App, pushes *pushQueue, restart bool) {
 	for name, db := range map[string]dbx.Builder{"data": app.ConcurrentDB(), "auxiliary": app.AuxConcurrentDB()} {
 		var busy, frames, copied int

@@ -355,8 +355,7 @@ func dateText(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	d, _ := types.ParseDateTime(t.UTC())
-	return d.String()
+	return t.UTC().Format(types.DefaultDateLayout)
 }
 
 // clipQuery shortens a query value quoted back in an error.
