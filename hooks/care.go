@@ -100,33 +100,18 @@ func (h *careHandlers) signer(e *core.RequestEvent) (*care.Signer, error) {
 	return s, nil
 }
 
-// linkTokenKey is where redactLinkTokens keeps a request's link token.
-const linkTokenKey = "rounds.linkToken"
-
 // redactLinkTokens keeps link tokens out of the request log on every route
-// and every status (404s, 405s and 429s included): it runs before any other
-// middleware, moves the query's token into the request's store, and leaves
-// "REDACTED" in the URL (and in a Referer that carried one).
+// and every status (404s, 405s and 429s included). It runs just inside
+// PocketBase's activity logger: handlers read the request as it came, and
+// before the logger writes the request down, the query, the Referer and
+// the User-Agent lose every token (redactQuery says what counts as one).
 func redactLinkTokens(app core.App) {
 	app.OnServe().BindFunc(func(se *core.ServeEvent) error {
 		se.Router.Bind(&hook.Handler[*core.RequestEvent]{
 			Id:       "roundsRedactLinkTokens",
-			Priority: apis.DefaultCorsMiddlewarePriority - 1,
+			Priority: apis.DefaultActivityLoggerMiddlewarePriority + 1,
 			Func: func(e *core.RequestEvent) error {
-				if q := e.Request.URL.Query(); q.Has("token") {
-					e.Set(linkTokenKey, q.Get("token"))
-					q.Set("token", "REDACTED")
-					e.Request.URL.RawQuery = q.Encode()
-					e.Request.RequestURI = e.Request.URL.RequestURI()
-				}
-				if ref := e.Request.Referer(); strings.Contains(ref, "token=") {
-					if u, err := url.Parse(ref); err == nil {
-						q := u.Query()
-						q.Set("token", "REDACTED")
-						u.RawQuery = q.Encode()
-						e.Request.Header.Set("Referer", u.String())
-					}
-				}
+				defer redactRequest(e)
 				return e.Next()
 			},
 		})
@@ -134,11 +119,24 @@ func redactLinkTokens(app core.App) {
 	})
 }
 
+// redactRequest rewrites what the activity logger reads of a request.
+func redactRequest(e *core.RequestEvent) {
+	r := e.Request
+	if q, ok := redactQuery(r.URL.RawQuery); ok {
+		u := *r.URL
+		u.RawQuery = q
+		r.URL = &u
+		r.RequestURI = u.RequestURI()
+	}
+	for _, h := range []string{"Referer", "User-Agent"} {
+		if v, ok := redactText(r.Header.Get(h)); ok {
+			r.Header.Set(h, v)
+		}
+	}
+}
+
 // linkToken is the link token of the request's query.
 func linkToken(e *core.RequestEvent) string {
-	if t, ok := e.Get(linkTokenKey).(string); ok {
-		return t
-	}
 	return e.Request.URL.Query().Get("token")
 }
 
