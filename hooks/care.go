@@ -256,10 +256,12 @@ func (h *careHandlers) register(e *core.RequestEvent) error {
 	})
 }
 
+const changedRep = "This invite no longer works: your contact at our company has changed. Ask them for a new one."
+
 // usableInvite returns the stored invite of a register link, or the
 // reason it no longer works: invites are single-use, and die when the
 // customer opts out or their customer moves to another rep after the
-// invite was made.
+// invite was made (voided_at), for good: coming back does not revive it.
 func usableInvite(app core.App, id string, contact *core.Record) (*core.Record, error) {
 	invite, err := findOptional(app, crm.CareInvites, id)
 	if err != nil {
@@ -271,12 +273,14 @@ func usableInvite(app core.App, id string, contact *core.Record) (*core.Record, 
 		return nil, router.NewUnauthorizedError("The invite was refused: it is not known here (it may have been withdrawn); ask your sales rep for a new one.", nil)
 	case !invite.GetDateTime("used_at").IsZero():
 		return nil, gone("This invite was already used. To change what you receive, open the preferences link you were given.")
+	case !invite.GetDateTime("voided_at").IsZero():
+		return nil, gone(changedRep)
 	case !contact.GetDateTime("opted_out_at").IsZero() && !contact.GetDateTime("opted_out_at").Before(invite.GetDateTime("issued_at")):
 		return nil, gone("You chose not to receive messages after this invite was made, so it no longer works; ask your sales rep for a new one if you changed your mind.")
 	}
 	owner := dbResolver{app}.Resolve(crm.Contacts, contact.Id, "customer.owner")
 	if owner != invite.GetString("rep") {
-		return nil, gone("This invite no longer works: your contact at our company has changed. Ask them for a new one.")
+		return nil, gone(changedRep)
 	}
 	return invite, nil
 }

@@ -277,6 +277,24 @@ func TestInvitesDie(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, 410, "contact at our company has changed"},
+		{"the customer moved away and came back", func(t *testing.T, app *tests.TestApp, _ *testapp.Client) {
+			c, _ := app.FindRecordById("customers", testapp.CustomerA)
+			for _, owner := range []string{testapp.UserRepB, testapp.UserRepA} {
+				c.Set("owner", owner)
+				if err := app.Save(c); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}, 410, "contact at our company has changed"},
+		{"the contact moved to another customer and back", func(t *testing.T, app *tests.TestApp, _ *testapp.Client) {
+			c, _ := app.FindRecordById("contacts", testapp.ContactA)
+			for _, customer := range []string{testapp.CustomerB, testapp.CustomerA} {
+				c.Set("customer", customer)
+				if err := app.Save(c); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}, 410, "contact at our company has changed"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/types"
 
 	"rounds/crm"
 	rsync "rounds/sync"
@@ -30,9 +31,38 @@ func registerTerritory(app core.App, deps Deps) {
 			if err := customerEvent(tx, e.Record.Id, crm.EventOwnerChange, "handed from "+nameOf(tx, from)+" to "+nameOf(tx, to), by, deps.Now()); err != nil {
 				return err
 			}
+			if err := voidInvites(tx, "customer = {:c}", e.Record.Id, deps.Now()); err != nil {
+				return err
+			}
 			return handOverFollowUps(tx, e.Record, from, to)
 		})
 	})
+	// a contact moved to another customer (an admin's edit): its invites die too
+	app.OnRecordUpdate(crm.Contacts).BindFunc(func(e *core.RecordEvent) error {
+		if e.Record.Original().GetString("customer") == e.Record.GetString("customer") {
+			return e.Next()
+		}
+		return e.App.RunInTransaction(func(tx core.App) error {
+			e.App = tx
+			if err := e.Next(); err != nil {
+				return err
+			}
+			return voidInvites(tx, "id = {:c}", e.Record.Id, deps.Now())
+		})
+	})
+}
+
+// voidInvites ends, for good, every unused invite of the contacts that
+// match where (with {:c} bound to id): an invite is the word of the rep who
+// made it, and dies when its customer leaves them, even if it comes back.
+func voidInvites(tx core.App, where, id string, now time.Time) error {
+	_, err := tx.NonconcurrentDB().NewQuery(`UPDATE ` + crm.CareInvites + ` SET voided_at = {:now}
+		WHERE used_at = '' AND voided_at = '' AND contact IN (SELECT id FROM ` + crm.Contacts + ` WHERE ` + where + `)`).
+		Bind(dbx.Params{"c": id, "now": now.UTC().Format(types.DefaultDateLayout)}).Execute()
+	if err != nil {
+		return fmt.Errorf("void the invites of %s: %w", id, err)
+	}
+	return nil
 }
 
 func handOverFollowUps(tx core.App, customer *core.Record, from, to string) error {
