@@ -76,6 +76,7 @@ func TestAuthorizationGenerative(t *testing.T) {
 			o.checkReads(t)
 			o.checkSyncPull(t)
 			o.checkSyncPush(t)
+			o.checkGracePush(t)
 			o.checkCare(t)
 			o.checkForecast(t)
 			o.checkWrites(t) // these two change the data
@@ -99,7 +100,8 @@ type org struct {
 	seed   uint64
 	actors []actor
 	graph  policy.Graph
-	// former: "customer/user" -> the user owned the customer until a
+	// former: who owned which customer until a territory change, and what
+	// the new owners added under them since
 	// territory change within the grace (true) or long ago (false)
 	former formerOwners
 	// a contact whose preferences link the customer actor holds
@@ -113,7 +115,7 @@ var authzPasswordHash string
 func newOrg(t *testing.T, seed uint64) *org {
 	t.Helper()
 	app := testapp.New(t)
-	o := &org{t: t, app: app, rng: rand.New(rand.NewPCG(seed, 0x5eed)), seed: seed, former: formerOwners{}}
+	o := &org{t: t, app: app, rng: rand.New(rand.NewPCG(seed, 0x5eed)), seed: seed, former: formerOwners{recent: map[string]bool{}, later: map[string]string{}}}
 	o.client = testapp.NewClient(t, app)
 	app.Cron().Stop() // the reminders job would write notifications while the test compares
 	o.build(t)
@@ -292,7 +294,18 @@ func (o *org) build(t *testing.T) {
 						t.Fatal(err)
 					}
 				}
-				o.former[cid+"/"+from] = recent
+				o.former.recent[cid+"/"+from] = recent
+				if rng.IntN(2) == 0 { // the new owner's work since: never the former owner's
+					visit, order := o.id("vis"), o.id("ord")
+					o.save(t, crm.Visits, visit, map[string]any{"customer": cid, "purpose": "first visit"})
+					o.save(t, crm.Orders, order, map[string]any{"customer": cid, "status": "draft", "currency": "EUR"})
+					o.former.later[crm.Visits+"/"+visit], o.former.later[crm.Orders+"/"+order] = r.GetString("owner"), r.GetString("owner")
+					if rng.IntN(2) == 0 {
+						line := o.id("lin")
+						o.save(t, crm.OrderLines, line, map[string]any{"order": order, "product": testapp.ProductCoffee, "quantity": 1})
+						o.former.later[crm.OrderLines+"/"+line] = r.GetString("owner")
+					}
+				}
 			}
 		}
 	}
@@ -794,6 +807,9 @@ func (o *org) checkSyncPush(t *testing.T) {
 		wantVisit := policy.For(crm.Visits).SyncWritesRecord(a.policy, g, o.former, visitID, policy.Create)
 		delete(g, "visits/"+visitID)
 		_, err := o.app.FindRecordById(crm.Visits, visitID)
+		if err == nil {
+			o.former.later[crm.Visits+"/"+visitID] = a.policy.ID
+		}
 		if (err == nil) != wantVisit {
 			t.Fatalf("seed %d: %s pushes a visit under %s: stored=%v, policy says %v (%s)", o.seed, a.name, customer, err == nil, wantVisit, res.Body)
 		}
@@ -810,6 +826,92 @@ func (o *org) checkSyncPush(t *testing.T) {
 			if fu := o.record(t, crm.FollowUps, followUp); fu.GetString("assignee") != fuBefore.GetString("assignee") {
 				t.Fatalf("seed %d: %s took over follow-up %s through sync (assignee %s -> %s)", o.seed, a.name, followUp, fuBefore.GetString("assignee"), fu.GetString("assignee"))
 			}
+		}
+		o.loadGraph(t)
+	}
+}
+
+// checkGracePush: a rep who lost a customer recently pushes an edit of
+// each visit and order under it, and a line into each draft order, whether
+// the record was there before the change or the new owner added it since;
+// what is stored is what policy.SyncWritesRecord says, and every refusal is
+// listed in rejected with a reason.
+func (o *org) checkGracePush(t *testing.T) {
+	o.loadGraph(t)
+	for i, a := range o.actors {
+		if a.policy.Role != policy.Rep {
+			continue
+		}
+		var visits, orders []string
+		for _, id := range o.ids(crm.Visits) {
+			if o.former.recent[o.graph.Resolve(crm.Visits, id, "customer")+"/"+a.policy.ID] {
+				visits = append(visits, id)
+			}
+		}
+		for _, id := range o.ids(crm.Orders) {
+			if o.former.recent[o.graph.Resolve(crm.Orders, id, "customer")+"/"+a.policy.ID] {
+				orders = append(orders, id)
+			}
+		}
+		if len(visits)+len(orders) == 0 {
+			continue
+		}
+		purpose := fmt.Sprintf("grace edit %d", i)
+		var updates, lines []any
+		for _, id := range visits {
+			updates = append(updates, map[string]any{"id": id, "customer": o.graph.Resolve(crm.Visits, id, "customer"), "purpose": purpose, "_status": "updated", "_changed": "purpose"})
+		}
+		var orderUpdates []any
+		lineOf := map[string]string{}
+		for j, id := range orders {
+			orderUpdates = append(orderUpdates, map[string]any{"id": id, "customer": o.graph.Resolve(crm.Orders, id, "customer"), "notes": purpose, "status": o.graph.Resolve(crm.Orders, id, "status"), "_status": "updated", "_changed": "notes"})
+			line := fmt.Sprintf("graceline%03d%03d", i, j)
+			lineOf[id] = line
+			lines = append(lines, map[string]any{"id": line, "order": id, "product": testapp.ProductCoffee, "quantity": 1, "_status": "created", "_changed": ""})
+		}
+		body := map[string]any{
+			"visits":      map[string]any{"created": []any{}, "updated": updates, "deleted": []any{}},
+			"orders":      map[string]any{"created": []any{}, "updated": orderUpdates, "deleted": []any{}},
+			"order_lines": map[string]any{"created": lines, "updated": []any{}, "deleted": []any{}},
+		}
+		res := o.do(t, a, http.MethodPost, "/api/sync/push?last_pulled_at="+strconv.FormatInt(rsync.EncodeCursor(1<<40, 1<<40), 10), body)
+		if !a.policy.SignedIn() {
+			if res.Status != 401 {
+				t.Fatalf("seed %d: %s pushes: status %d, want 401", o.seed, a.name, res.Status)
+			}
+			continue
+		}
+		if res.Status != 200 {
+			t.Fatalf("seed %d: %s pushes in the grace: %d %s", o.seed, a.name, res.Status, res.Body)
+		}
+		var out struct {
+			Rejected []struct{ Table, ID, Reason string }
+		}
+		res.JSON(t, &out)
+		refused := map[string]bool{}
+		for _, r := range out.Rejected {
+			if r.Reason == "" {
+				t.Fatalf("seed %d: %s's push: %s/%s refused without a reason", o.seed, a.name, r.Table, r.ID)
+			}
+			refused[r.Table+"/"+r.ID] = true
+		}
+		check := func(collection, id string, stored bool, action policy.Action) {
+			want := policy.For(collection).SyncWritesRecord(a.policy, o.graph, o.former, id, action)
+			if stored != want || refused[collection+"/"+id] == want {
+				t.Fatalf("seed %d: %s (who lost its customer recently) pushes %s %s (added later by: %q): stored %v, refused %v, policy says %v (%s)",
+					o.seed, a.name, action, collection+"/"+id, o.former.later[collection+"/"+id], stored, refused[collection+"/"+id], want, res.Body)
+			}
+		}
+		for _, id := range visits {
+			check(crm.Visits, id, o.record(t, crm.Visits, id).GetString("purpose") == purpose, policy.Update)
+		}
+		for _, id := range orders {
+			check(crm.Orders, id, o.record(t, crm.Orders, id).GetString("notes") == purpose, policy.Update)
+			line := lineOf[id]
+			_, err := o.app.FindRecordById(crm.OrderLines, line)
+			o.graph[crm.OrderLines+"/"+line] = map[string]string{"order": id}
+			check(crm.OrderLines, line, err == nil, policy.Create)
+			delete(o.graph, crm.OrderLines+"/"+line)
 		}
 		o.loadGraph(t)
 	}
@@ -1150,7 +1252,21 @@ func protectedValue(o *org, collection, field string, r *core.Record) any {
 	return nil
 }
 
-// formerOwners is what the generator did to territories, for the policy.
-type formerOwners map[string]bool
+// formerOwners is what the generator did to territories, for the policy:
+// recent maps "customer/user" to whether the user owned the customer until
+// a change within the grace (false: long ago); later maps the records
+// ("collection/id") added after a change (by a new owner, or pushed by
+// anyone) to who added them.
+type formerOwners struct {
+	recent map[string]bool
+	later  map[string]string // the user who added it
+}
 
-func (f formerOwners) OwnedUntilRecently(customer, user string) bool { return f[customer+"/"+user] }
+func (f formerOwners) OwnedUntilRecently(customer, user string) bool {
+	return f.recent[customer+"/"+user]
+}
+
+func (f formerOwners) KnewOf(collection, id, user string) bool {
+	by, ok := f.later[collection+"/"+id]
+	return !ok || by == user
+}

@@ -341,11 +341,18 @@ func (s Spec) WritesRecord(a Actor, r Resolver, id string, action Action) bool {
 }
 
 // FormerOwners knows the territory changes: which customers a user owned
-// until a change less than the grace ago. The sync reads them from its
-// change log; tests from what they did.
+// until a change less than the grace ago, and which records under them the
+// user can have known. The sync reads them from its change log; tests from
+// what they did.
 type FormerOwners interface {
 	OwnedUntilRecently(customer, user string) bool
+	// KnewOf reports whether the record was under its customer before the
+	// customer left the user, or was written by the user since.
+	KnewOf(collection, id, user string) bool
 }
+
+// parents are the collections of the Parent relations.
+var parents = map[string]string{"customer": crm.Customers, "order": crm.Orders}
 
 // customerPath is the path from a record to the customer whose history it
 // is in ("id" for customers); ok is false for records outside any
@@ -366,7 +373,10 @@ func (s Spec) customerPath() (path string, ok bool) {
 // a territory change: a rep may also write under a customer they owned
 // until a change less than the grace ago, so that what they did offline
 // before they knew lands in the customer's history (the follow-ups they
-// promised go to the new owner). REST and every read ignore the grace.
+// promised go to the new owner). The grace covers only what the rep's
+// device can have held: a record the new owner added after the change is
+// not the former owner's to change, nor a draft order of theirs to add
+// lines to. REST and every read ignore the grace.
 func (s Spec) SyncWritesRecord(a Actor, r Resolver, f FormerOwners, id string, action Action) bool {
 	if s.WritesRecord(a, r, id, action) {
 		return true
@@ -377,6 +387,12 @@ func (s Spec) SyncWritesRecord(a Actor, r Resolver, f FormerOwners, id string, a
 	}
 	customer := r.Resolve(s.Name, id, path)
 	if customer == "" || s.ownerOf(r, id) == a.ID || !f.OwnedUntilRecently(customer, a.ID) {
+		return false
+	}
+	if action != Create && s.Name != crm.Customers && !f.KnewOf(s.Name, id, a.ID) {
+		return false
+	}
+	if parent := parents[s.Parent]; parent != "" && parent != crm.Customers && !f.KnewOf(parent, r.Resolve(s.Name, id, s.Parent), a.ID) {
 		return false
 	}
 	if s.While != nil && (action != Create || s.WhileOnCreate) {

@@ -150,10 +150,14 @@ func TestDecisions(t *testing.T) {
 		"orders/o3":          {"customer": "c2", "status": "draft"},
 		"orders/o4":          {"customer": "c2", "status": "submitted"},
 		"order_lines/l4":     {"order": "o4"},
+		"contacts/k3":        {"customer": "c2"},
+		"orders/o5":          {"customer": "c2", "status": "draft"},
+		"order_lines/l5":     {"order": "o5"},
+		"order_lines/l6":     {"order": "o3"},
 		"customers/orphaned": {},
 	}
-	recent := formerOwners{"c2": "rep1"}
-	formerMgr := formerOwners{"c2": "mgr"}
+	recent := formerOwners{owner: map[string]string{"c2": "rep1"}, later: map[string]bool{"contacts/k3": true, "orders/o5": true}}
+	formerMgr := formerOwners{owner: map[string]string{"c2": "mgr"}}
 	nobody := formerOwners{}
 	anon := policy.Actor{Role: policy.Anonymous}
 	rep1 := policy.Actor{ID: "rep1", Role: policy.Rep, Active: true}
@@ -195,6 +199,11 @@ func TestDecisions(t *testing.T) {
 		{"a manager who owned it pushes", contacts.SyncWritesRecord(mgr, g, formerMgr, "k2", policy.Update), false},
 		{"former owner deletes the customer", customers.SyncWritesRecord(rep1, g, recent, "c2", policy.Delete), false},
 		{"former owner pushes after the grace", contacts.SyncWritesRecord(rep1, g, nobody, "k2", policy.Update), false},
+		// what the new owner added after the change was never rep1's
+		{"former owner pushes a contact added since", contacts.SyncWritesRecord(rep1, g, recent, "k3", policy.Update), false},
+		{"former owner deletes a contact added since", contacts.SyncWritesRecord(rep1, g, recent, "k3", policy.Delete), false},
+		{"former owner adds a line to an order added since", lines.SyncWritesRecord(rep1, g, recent, "l5", policy.Create), false},
+		{"former owner adds a line to their own draft", lines.SyncWritesRecord(rep1, g, recent, "l6", policy.Create), true},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s: %v, want %v", c.name, c.got, c.want)
@@ -202,10 +211,19 @@ func TestDecisions(t *testing.T) {
 	}
 }
 
-// formerOwners maps a customer to the user who owned it until recently.
-type formerOwners map[string]string
+// formerOwners maps a customer to the user who owned it until recently;
+// later holds the records ("collection/id") added after the change by
+// someone else.
+type formerOwners struct {
+	owner map[string]string
+	later map[string]bool
+}
 
-func (f formerOwners) OwnedUntilRecently(customer, user string) bool { return f[customer] == user }
+func (f formerOwners) OwnedUntilRecently(customer, user string) bool {
+	return f.owner[customer] == user
+}
+
+func (f formerOwners) KnewOf(collection, id, user string) bool { return !f.later[collection+"/"+id] }
 
 // TestHandsOver: a manager hands a customer from one of their reps (who may
 // have left) to another active rep of theirs, and nothing else.

@@ -419,7 +419,7 @@ func (p *pusher) create(t Table, collection *core.Collection, id string, raw Raw
 		}
 	}
 	if t.Name != crm.Customers {
-		order, owner, ok, serr := p.scope(t, r)
+		order, owner, ok, serr := p.scope(t, r, false)
 		if serr != nil {
 			return serr
 		}

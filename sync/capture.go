@@ -30,13 +30,22 @@ const (
 	metaTable    = "_rounds_sync_meta"
 )
 
-// WriterID names who writes in the change log: the device when it said
-// (X-Device-Id), else the rep.
+// WriterID names who writes in the change log: the rep's device when it
+// said (X-Device-Id), else the rep. A device is named under its rep
+// ("<rep>/<device>"), so that no account can pass for another's device by
+// sending the same X-Device-Id: the change log's word on who wrote a record
+// decides what a former owner may still write (the territory grace).
 func WriterID(rep, device string) string {
 	if device != "" {
-		return device
+		return rep + "/" + device
 	}
 	return "user:" + rep
+}
+
+// writtenBy reports whether a change log writer is the rep or one of the
+// rep's devices.
+func writtenBy(writer, rep string) bool {
+	return rep != "" && (writer == "user:"+rep || strings.HasPrefix(writer, rep+"/"))
 }
 
 // Ops of a change row.

@@ -146,8 +146,8 @@ type pusher struct {
 	deleted map[string]map[string]bool
 	// role is the pushing user's role, read in the push's transaction
 	role policy.Role
-	// left caches formerly: customers that left the rep within the grace
-	left map[string]bool
+	// left caches formerly: where each customer left the rep within the grace (0: not)
+	left map[string]int64
 	// teams caches each owner's team (scope_team), read once per push
 	teams map[string]string
 }

@@ -33,19 +33,22 @@ func (p *pusher) customerOf(t Table, parent string) (customer, order *row, err e
 	return customer, order, err
 }
 
-// inScope checks that r (existing, or about to be written) belongs to a
-// customer the rep may write under (see scope); for order lines it also
-// returns the order.
+// inScope checks that r (stored) belongs to a customer the rep may write
+// under (see scope); for order lines it also returns the order.
 func (p *pusher) inScope(t Table, r crm.Stored) (order *row, ok bool, err error) {
-	order, _, ok, err = p.scope(t, r)
+	order, _, ok, err = p.scope(t, r, true)
 	return order, ok, err
 }
 
-// scope places r: its order (for lines), the owner of its customer, and
-// whether the rep may write it — they own the customer, or owned it until
-// a territory change less than the grace ago (what a rep did offline
-// before they knew lands in the customer's history).
-func (p *pusher) scope(t Table, r crm.Stored) (order *row, owner string, ok bool, err error) {
+// scope places r (stored, or about to be created): its order (for lines),
+// the owner of its customer, and whether the rep may write it — they own
+// the customer, or owned it until a territory change less than the grace
+// ago (what a rep did offline before they knew lands in the customer's
+// history). The grace covers only what the rep's device can have held:
+// records under the customer from before it left them and records the rep
+// wrote since; one that the new owner added afterwards (or a line of such
+// an order) is refused with a recordError that says so.
+func (p *pusher) scope(t Table, r crm.Stored, stored bool) (order *row, owner string, ok bool, err error) {
 	customerID := r.GetString("id")
 	if t.Name == crm.Customers {
 		owner = r.GetString("owner")
@@ -60,36 +63,71 @@ func (p *pusher) scope(t Table, r crm.Stored) (order *row, owner string, ok bool
 	if owner == p.req.Rep {
 		return order, owner, true, nil
 	}
-	ok, err = p.formerly(customerID)
-	return order, owner, ok, err
+	left, err := p.formerly(customerID)
+	if err != nil || left == 0 {
+		return order, owner, false, err
+	}
+	if order != nil {
+		if err := p.knewOf(crm.Orders, order.Id, left); err != nil {
+			return order, owner, false, err
+		}
+	}
+	if stored && t.Name != crm.Customers {
+		if err := p.knewOf(t.Name, r.GetString("id"), left); err != nil {
+			return order, owner, false, err
+		}
+	}
+	return order, owner, true, nil
 }
 
-// formerly reports whether the customer left the rep less than the grace
-// ago (PushRequest.Grace).
-func (p *pusher) formerly(customer string) (bool, error) {
+// formerly returns the change-log position at which the customer left the
+// rep, when that was less than the grace ago (PushRequest.Grace); 0 when
+// the rep has no grace under the customer.
+func (p *pusher) formerly(customer string) (int64, error) {
 	if p.req.Grace <= 0 || customer == "" {
-		return false, nil
+		return 0, nil
 	}
 	if v, ok := p.left[customer]; ok {
 		return v, nil
 	}
-	var at sql.NullInt64
+	var seq, at sql.NullInt64
 	var stamp sql.NullString
-	err := p.tx.NonconcurrentDB().NewQuery(`SELECT at, stamp FROM `+ChangesTable+` INDEXED BY _rounds_changes_owner_from
+	err := p.tx.NonconcurrentDB().NewQuery(`SELECT seq, at, stamp FROM `+ChangesTable+` INDEXED BY _rounds_changes_owner_from
 		WHERE owner_from = {:rep} AND owner_from != '' AND tbl = 'customers' AND record_id = {:c} AND op = 'o' ORDER BY seq DESC LIMIT 1`).
-		Bind(dbx.Params{"rep": p.req.Rep, "c": customer}).Row(&at, &stamp)
+		Bind(dbx.Params{"rep": p.req.Rep, "c": customer}).Row(&seq, &at, &stamp)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return false, fmt.Errorf("push: territory change of %s: %w", customer, err)
+		return 0, fmt.Errorf("push: territory change of %s: %w", customer, err)
 	}
-	ok := false
-	if ms := changeMillis(at.Int64, stamp.String); ms > 0 {
-		ok = p.req.Now.Sub(time.UnixMilli(ms)) < p.req.Grace
+	left := int64(0)
+	if ms := changeMillis(at.Int64, stamp.String); ms > 0 && p.req.Now.Sub(time.UnixMilli(ms)) < p.req.Grace {
+		left = seq.Int64
 	}
 	if p.left == nil {
-		p.left = map[string]bool{}
+		p.left = map[string]int64{}
 	}
-	p.left[customer] = ok
-	return ok, nil
+	p.left[customer] = left
+	return left, nil
+}
+
+// knewOf refuses a record the rep's device cannot have held: it first
+// appears in the change log at or after left (the customer had left the
+// rep), written by someone else. A record with no history at all is older
+// than the log's retention, so from before the change.
+func (p *pusher) knewOf(table, id string, left int64) error {
+	var seq sql.NullInt64
+	var writer sql.NullString
+	err := p.tx.NonconcurrentDB().NewQuery(`SELECT seq, device FROM `+ChangesTable+` INDEXED BY _rounds_changes_record
+		WHERE tbl = {:t} AND record_id = {:id} ORDER BY seq LIMIT 1`).
+		Bind(dbx.Params{"t": table, "id": id}).Row(&seq, &writer)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil
+	case err != nil:
+		return fmt.Errorf("push: history of %s/%s: %w", table, id, err)
+	case seq.Int64 < left || writtenBy(writer.String, p.req.Rep):
+		return nil
+	}
+	return refuse("this %s was added after its customer was handed to another rep; your device cannot have held it, so it is not yours to change", singular(table))
 }
 
 // mayWrite refuses what the policy keeps from the pushing user's role (a

@@ -226,3 +226,72 @@ func mustJSON(t *testing.T, v any) string {
 	}
 	return string(data)
 }
+
+// TestGraceCoversOnlyWhatTheDeviceHeld: inside the grace of a hand-over,
+// rep A's device may still change what was under the customer before it
+// left, and what A wrote since; not what the new owner added afterwards
+// (a visit, a draft order and its lines), even when A's device sends the
+// new owner's device id.
+func TestGraceCoversOnlyWhatTheDeviceHeld(t *testing.T) {
+	t.Parallel()
+	s := newSync(t)
+	morning := s.pullV2(testapp.RepA, "null", "").Timestamp
+	if res := s.client.Do(testapp.Admin, "PATCH", "/api/collections/customers/records/"+testapp.CustomerA, M{"owner": testapp.UserRepB}); res.Status != 200 {
+		t.Fatalf("hand over: %d %s", res.Status, res.Body)
+	}
+	pushAs := func(actor, device string, changes M) pushResult {
+		t.Helper()
+		res := s.client.DoWithHeaders(actor, http.MethodPost, fmt.Sprintf("/api/sync/push?last_pulled_at=%d", morning), changes, map[string]string{"X-Device-Id": device})
+		if res.Status != 200 {
+			t.Fatalf("push as %s: %d %s", actor, res.Status, res.Body)
+		}
+		var out pushResult
+		res.JSON(t, &out)
+		return out
+	}
+	// the new owner's work under the customer, after the hand-over
+	b := pushAs(testapp.RepB, "phone-of-b", M{
+		"visits": M{"created": []M{{"id": "VisitOfNewOwner1", "customer": testapp.CustomerA, "notes": "B was here", "_status": "created", "_changed": ""}}, "updated": []M{}, "deleted": []string{}},
+		"orders": M{"created": []M{{"id": "OrderOfNewOwner1", "customer": testapp.CustomerA, "currency": "EUR", "status": "draft", "_status": "created", "_changed": ""}}, "updated": []M{}, "deleted": []string{}},
+	})
+	if len(b.Rejected) != 0 {
+		t.Fatalf("the new owner's push: %+v", b.Rejected)
+	}
+	edit := func(table, id string, extra M) M {
+		r := M{"id": id, "customer": testapp.CustomerA, "notes": "A's edit", "_status": "updated", "_changed": "notes"}
+		for k, v := range extra {
+			r[k] = v
+		}
+		return M{table: M{"created": []M{}, "updated": []M{r}, "deleted": []string{}}}
+	}
+	line := M{"order_lines": M{"created": []M{{"id": "LineOnBsOrder001", "order": "OrderOfNewOwner1", "product": testapp.ProductCoffee, "quantity": 1, "_status": "created", "_changed": ""}}, "updated": []M{}, "deleted": []string{}}}
+	for _, c := range []struct {
+		name, device string
+		changes      M
+		refused      bool
+	}{
+		{"A edits a visit from before", "phone-of-a", edit("visits", testapp.VisitA, nil), false},
+		{"A logs a new visit", "phone-of-a", M{"visits": M{"created": []M{{"id": "VisitOfOldOwner1", "customer": testapp.CustomerA, "notes": "offline", "_status": "created", "_changed": ""}}, "updated": []M{}, "deleted": []string{}}}, false},
+		{"A edits that visit again", "another-phone-of-a", edit("visits", "VisitOfOldOwner1", nil), false},
+		{"A edits B's visit", "phone-of-a", edit("visits", "VisitOfNewOwner1", nil), true},
+		{"A edits B's visit as B's phone", "phone-of-b", edit("visits", "VisitOfNewOwner1", nil), true},
+		{"A deletes B's visit", "phone-of-a", M{"visits": M{"created": []M{}, "updated": []M{}, "deleted": []string{"VisitOfNewOwner1"}}}, true},
+		{"A edits B's order", "phone-of-a", edit("orders", "OrderOfNewOwner1", M{"currency": "EUR", "status": "draft"}), true},
+		{"A adds a line to B's order", "phone-of-a", line, true},
+	} {
+		res := pushAs(testapp.RepA, c.device, c.changes)
+		if refused := len(res.Rejected) > 0; refused != c.refused {
+			t.Fatalf("%s: refused %v, want %v (%+v)", c.name, refused, c.refused, res.Rejected)
+		}
+		if c.refused && !strings.Contains(res.Rejected[0].Reason, "added after its customer was handed to another rep") {
+			t.Fatalf("%s: the reason does not say why: %q", c.name, res.Rejected[0].Reason)
+		}
+	}
+	v, err := s.app.FindRecordById("visits", "VisitOfNewOwner1")
+	if err != nil || v.GetString("notes") != "B was here" {
+		t.Fatalf("B's visit after A's pushes: %v %q", err, v.GetString("notes"))
+	}
+	if n, _ := s.app.CountRecords("order_lines", dbx.HashExp{"order": "OrderOfNewOwner1"}); n != 0 {
+		t.Fatalf("A added %d lines to B's order", n)
+	}
+}
