@@ -5,10 +5,13 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	gosync "sync"
+	"time"
 
 	"github.com/pocketbase/pocketbase/apis"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/router"
+	"github.com/pocketbase/pocketbase/tools/subscriptions"
 
 	"rounds/crm"
 	"rounds/policy"
@@ -20,6 +23,8 @@ import (
 // The API rules decide which records a user reaches at all; these hooks
 // decide what a user may send. Superusers (the dashboard) are trusted.
 func registerAccess(app core.App) {
+	closed := newClosedStreams()
+	app.OnRealtimeConnectRequest().BindFunc(closed.refuseReconnect)
 	guard := func(e *core.RecordRequestEvent) error {
 		if e.HasSuperuserAuth() || e.Auth == nil {
 			return e.Next()
@@ -46,17 +51,29 @@ func registerAccess(app core.App) {
 	})
 
 	// A realtime stream of a user who is deactivated, demoted or promoted
-	// is closed at once; the client reconnects with what its token now
-	// allows. (PocketBase refreshes a stream's auth record and the rules
-	// look at active and role, so events stop anyway; the stream itself
-	// should not outlive the change.)
+	// is closed at once, with a last event that says why; the client
+	// reconnects with what its token now allows. (PocketBase refreshes a
+	// stream's auth record and the rules look at active and role, so events
+	// stop anyway; the stream itself should not outlive the change.) The
+	// stream of a deactivated user stays closed: a browser's EventSource
+	// reconnects by itself, sending the closed stream's id as Last-Event-ID,
+	// and that reconnect is answered 401, which ends its retries.
 	app.OnRecordUpdate(crm.Users).BindFunc(func(e *core.RecordEvent) error {
 		old := e.Record.Original()
-		drop := !e.Record.GetBool("active") || old.GetString("role") != e.Record.GetString("role")
+		deactivated := !e.Record.GetBool("active")
+		drop := deactivated || old.GetString("role") != e.Record.GetString("role")
 		if err := e.Next(); err != nil || !drop {
 			return err
 		}
-		dropStreams(e.App, e.Record.Id)
+		reason := "role_changed"
+		if deactivated {
+			reason = "deactivated"
+		}
+		for _, id := range dropStreams(e.App, e.Record.Id, reason) {
+			if deactivated {
+				closed.add(id)
+			}
+		}
 		return nil
 	})
 
@@ -156,16 +173,72 @@ func checkRecordWriteTypes(e *core.RequestEvent) error {
 	return checkBodyTypes(collection, info.Body)
 }
 
-// dropStreams closes every realtime stream signed in as the user.
-func dropStreams(app core.App, userID string) {
+// StreamClosedEvent is the last event of a realtime stream the server
+// closes; its data is {"reason": "deactivated" | "role_changed"}.
+const StreamClosedEvent = "rounds_stream_closed"
+
+// dropStreams closes every realtime stream signed in as the user, each with
+// a last StreamClosedEvent, and returns the ids of the streams it closed.
+func dropStreams(app core.App, userID, reason string) []string {
+	var ids []string
 	for _, client := range app.SubscriptionsBroker().Clients() {
 		auth, _ := client.Get(apis.RealtimeClientAuthKey).(*core.Record)
 		if auth != nil && auth.Id == userID && auth.Collection().Name == crm.Users {
 			client.Unset(apis.RealtimeClientAuthKey)
 			client.Unsubscribe()
-			client.Discard()
+			ids = append(ids, client.Id())
+			// the channel is unbuffered: the stream's loop takes the last
+			// event, then finds the channel closed. Not in the caller's
+			// transaction: a slow client must not hold the writer. (A
+			// stream that ends first closes the channel; Send recovers.)
+			go func() {
+				client.Send(subscriptions.Message{Name: StreamClosedEvent, Data: []byte(`{"reason":"` + reason + `"}`)})
+				client.Discard()
+			}()
 		}
 	}
+	return ids
+}
+
+// closedStreams remembers, for an hour, the streams closed because their
+// user was deactivated, so that their automatic reconnects are refused.
+type closedStreams struct {
+	mu  gosync.Mutex
+	ids map[string]time.Time
+}
+
+const closedStreamMemory = time.Hour
+
+func newClosedStreams() *closedStreams { return &closedStreams{ids: map[string]time.Time{}} }
+
+func (c *closedStreams) add(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := time.Now()
+	if len(c.ids) >= 10000 {
+		for k, at := range c.ids {
+			if now.Sub(at) > closedStreamMemory || len(c.ids) >= 10000 {
+				delete(c.ids, k)
+			}
+		}
+	}
+	c.ids[id] = now
+}
+
+func (c *closedStreams) has(id string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	at, ok := c.ids[id]
+	return ok && time.Since(at) < closedStreamMemory
+}
+
+// refuseReconnect answers 401 to a reconnect of a stream closed because
+// its user was deactivated (Last-Event-ID names it).
+func (c *closedStreams) refuseReconnect(e *core.RealtimeConnectRequestEvent) error {
+	if id := e.Request.Header.Get("Last-Event-ID"); id != "" && c.has(id) {
+		return router.NewUnauthorizedError("This stream was closed because its account was deactivated; ask an admin to reactivate it.", nil)
+	}
+	return e.Next()
 }
 
 // warnRuleDrift says at start-up which API rules differ from the policy

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"rounds/crm"
+	"rounds/hooks"
 	"rounds/policy"
 )
 
@@ -28,6 +29,9 @@ type stream struct {
 	mu     sync.Mutex
 	events map[string]bool // "collection/id"
 	closed chan struct{}
+	id     string // the stream's client id
+	// why the server closed the stream (its last event), if it said
+	closedFor string
 }
 
 func (s *stream) seen() map[string]bool {
@@ -76,6 +80,14 @@ func subscribe(t *testing.T, base string, a actor) *stream {
 					clientID <- c.ClientID
 					continue
 				}
+				if event == hooks.StreamClosedEvent {
+					var c struct{ Reason string }
+					_ = json.Unmarshal([]byte(data), &c)
+					s.mu.Lock()
+					s.closedFor = c.Reason
+					s.mu.Unlock()
+					continue
+				}
 				var msg struct {
 					Record struct {
 						ID             string `json:"id"`
@@ -96,6 +108,7 @@ func subscribe(t *testing.T, base string, a actor) *stream {
 	case <-time.After(5 * time.Second):
 		t.Fatalf("%s: no PB_CONNECT", a.name)
 	}
+	s.id = id
 	subs := make([]string, len(realtimeCollections))
 	for i, c := range realtimeCollections {
 		subs[i] = c + "/*"
@@ -201,6 +214,24 @@ func TestRealtimeFollowsThePolicy(t *testing.T) {
 			case <-victim.closed:
 			case <-time.After(5 * time.Second):
 				t.Fatalf("seed %d: the stream of deactivated %s stays open", o.seed, victim.actor.name)
+			}
+			victim.mu.Lock()
+			why := victim.closedFor
+			victim.mu.Unlock()
+			if why != "deactivated" {
+				t.Fatalf("seed %d: the stream of deactivated %s closed without saying why (%q)", o.seed, victim.actor.name, why)
+			}
+			// a browser's EventSource reconnects by itself with the stream's
+			// id: refused, which ends its retries
+			req, _ := http.NewRequest(http.MethodGet, srv.URL+"/api/realtime", nil)
+			req.Header.Set("Last-Event-ID", victim.id)
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("seed %d: the reconnect of deactivated %s's stream: %d, want 401", o.seed, victim.actor.name, res.StatusCode)
 			}
 			before := len(victim.seen())
 			var keys []string
