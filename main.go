@@ -63,7 +63,8 @@ func main() {
 // offline work still lands under a customer handed to someone else
 // (default 7; 0 turns it off), ROUNDS_PUSH_QUEUE for how many sync pushes
 // may wait for their turn before one is answered 429 (default 250; 0 turns
-// the queue off), ROUNDS_REPLICA_URL and ROUNDS_REPLICA_SYNC for continuous
+// the queue off), ROUNDS_PUSH_SHARE for how many places in it one rep may
+// hold (default 2; 0: no limit), ROUNDS_REPLICA_URL and ROUNDS_REPLICA_SYNC for continuous
 // replication (default off).
 func config(getenv func(string) string) (hooks.Deps, error) {
 	var deps hooks.Deps
@@ -114,6 +115,16 @@ func config(getenv func(string) string) (hooks.Deps, error) {
 		deps.PushQueue = n
 		if n == 0 {
 			deps.PushQueue = -1 // off
+		}
+	}
+	if s := getenv("ROUNDS_PUSH_SHARE"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 || n > 100000 {
+			return deps, fmt.Errorf("ROUNDS_PUSH_SHARE must be a whole number of pushes from 0 to 100000 (0: no limit), got %q", s)
+		}
+		deps.PushShare = n
+		if n == 0 {
+			deps.PushShare = -1 // no limit
 		}
 	}
 	return deps, nil

@@ -244,6 +244,7 @@ func TestConfigRejectsBadValues(t *testing.T) {
 		"ROUNDS_TERRITORY_GRACE_DAYS": {"ROUNDS_TERRITORY_GRACE_DAYS": "a week"},
 		"ROUNDS_TIMEZONE":             {"ROUNDS_TIMEZONE": "Mars/Olympus"},
 		"ROUNDS_PUSH_QUEUE":           {"ROUNDS_PUSH_QUEUE": "-1"},
+		"ROUNDS_PUSH_SHARE":           {"ROUNDS_PUSH_SHARE": "two"},
 		"ROUNDS_REPLICA_URL":          {"ROUNDS_REPLICA_URL": "ftp://backups.example.com/rounds"},
 		"ROUNDS_REPLICA_SYNC":         {"ROUNDS_REPLICA_URL": "file:///tmp/rounds-replica", "ROUNDS_REPLICA_SYNC": "fast"},
 	} {
@@ -251,8 +252,8 @@ func TestConfigRejectsBadValues(t *testing.T) {
 			t.Errorf("%v: %v", kv, err)
 		}
 	}
-	deps, err := config(env(map[string]string{"ROUNDS_PUBLIC_URL": "https://rounds.example.com/", "ROUNDS_TERRITORY_GRACE_DAYS": "0", "ROUNDS_PUSH_QUEUE": "0"}))
-	if err != nil || deps.PublicURL != "https://rounds.example.com" || deps.TerritoryGrace >= 0 || deps.PushQueue >= 0 || deps.Replica != nil {
+	deps, err := config(env(map[string]string{"ROUNDS_PUBLIC_URL": "https://rounds.example.com/", "ROUNDS_TERRITORY_GRACE_DAYS": "0", "ROUNDS_PUSH_QUEUE": "0", "ROUNDS_PUSH_SHARE": "3"}))
+	if err != nil || deps.PublicURL != "https://rounds.example.com" || deps.TerritoryGrace >= 0 || deps.PushQueue >= 0 || deps.PushShare != 3 || deps.Replica != nil {
 		t.Fatalf("good values: %+v %v", deps, err)
 	}
 }

@@ -43,6 +43,10 @@ type Deps struct {
 	// arrival order); one more is answered 429 with Retry-After. Zero means
 	// 250, negative means no queue (database/sql's order).
 	PushQueue int
+	// PushShare is how many places in the push queue one rep may hold
+	// (waiting or applying); past it that rep alone is answered 429 with
+	// Retry-After. Zero means 2, negative means no limit.
+	PushShare int
 }
 
 func (d Deps) withDefaults() Deps {
@@ -64,6 +68,12 @@ func (d Deps) withDefaults() Deps {
 	case d.PushQueue < 0:
 		d.PushQueue = 0
 	}
+	switch {
+	case d.PushShare == 0:
+		d.PushShare = 2
+	case d.PushShare < 0:
+		d.PushShare = 0
+	}
 	if d.SyncRetention <= 0 {
 		d.SyncRetention = 90 * 24 * time.Hour
 	}
@@ -78,7 +88,7 @@ func Register(app core.App, deps Deps) {
 	registerInvariants(app, deps)
 	registerAccess(app)
 	registerReadPool(app)
-	pushes := newPushQueue(deps.PushQueue)
+	pushes := newPushQueue(deps.PushQueue, deps.PushShare)
 	registerCheckpoints(app, pushes, deps.Replica == nil)
 	registerSync(app, deps, pushes)
 	registerTerritory(app, deps)

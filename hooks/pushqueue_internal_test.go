@@ -43,8 +43,8 @@ func parkedInEnter() int {
 // the order they arrived, one at a time.
 func TestPushQueueServesInArrivalOrder(t *testing.T) {
 	t.Parallel()
-	q := newPushQueue(1000)
-	hold, err := q.enter(context.Background())
+	q := newPushQueue(1000, 0)
+	hold, err := q.enter(context.Background(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +57,7 @@ func TestPushQueueServesInArrivalOrder(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			release, err := q.enter(context.Background())
+			release, err := q.enter(context.Background(), "")
 			if err != nil {
 				t.Error(err)
 				return
@@ -91,14 +91,14 @@ func TestPushQueueServesInArrivalOrder(t *testing.T) {
 // while it waits leaves the queue.
 func TestPushQueueIsBounded(t *testing.T) {
 	t.Parallel()
-	q := newPushQueue(2)
+	q := newPushQueue(2, 0)
 	q.mean.Store(int64(700 * time.Millisecond))
-	hold, _ := q.enter(context.Background())
+	hold, _ := q.enter(context.Background(), "")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 2)
 	for range 2 {
 		go func() {
-			release, err := q.enter(ctx)
+			release, err := q.enter(ctx, "")
 			if err == nil {
 				release()
 			}
@@ -107,7 +107,7 @@ func TestPushQueueIsBounded(t *testing.T) {
 	}
 	waitFor(t, "two waiting pushes", func() bool { return q.waiting.Load() == 2 })
 	start := time.Now()
-	_, err := q.enter(context.Background())
+	_, err := q.enter(context.Background(), "")
 	var busy busyError
 	if !errors.As(err, &busy) || time.Since(start) > time.Second {
 		t.Fatalf("a push past the queue: %v after %v, want busy at once", err, time.Since(start))
@@ -133,7 +133,7 @@ func TestPushQueueIsBounded(t *testing.T) {
 		t.Fatalf("%d pushes still counted as waiting", q.waiting.Load())
 	}
 	hold()
-	release, err := q.enter(context.Background())
+	release, err := q.enter(context.Background(), "")
 	if err != nil {
 		t.Fatalf("the queue after the waiters left: %v", err)
 	}

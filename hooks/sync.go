@@ -170,7 +170,7 @@ func handlePush(e *core.RequestEvent, deps Deps, devices *deviceLog, queue *push
 		return router.NewApiError(http.StatusRequestEntityTooLarge,
 			fmt.Sprintf("A push may carry at most %d records; this one has %d. Push in smaller batches.", MaxPushRecords, n), nil)
 	}
-	release, err := queue.enter(e.Request.Context())
+	release, err := queue.enter(e.Request.Context(), e.Auth.Id)
 	if err != nil {
 		var busy busyError
 		if errors.As(err, &busy) {
