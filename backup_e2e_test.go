@@ -57,7 +57,7 @@ func pullState(t *testing.T, a api, token, cursor string) (state string, strateg
 		Timestamp            int64          `json:"timestamp"`
 		ExperimentalStrategy string         `json:"experimentalStrategy"`
 	}
-	if status := a.do("GET", "/api/sync/pull?last_pulled_at="+cursor, token, nil, &p); status != 200 {
+	if status := a.do("GET", "/api/sync/pull?schema_version=4&last_pulled_at="+cursor, token, nil, &p); status != 200 {
 		t.Fatalf("pull: %d", status)
 	}
 	data, _ := json.Marshal(p.Changes)

@@ -177,7 +177,7 @@ func runDay(t *testing.T, ctx context.Context, dir string, killRate float64) (ki
 		vs = append(vs, v.ID)
 	}
 	var pulled struct{ Timestamp int64 }
-	a.do("GET", "/api/sync/pull?last_pulled_at=null", rep, nil, &pulled)
+	a.do("GET", "/api/sync/pull?schema_version=4&last_pulled_at=null", rep, nil, &pulled)
 
 	rng := rand.New(rand.NewPCG(99, 1))
 	for i, body := range workload(cs, vs, products.Items[0].ID, 12) {

@@ -35,7 +35,7 @@ func TestDashboardInABrowser(t *testing.T) {
 	unique := "Dashboard Test Shop " + id
 	a.do("PATCH", "/api/collections/customers/records/"+id, admin, map[string]any{"name": unique}, nil)
 	var pulled struct{ Timestamp int64 }
-	a.do("GET", "/api/sync/pull?last_pulled_at=null", rep, nil, &pulled)
+	a.do("GET", "/api/sync/pull?schema_version=4&last_pulled_at=null", rep, nil, &pulled)
 
 	shots, _ := filepath.Abs(filepath.Join("test-artifacts", "dashboard"))
 	node := exec.CommandContext(ctx, "node", "dashboard.js")
@@ -53,7 +53,7 @@ func TestDashboardInABrowser(t *testing.T) {
 			Updated []map[string]any `json:"updated"`
 		} `json:"changes"`
 	}
-	if status := a.do("GET", "/api/sync/pull?last_pulled_at="+jsonNumber(pulled.Timestamp), rep, nil, &next); status != 200 {
+	if status := a.do("GET", "/api/sync/pull?schema_version=4&last_pulled_at="+jsonNumber(pulled.Timestamp), rep, nil, &next); status != 200 {
 		t.Fatalf("pull: %d", status)
 	}
 	for _, c := range next.Changes["customers"].Updated {

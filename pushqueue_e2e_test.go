@@ -37,7 +37,7 @@ func TestBusyServerTurnsPushesAway(t *testing.T) {
 		} `json:"changes"`
 		Timestamp int64 `json:"timestamp"`
 	}
-	a.do("GET", "/api/sync/pull?last_pulled_at=null", token, nil, &first)
+	a.do("GET", "/api/sync/pull?schema_version=4&last_pulled_at=null", token, nil, &first)
 	customer := first.Changes.Customers.Updated[0].ID
 
 	const phones, perPush = 16, 1000

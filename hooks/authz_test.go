@@ -719,10 +719,16 @@ func (o *org) checkSyncPull(t *testing.T) {
 		if a.policy.Role == policy.Superuser {
 			continue // superusers have no territory to pull
 		}
-		res := o.do(t, a, http.MethodGet, "/api/sync/pull?last_pulled_at=null", nil)
+		res := o.do(t, a, http.MethodGet, "/api/sync/pull?schema_version=4&last_pulled_at=null", nil)
 		if !a.policy.SignedIn() {
 			if res.Status != 401 {
 				t.Fatalf("seed %d: %s pulls: status %d, want 401", o.seed, a.name, res.Status)
+			}
+			continue
+		}
+		if !policy.Syncs(a.policy.Role) {
+			if res.Status != 403 {
+				t.Fatalf("seed %d: %s pulls: status %d, want 403 (sync is for reps)", o.seed, a.name, res.Status)
 			}
 			continue
 		}
@@ -790,6 +796,10 @@ func (o *org) checkSyncPush(t *testing.T) {
 		if !a.policy.SignedIn() {
 			if res.Status != 401 {
 				t.Fatalf("seed %d: %s pushes: status %d, want 401", o.seed, a.name, res.Status)
+			}
+		} else if !policy.Syncs(a.policy.Role) {
+			if res.Status != 403 {
+				t.Fatalf("seed %d: %s pushes: status %d, want 403 (sync is for reps)", o.seed, a.name, res.Status)
 			}
 		} else if res.Status != 200 {
 			t.Fatalf("seed %d: %s pushes: %d %s", o.seed, a.name, res.Status, res.Body)

@@ -119,7 +119,7 @@ func TestVisitCycleOnEveryPath(t *testing.T) {
 
 	// a sync push: a visit checked in later than any, then its deletion
 	var pulled struct{ Timestamp int64 }
-	res := client.Do(testapp.RepA, "GET", "/api/sync/pull?last_pulled_at=null", nil)
+	res := client.Do(testapp.RepA, "GET", "/api/sync/pull?schema_version=4&last_pulled_at=null", nil)
 	res.JSON(t, &pulled)
 	push := func(changes map[string]any) {
 		t.Helper()

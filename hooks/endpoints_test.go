@@ -32,20 +32,20 @@ func TestEndpointMatrix(t *testing.T) {
 		want               map[string]expect
 		written            map[string]bool // for pushes: whether matrixvisit0001 exists afterwards
 	}{
-		{"sync pull", "GET", "/api/sync/pull?last_pulled_at=null", nil, map[string]expect{
+		{"sync pull", "GET", "/api/sync/pull?schema_version=4&last_pulled_at=null", nil, map[string]expect{
 			testapp.Anon:     {status: 401},
 			testapp.RepA:     {status: 200, contains: []string{testapp.CustomerA, testapp.VisitA}, absent: notB},
 			testapp.RepB:     {status: 200, contains: []string{testapp.CustomerB}, absent: notA},
-			testapp.ManagerA: {status: 200, absent: append(notA, notB...)},
-			testapp.ManagerX: {status: 200, absent: append(notA, notB...)},
+			testapp.ManagerA: {status: 403, contains: []string{"Sync is for reps"}, absent: append(notA, notB...)},
+			testapp.ManagerX: {status: 403, contains: []string{"Sync is for reps"}, absent: append(notA, notB...)},
 			customer:         {status: 401},
 		}, nil},
 		{"sync push into A's territory", "POST", "/api/sync/push?last_pulled_at=1000000", pushVisit, map[string]expect{
 			testapp.Anon:     {status: 401},
 			testapp.RepA:     {status: 200},
 			testapp.RepB:     {status: 200, contains: []string{"not in your scope"}},
-			testapp.ManagerA: {status: 200, contains: []string{"a manager cannot create visits"}},
-			testapp.ManagerX: {status: 200, contains: []string{"a manager cannot create visits"}},
+			testapp.ManagerA: {status: 403, contains: []string{"Sync is for reps"}},
+			testapp.ManagerX: {status: 403, contains: []string{"Sync is for reps"}},
 			customer:         {status: 401},
 		}, map[string]bool{testapp.RepA: true}},
 		{"sync schema", "GET", "/api/sync/schema", nil, map[string]expect{

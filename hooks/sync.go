@@ -101,7 +101,19 @@ func deviceID(e *core.RequestEvent) (string, error) {
 	return id, nil
 }
 
+// repsOnly answers 403 to a signed-in user who is not a rep: sync carries
+// a rep's own territory, and nothing else.
+func repsOnly(e *core.RequestEvent) error {
+	if e.Auth != nil && !policy.Syncs(policy.Role(e.Auth.GetString("role"))) {
+		return router.NewForbiddenError("Sync is for reps: it carries a rep's own customers. A manager sees the team on the managers' page (/manager/).", nil)
+	}
+	return nil
+}
+
 func handlePull(e *core.RequestEvent, deps Deps, devices *deviceLog) error {
+	if err := repsOnly(e); err != nil {
+		return err
+	}
 	device, err := deviceID(e)
 	if err != nil {
 		return err
@@ -140,10 +152,16 @@ func handlePush(e *core.RequestEvent, deps Deps, devices *deviceLog, queue *push
 	if err != nil {
 		return err
 	}
+	if err := repsOnly(e); err != nil {
+		return err
+	}
 	raw := e.Request.URL.Query().Get("last_pulled_at")
 	lastPulledAt, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil || lastPulledAt < 0 {
-		return router.NewBadRequestError(fmt.Sprintf("Query parameter last_pulled_at must be the timestamp of the pull before this push, got %q", raw), nil)
+	switch {
+	case raw == "" || raw == "null":
+		return router.NewBadRequestError("Query parameter last_pulled_at is required on a push: the timestamp the pull before it answered (a client that never pulled pulls first).", nil)
+	case err != nil || lastPulledAt < 0:
+		return router.NewBadRequestError(fmt.Sprintf("Query parameter last_pulled_at must be the timestamp the pull before this push answered (a whole number), got %q", clipQuery(raw)), nil)
 	}
 	if e.Request.ContentLength > MaxPushBytes {
 		return pushTooLarge(e)

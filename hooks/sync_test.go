@@ -32,7 +32,7 @@ func TestSyncRecordsDeviceActivity(t *testing.T) {
 			t.Fatalf("%s %s: %d %s", method, url, res.Status, res.Body)
 		}
 	}
-	req(http.MethodGet, "/api/sync/pull?last_pulled_at=null", nil)
+	req(http.MethodGet, "/api/sync/pull?schema_version=4&last_pulled_at=null", nil)
 	req(http.MethodPost, "/api/sync/push?last_pulled_at=1000000", M{})
 
 	deadline := time.Now().Add(5 * time.Second)
@@ -107,7 +107,7 @@ func TestDeviceIDMustBeSane(t *testing.T) {
 	for i := range long {
 		long[i] = 'x'
 	}
-	res := client.DoWithHeaders(testapp.RepA, http.MethodGet, "/api/sync/pull?last_pulled_at=null", nil, map[string]string{"X-Device-Id": string(long)})
+	res := client.DoWithHeaders(testapp.RepA, http.MethodGet, "/api/sync/pull?schema_version=4&last_pulled_at=null", nil, map[string]string{"X-Device-Id": string(long)})
 	if res.Status != 400 {
 		t.Fatalf("a 201-character device id: %d %s", res.Status, res.Body)
 	}
@@ -190,8 +190,8 @@ func TestCompressedSync(t *testing.T) {
 		return b.Bytes()
 	}
 
-	plainRes, plain := do("GET", "/api/sync/pull?last_pulled_at=null", nil, nil)
-	zipRes, zipped := do("GET", "/api/sync/pull?last_pulled_at=null", nil, map[string]string{"Accept-Encoding": "gzip"})
+	plainRes, plain := do("GET", "/api/sync/pull?schema_version=4&last_pulled_at=null", nil, nil)
+	zipRes, zipped := do("GET", "/api/sync/pull?schema_version=4&last_pulled_at=null", nil, map[string]string{"Accept-Encoding": "gzip"})
 	if plainRes.Header.Get("Content-Encoding") != "" || zipRes.Header.Get("Content-Encoding") != "gzip" {
 		t.Fatalf("encodings: plain %q, asked for gzip %q", plainRes.Header.Get("Content-Encoding"), zipRes.Header.Get("Content-Encoding"))
 	}

@@ -177,7 +177,7 @@ func start(ctx context.Context, client *http.Client, o Options, i int) (*rep, er
 		} `json:"changes"`
 		Timestamp int64 `json:"timestamp"`
 	}
-	if status, err := call(ctx, client, "GET", o.URL+"/api/sync/pull?last_pulled_at=null", r.token, nil, &first); err != nil || status != 200 {
+	if status, err := call(ctx, client, "GET", o.URL+"/api/sync/pull?schema_version=4&last_pulled_at=null", r.token, nil, &first); err != nil || status != 200 {
 		return nil, fmt.Errorf("first pull of %s: %d %v", o.Email(i), status, err)
 	}
 	for _, c := range first.Changes.Customers.Updated {
@@ -307,7 +307,7 @@ func pull(ctx context.Context, client *http.Client, o Options, r *rep) error {
 	var res struct {
 		Timestamp int64 `json:"timestamp"`
 	}
-	status, err := call(ctx, client, "GET", fmt.Sprintf("%s/api/sync/pull?last_pulled_at=%d", o.URL, r.cursor), r.token, nil, &res)
+	status, err := call(ctx, client, "GET", fmt.Sprintf("%s/api/sync/pull?schema_version=4&last_pulled_at=%d", o.URL, r.cursor), r.token, nil, &res)
 	if err != nil {
 		return fmt.Errorf("pull: %w", err)
 	}

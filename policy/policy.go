@@ -401,6 +401,11 @@ func (s Spec) SyncWritesRecord(a Actor, r Resolver, f FormerOwners, id string, a
 	return true
 }
 
+// Syncs reports whether a role uses the sync endpoints (pull and push): a
+// rep's phone carries the rep's own territory; a manager reads the team on
+// the managers' page and is answered 403.
+func Syncs(r Role) bool { return r == Rep }
+
 // HandsOver reports whether a may hand the customer to the user to: a
 // territory change, the one write a manager makes (on the managers' page).
 // A manager moves a customer owned by one of their reps — active or not: a

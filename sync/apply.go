@@ -266,8 +266,16 @@ func fromWire(c Column, v any) (any, error) {
 				return nil, fmt.Errorf("must be whole epoch milliseconds")
 			}
 			tm := time.UnixMilli(int64(x)).UTC()
-			if tm.Year() < 1900 || tm.Year() > 2200 {
-				return nil, fmt.Errorf("%d ms is outside the years 1900-2200", int64(x))
+			if c.stamp() && (tm.Before(MinDate) || !tm.Before(MaxDate)) {
+				// a device's created/updated are only read as its edit time
+				// (clamped); WatermelonDB's default for a number is 0
+				return "", nil
+			}
+			if tm.Before(MinDate) || !tm.Before(MaxDate) {
+				if s := time.Unix(int64(x), 0).UTC(); !s.Before(MinDate) && s.Before(MaxDate) {
+					return nil, fmt.Errorf("%d is %s in epoch milliseconds, outside the years 2000-2200; it looks like seconds: send milliseconds (%d)", int64(x), tm.Format(time.DateOnly), int64(x)*1000)
+				}
+				return nil, fmt.Errorf("%d is %s in epoch milliseconds, outside the years 2000-2200; send epoch milliseconds, or null", int64(x), tm.Format("2006-01-02"))
 			}
 			return tm.Format(types.DefaultDateLayout), nil
 		}
@@ -337,7 +345,11 @@ func (p *pusher) upsert(ctx context.Context, t Table, raw Raw, created bool) err
 	case errors.As(err, &re):
 		return p.reject(t, id, raw, re.reason)
 	case err != nil && isValidation(err):
-		return p.reject(t, id, raw, "invalid record: "+err.Error())
+		collection, cerr := p.tx.FindCachedCollectionByNameOrId(t.Name)
+		if cerr != nil {
+			return cerr
+		}
+		return p.reject(t, id, raw, explain(t, collection, err, raw))
 	}
 	return err
 }
@@ -418,6 +430,9 @@ func (p *pusher) create(t Table, collection *core.Collection, id string, raw Raw
 			return refuse("a rep cannot create an order with status %q: reps create drafts and submit them", status)
 		}
 	}
+	if err := checkRequired(t, collection, values); err != nil {
+		return err
+	}
 	if t.Name != crm.Customers {
 		order, owner, ok, serr := p.scope(t, r, false)
 		if serr != nil {
@@ -477,22 +492,31 @@ func (p *pusher) checkLine(t Table, r crm.Stored, order *row, changedProduct boo
 	return nil
 }
 
-// changedColumns reads WatermelonDB's _changed ("a,b,c").
-func changedColumns(raw Raw) []string {
-	s, _ := raw["_changed"].(string)
+// changedColumns reads WatermelonDB's _changed ("a,b,c"); full reports a
+// record sent without _changed, whose every column counts as changed.
+func changedColumns(raw Raw) (cols []string, full bool) {
+	v, ok := raw["_changed"]
+	if !ok {
+		return nil, true
+	}
+	s, _ := v.(string)
 	var out []string
 	for _, c := range strings.Split(s, ",") {
 		if c = strings.TrimSpace(c); c != "" {
 			out = append(out, c)
 		}
 	}
-	return out
+	return out, false
 }
 
 func (p *pusher) update(t Table, existing, order *row, raw Raw, values map[string]any, created bool) error {
 	spec := policy.For(t.Name)
-	cols := changedColumns(raw)
-	if created { // a retried create: every column the device sent is its own
+	cols, full := changedColumns(raw)
+	// a retried create, or a record sent without _changed (a client that
+	// sends whole records or only what changed): every column sent counts
+	// as changed, and the server's own columns in it are stale copies
+	own := created || full
+	if own {
 		cols = cols[:0]
 		for k := range values {
 			cols = append(cols, k)
@@ -535,8 +559,8 @@ func (p *pusher) update(t Table, existing, order *row, raw Raw, values map[strin
 			continue
 		}
 		rule := spec.DeviceField(name, false)
-		if created && (rule == policy.FieldServer || name == spec.Author) {
-			continue // a retried create carries the device's defaults for these
+		if own && (rule == policy.FieldServer || name == spec.Author) {
+			continue // a retried create or a whole record carries copies of these
 		}
 		if name == t.Parent {
 			return refuse("a %s cannot move to another %s", singular(t.Name), t.Parent)

@@ -539,7 +539,7 @@ func (w *world) rest(method, path string, body any) {
 // equalsServer checks a device against a fresh full pull of its rep's scope.
 func (w *world) equalsServer(d *device) {
 	w.t.Helper()
-	status, body := w.do(d.actor, "GET", "/api/sync/pull?last_pulled_at=null", nil, "")
+	status, body := w.do(d.actor, "GET", "/api/sync/pull?schema_version=4&last_pulled_at=null", nil, "")
 	if status != 200 {
 		w.t.Fatalf("full pull: %d", status)
 	}

@@ -60,25 +60,28 @@ func badRequest(format string, args ...any) error {
 // version is 0 when the device did not say.
 func ParsePullQuery(lastPulledAt, schemaVersion, migration string) (cursor *int64, version int, m *Migration, err error) {
 	switch lastPulledAt {
-	case "", "null", "undefined", "0":
+	case "":
+		return nil, 0, nil, badRequest("Query parameter last_pulled_at is required: null on a first pull, else the timestamp your last pull answered")
+	case "null":
 		// first sync
 	default:
 		n, err := strconv.ParseInt(lastPulledAt, 10, 64)
 		if err != nil || n < 0 {
-			return nil, 0, nil, badRequest("Query parameter last_pulled_at must be a non-negative integer or null, got %q", clip(lastPulledAt))
+			return nil, 0, nil, badRequest("Query parameter last_pulled_at must be null on a first pull, else the timestamp your last pull answered (a whole number), got %q", clip(lastPulledAt))
 		}
 		cursor = &n
 	}
-	if schemaVersion != "" && schemaVersion != "null" {
-		v, err := strconv.Atoi(schemaVersion)
-		if err != nil || v < 1 {
-			return nil, 0, nil, badRequest("Query parameter schema_version must be a positive integer, got %q", clip(schemaVersion))
-		}
-		if v > SchemaVersion {
-			return nil, 0, nil, badRequest("Query parameter schema_version %d is newer than the server's schema (version %d)", v, SchemaVersion)
-		}
-		version = v
+	if schemaVersion == "" || schemaVersion == "null" {
+		return nil, 0, nil, badRequest("Query parameter schema_version is required: the version of the schema your local database was built from (GET /api/sync/schema; the server's is %d)", SchemaVersion)
 	}
+	v, err := strconv.Atoi(schemaVersion)
+	if err != nil || v < 1 {
+		return nil, 0, nil, badRequest("Query parameter schema_version must be a whole number from 1 to %d, got %q", SchemaVersion, clip(schemaVersion))
+	}
+	if v > SchemaVersion {
+		return nil, 0, nil, badRequest("Query parameter schema_version %d is newer than the server's schema (version %d)", v, SchemaVersion)
+	}
+	version = v
 	if migration != "" && migration != "null" {
 		m = new(Migration)
 		if err := json.Unmarshal([]byte(migration), m); err != nil {

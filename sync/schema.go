@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"rounds/crm"
+	"rounds/policy"
 )
 
 // SchemaVersion is the version of the synced schema. Bump it, and describe
@@ -62,6 +63,23 @@ type Column struct {
 	// Since is the schema version that added the column to an older
 	// table (0: the table's own).
 	Since int
+	// Required columns must be sent when a device creates a record (the
+	// server refuses the record without them, naming the column).
+	Required bool
+	// Default is what the server sets when a new record leaves the column
+	// empty ("" when nothing).
+	Default string
+}
+
+// ServerOwned reports whether the server sets column c of t: computed,
+// assigned, or stamped with the signed-in rep. A device's value is never
+// taken (a stale copy is kept out; naming another rep is refused).
+func (t Table) ServerOwned(c string) bool {
+	switch policy.For(t.Name).DeviceField(c, true) {
+	case policy.FieldServer, policy.FieldStamped:
+		return true
+	}
+	return false
 }
 
 // Table is a synced table. Parent names the relation that places a record
@@ -110,42 +128,48 @@ func date(name string) Column     { return Column{Name: name, Kind: Date} }
 func boolean(name string) Column  { return Column{Name: name, Kind: Bool} }
 func relation(name string) Column { return Column{Name: name, Kind: Relation, Indexed: true} }
 
+// required marks c as one a device must send on create.
+func required(c Column) Column { c.Required = true; return c }
+
+// withDefault is c with what the server sets when a new record leaves it empty.
+func withDefault(c Column, v string) Column { c.Default = v; return c }
+
 var stamps = []Column{date("created"), date("updated")}
 
 // Tables are the synced tables, parents before children: the order in which
 // a push applies creates and updates (deletes go in reverse).
 var Tables = []Table{
 	{Name: crm.Customers, Columns: append([]Column{
-		text("name"), relation("owner"), text("phone"), text("email"), text("address"),
+		required(text("name")), relation("owner"), text("phone"), text("email"), text("address"),
 		num("lat"), num("lng"), text("timezone"), text("tier"), text("notes"),
 		{Name: "visit_every_days", Kind: Number, Since: 4}, {Name: "last_visit_at", Kind: Date, Since: 4},
 		{Name: "next_visit_due", Kind: Date, Since: 4, Indexed: true},
 	}, stamps...)},
 	{Name: crm.Contacts, Parent: "customer", Columns: append([]Column{
-		relation("customer"), text("name"), text("title"), text("phone"), text("email"),
+		required(relation("customer")), required(text("name")), text("title"), text("phone"), text("email"),
 		{Name: "birthday", Kind: Text, Indexed: true}, num("birth_year"), boolean("care_opt_in"),
 		text("preferred_channel"), text("timezone"),
 	}, stamps...)},
 	{Name: crm.Visits, Parent: "customer", Columns: append([]Column{
-		relation("customer"), relation("contact"), relation("rep"),
+		required(relation("customer")), relation("contact"), relation("rep"),
 		date("planned_at"), date("checked_in_at"), date("checked_out_at"),
 		num("check_in_lat"), num("check_in_lng"), text("purpose"), text("outcome"), text("notes"), text("geo_status"),
 	}, stamps...)},
 	{Name: crm.FollowUps, Parent: "customer", Columns: append([]Column{
-		relation("customer"), relation("contact"), relation("visit"), relation("assignee"),
-		date("due_at"), text("note"), text("status"),
+		required(relation("customer")), relation("contact"), relation("visit"), relation("assignee"),
+		required(date("due_at")), text("note"), withDefault(text("status"), crm.FollowUpOpen),
 	}, stamps...)},
 	{Name: crm.Opportunities, Parent: "customer", Since: 3, Columns: append([]Column{
-		relation("customer"), relation("owner"), text("title"), num("amount"), text("currency"), relation("stage"),
+		required(relation("customer")), relation("owner"), required(text("title")), num("amount"), required(text("currency")), required(relation("stage")),
 		date("expected_close"), num("probability"), num("weighted_amount"), date("stage_entered_at"), date("closed_at"),
 		text("lost_reason"), text("notes"),
 	}, stamps...)},
 	{Name: crm.Orders, Parent: "customer", Columns: append([]Column{
-		relation("customer"), relation("rep"), relation("visit"), text("status"), text("currency"),
+		required(relation("customer")), relation("rep"), relation("visit"), withDefault(text("status"), crm.StatusDraft), required(text("currency")),
 		num("total"), text("notes"), date("submitted_at"), {Name: "opportunity", Kind: Relation, Indexed: true, Since: 3},
 	}, stamps...)},
 	{Name: crm.OrderLines, Parent: "order", Columns: append([]Column{
-		relation("order"), relation("product"), num("quantity"), num("discount_pct"),
+		required(relation("order")), required(relation("product")), required(num("quantity")), num("discount_pct"),
 		num("unit_price"), num("line_total"),
 	}, stamps...)},
 	{Name: crm.Products, ReadOnly: true, Columns: append([]Column{
@@ -216,12 +240,21 @@ type SchemaTable struct {
 	Columns []SchemaColumn `json:"columns"`
 }
 
-// SchemaColumn is one column of a SchemaTable.
+// SchemaColumn is one column of a SchemaTable. Name, Type, IsOptional and
+// IsIndexed are WatermelonDB's column schema; IsRequired (the server
+// refuses a new record without it) and IsServerOwned (the server sets it;
+// a device's value is never taken) are Rounds' and are left out of
+// WatermelonDB's tableSchema by a client that copies only its four. A
+// required column keeps WatermelonDB's isOptional: making it not optional
+// would change what the phone stores for an empty value, and WatermelonDB's
+// migrations cannot change a column.
 type SchemaColumn struct {
-	Name       string `json:"name"`
-	Type       string `json:"type"`
-	IsOptional bool   `json:"isOptional"`
-	IsIndexed  bool   `json:"isIndexed"`
+	Name          string `json:"name"`
+	Type          string `json:"type"`
+	IsOptional    bool   `json:"isOptional"`
+	IsIndexed     bool   `json:"isIndexed"`
+	IsRequired    bool   `json:"isRequired"`
+	IsServerOwned bool   `json:"isServerOwned"`
 }
 
 // Schema returns the synced schema for phones.
@@ -251,7 +284,7 @@ func Schema() AppSchema {
 			var cols []SchemaColumn
 			for _, c := range t.Columns {
 				if c.Since == v {
-					cols = append(cols, schemaColumn(c))
+					cols = append(cols, schemaColumn(t, c))
 				}
 			}
 			if len(cols) > 0 {
@@ -263,14 +296,15 @@ func Schema() AppSchema {
 	return s
 }
 
-func schemaColumn(c Column) SchemaColumn {
-	return SchemaColumn{Name: c.Name, Type: c.Kind.WireType(), IsOptional: c.Kind.Optional(), IsIndexed: c.Indexed}
+func schemaColumn(t Table, c Column) SchemaColumn {
+	return SchemaColumn{Name: c.Name, Type: c.Kind.WireType(), IsOptional: c.Kind.Optional(), IsIndexed: c.Indexed,
+		IsRequired: c.Required, IsServerOwned: t.ReadOnly || c.stamp() || t.ServerOwned(c.Name)}
 }
 
 func schemaTable(t Table) SchemaTable {
 	st := SchemaTable{Name: t.Name}
 	for _, c := range t.Columns {
-		st.Columns = append(st.Columns, schemaColumn(c))
+		st.Columns = append(st.Columns, schemaColumn(t, c))
 	}
 	if t.Tombstones() {
 		st.Columns = append(st.Columns, removedColumn)
@@ -278,4 +312,4 @@ func schemaTable(t Table) SchemaTable {
 	return st
 }
 
-var removedColumn = SchemaColumn{Name: RemovedColumn, Type: "number", IsOptional: true, IsIndexed: true}
+var removedColumn = SchemaColumn{Name: RemovedColumn, Type: "number", IsOptional: true, IsIndexed: true, IsServerOwned: true}

@@ -153,10 +153,10 @@ func TestFirstPullIsTheRepsScope(t *testing.T) {
 		t.Fatalf("timestamp moved without changes: %d -> %d", p.Timestamp, again.Timestamp)
 	}
 
-	// a manager owns no customers: an empty scope, no leak
-	mp := s.pull(testapp.ManagerA, "null")
-	if len(mp.ids("customers")) != 0 || len(mp.ids("visits")) != 0 {
-		t.Fatalf("manager pulled %v", mp.Changes)
+	// sync is for reps: a manager is told so, and gets nothing
+	if res := s.client.Do(testapp.ManagerA, http.MethodGet, "/api/sync/pull?schema_version=4&last_pulled_at=null", nil); res.Status != 403 ||
+		!strings.Contains(res.Body, "Sync is for reps") || strings.Contains(res.Body, testapp.CustomerA) {
+		t.Fatalf("a manager's pull: %d %s", res.Status, res.Body)
 	}
 }
 
@@ -353,7 +353,7 @@ func TestPushRejectsOneByOne(t *testing.T) {
 		}},
 	})
 	wantRejected := map[string]string{
-		"badcontact00001":      "phone: Invalid value format",
+		"badcontact00001":      `contacts.phone: digits, spaces and + ( ) . / -, such as +49 30 1234567, or empty; got "call me maybe"`,
 		"badvisit0000001":      "not in your scope",
 		"badvisit0000002":      "must be a number",
 		"badvisit0000003":      "unknown column visits.mood",
@@ -652,12 +652,19 @@ func TestSchemaAndBadRequests(t *testing.T) {
 		status             int
 		mention            string
 	}{
-		{testapp.Anon, "GET", "/api/sync/pull?last_pulled_at=null", nil, 401, ""},
-		{testapp.RepA, "GET", "/api/sync/pull?last_pulled_at=yesterday", nil, 400, "last_pulled_at"},
+		{testapp.Anon, "GET", "/api/sync/pull?schema_version=4&last_pulled_at=null", nil, 401, ""},
+		{testapp.RepA, "GET", "/api/sync/pull?schema_version=4&last_pulled_at=yesterday", nil, 400, "last_pulled_at"},
 		{testapp.RepA, "GET", "/api/sync/pull?last_pulled_at=null&schema_version=99", nil, 400, "newer"},
-		{testapp.RepA, "GET", "/api/sync/pull?last_pulled_at=null&migration=%7Bbad", nil, 400, "migration"},
-		{testapp.RepA, "GET", `/api/sync/pull?last_pulled_at=null&migration={"from":1,"tables":["secrets"],"columns":[]}`, nil, 400, "unknown table"},
-		{testapp.RepA, "POST", "/api/sync/push", M{}, 400, "last_pulled_at"},
+		{testapp.RepA, "GET", "/api/sync/pull?schema_version=4&last_pulled_at=null&migration=%7Bbad", nil, 400, "migration"},
+		{testapp.RepA, "GET", `/api/sync/pull?schema_version=4&last_pulled_at=null&migration={"from":1,"tables":["secrets"],"columns":[]}`, nil, 400, "unknown table"},
+		{testapp.RepA, "GET", "/api/sync/pull?schema_version=4", nil, 400, "last_pulled_at is required"},
+		{testapp.RepA, "GET", "/api/sync/pull?last_pulled_at=null", nil, 400, "schema_version is required"},
+		{testapp.RepA, "GET", "/api/sync/pull?last_pulled_at=null&schema_version=0", nil, 400, "schema_version must be"},
+		{testapp.RepA, "GET", "/api/sync/pull?last_pulled_at=undefined&schema_version=4", nil, 400, "last_pulled_at must be null"},
+		{testapp.RepA, "POST", "/api/sync/push", M{}, 400, "last_pulled_at is required"},
+		{testapp.RepA, "POST", "/api/sync/push?last_pulled_at=null", M{}, 400, "last_pulled_at is required"},
+		{testapp.RepA, "POST", "/api/sync/push?last_pulled_at=-5", M{}, 400, "last_pulled_at must be"},
+		{testapp.ManagerA, "POST", "/api/sync/push?last_pulled_at=1", M{}, 403, "Sync is for reps"},
 		{testapp.RepA, "POST", "/api/sync/push?last_pulled_at=1", `{"visits": `, 400, "not valid JSON"},
 		{testapp.RepA, "POST", "/api/sync/push?last_pulled_at=1", M{"secrets": M{"created": []M{}}}, 400, "unknown table"},
 		{testapp.RepA, "POST", "/api/sync/push?last_pulled_at=1", M{"visits": M{"created": "lots"}}, 400, "Table visits"},
