@@ -76,7 +76,7 @@ func (p *pusher) save(t Table, r *core.Record, orig *row) (err error) {
 	}
 	var fe *crm.FieldError
 	if errors.As(err, &fe) {
-		return refuse("%s", fe.Error())
+		return refuse("%s", explainRule(t, r.Collection(), fe))
 	}
 	if err != nil {
 		return err
@@ -427,10 +427,10 @@ func (p *pusher) create(t Table, collection *core.Collection, id string, raw Raw
 		switch status := r.GetString("status"); status {
 		case "", crm.StatusDraft, crm.StatusSubmitted:
 		default:
-			return refuse("a rep cannot create an order with status %q: reps create drafts and submit them", status)
+			return refuse("%s.status: draft or submitted (reps create drafts and submit them; the back office confirms and fulfils); got %q", t.Name, status)
 		}
 	}
-	if err := checkRequired(t, collection, values); err != nil {
+	if err := checkRequired(t, collection, raw); err != nil {
 		return err
 	}
 	if t.Name != crm.Customers {

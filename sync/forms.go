@@ -11,6 +11,7 @@ import (
 	validation "github.com/pocketbase/ozzo-validation/v4"
 	"github.com/pocketbase/pocketbase/core"
 
+	"rounds/crm"
 	"rounds/policy"
 )
 
@@ -25,7 +26,8 @@ var (
 	MaxDate = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
 )
 
-// patternForms are the patterns of Rounds' text fields, in words.
+// patternForms are the patterns of Rounds' text fields, in words; fixed
+// says the pattern fixes the length (no maximum to add).
 var patternForms = map[string]string{
 	`^[A-Z]{3}$`: "three capital letters, such as EUR",
 	`^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$`: "a day of the year as MM-DD, such as 02-29",
@@ -98,6 +100,9 @@ func textForm(c Column, f core.Field) string {
 		return "an e-mail address, such as anna@example.com, or empty"
 	case *core.TextField:
 		if p := patternForms[x.Pattern]; p != "" {
+			if x.Max > 0 && !fixedLength[x.Pattern] {
+				p = fmt.Sprintf("at most %d characters: %s", x.Max, p)
+			}
 			if !x.Required {
 				p += ", or empty"
 			}
@@ -113,6 +118,20 @@ func textForm(c Column, f core.Field) string {
 		}
 	}
 	return "text"
+}
+
+var fixedLength = map[string]bool{
+	`^[A-Z]{3}$`: true, `^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$`: true, `^([01][0-9]|2[0-3]):[0-5][0-9]$`: true,
+}
+
+// explainRule says why a record rule (crm.Prepare…) refused column field of
+// a record of t, with the form the column takes.
+func explainRule(t Table, collection *core.Collection, fe *crm.FieldError) string {
+	c, ok := t.Column(fe.Field)
+	if !ok {
+		return t.Name + "." + fe.Error()
+	}
+	return fmt.Sprintf("%s.%s: %s; %s", t.Name, fe.Field, Form(t, c, collection.Fields.GetByName(fe.Field)), fe.Message)
 }
 
 // explain turns PocketBase's validation errors of a record of t into one
@@ -156,14 +175,14 @@ func explain(t Table, collection *core.Collection, err error, raw Raw) string {
 	return strings.Join(parts, "; ")
 }
 
+// isEmpty reports whether a wire value leaves a column empty: null or "".
+// A 0 is a value (out of range, perhaps), not a missing one.
 func isEmpty(v any) bool {
 	switch x := v.(type) {
 	case nil:
 		return true
 	case string:
 		return x == ""
-	case float64:
-		return x == 0
 	}
 	return false
 }
@@ -184,14 +203,14 @@ func wireText(v any) string {
 	return fmt.Sprint(v)
 }
 
-// checkRequired refuses a new record of t that lacks a required column,
-// naming the column and the form it takes.
-func checkRequired(t Table, collection *core.Collection, values map[string]any) error {
+// checkRequired refuses a new record of t sent without a required column
+// (or with null or ""), naming the column and the form it takes.
+func checkRequired(t Table, collection *core.Collection, raw Raw) error {
 	for _, c := range t.Columns {
 		if !c.Required {
 			continue
 		}
-		if v, ok := values[c.Name]; !ok || isEmpty(v) {
+		if v, ok := raw[c.Name]; !ok || isEmpty(v) {
 			return refuse("%s.%s is required: %s", t.Name, c.Name, Form(t, c, collection.Fields.GetByName(c.Name)))
 		}
 	}

@@ -353,7 +353,7 @@ func TestPushRejectsOneByOne(t *testing.T) {
 		}},
 	})
 	wantRejected := map[string]string{
-		"badcontact00001":      `contacts.phone: digits, spaces and + ( ) . / -, such as +49 30 1234567, or empty; got "call me maybe"`,
+		"badcontact00001":      `contacts.phone: at most 40 characters: digits, spaces and + ( ) . / -, such as +49 30 1234567, or empty; got "call me maybe"`,
 		"badvisit0000001":      "not in your scope",
 		"badvisit0000002":      "must be a number",
 		"badvisit0000003":      "unknown column visits.mood",

@@ -1,0 +1,214 @@
+package sync_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/pocketbase/pocketbase/core"
+
+	"rounds/crm"
+	"rounds/internal/testapp"
+	"rounds/policy"
+	rsync "rounds/sync"
+)
+
+// validNew is a valid new record of each table a device writes, for rep A:
+// only its required columns.
+func validNew(table string) M {
+	switch table {
+	case crm.Customers:
+		return M{"name": "Wire shop"}
+	case crm.Contacts:
+		return M{"customer": testapp.CustomerA, "name": "Wire person"}
+	case crm.Visits:
+		return M{"customer": testapp.CustomerA}
+	case crm.FollowUps:
+		return M{"customer": testapp.CustomerA, "due_at": float64(testapp.Now.Add(24 * 3600e9).UnixMilli())}
+	case crm.Opportunities:
+		return M{"customer": testapp.CustomerA, "title": "Wire deal", "currency": "EUR", "stage": crm.DefaultStages[0].ID}
+	case crm.Orders:
+		return M{"customer": testapp.CustomerA, "currency": "EUR"}
+	case crm.OrderLines:
+		return M{"order": testapp.OrderA, "product": testapp.ProductCoffee, "quantity": 1.0}
+	}
+	panic(table)
+}
+
+// otherRepsRecord is a record of rep B that a relation column of rep A's
+// record could name.
+var otherRepsRecord = map[string]string{
+	"customer": testapp.CustomerB, "contact": testapp.ContactB, "visit": testapp.VisitB, "order": testapp.OrderB,
+}
+
+// wrongType is a wire value of the wrong JSON type for a column, and the
+// words the refusal uses for the right one.
+func wrongType(c rsync.Column) (any, string) {
+	switch c.Kind {
+	case rsync.Text:
+		return 12.0, "must be text"
+	case rsync.Relation:
+		return 12.0, "must be an id or null"
+	case rsync.Number:
+		return "twelve", "must be a number"
+	case rsync.Bool:
+		return "yes", "must be true or false"
+	}
+	return "tomorrow", "must be epoch milliseconds or null"
+}
+
+// TestEveryFieldSaysWhatItTakes sends, for every column a device writes in
+// every synced table, a new record that is valid but for that column: the
+// wrong JSON type, seconds for milliseconds, the column left out when it is
+// required, text one character too long, a value outside the field's
+// range, pattern or choices, and another rep's record in a relation. Each
+// is refused, and the reason names the table and column and says what the
+// column takes (the words of sync.Form, which the protocol document shows).
+// The valid record itself is accepted.
+func TestEveryFieldSaysWhatItTakes(t *testing.T) {
+	t.Parallel()
+	s := newSync(t)
+	ts := s.pullV2(testapp.RepA, "null", "").Timestamp
+	n := 0
+	send := func(table string, r M) pushResult {
+		t.Helper()
+		n++
+		r["id"] = fmt.Sprintf("wirecase%07d", n)
+		return s.push(testapp.RepA, ts, M{table: M{"created": []M{r}, "updated": []M{}, "deleted": []string{}}})
+	}
+	cases := 0
+	for _, tbl := range rsync.Tables {
+		if tbl.ReadOnly {
+			continue
+		}
+		collection, err := s.app.FindCollectionByNameOrId(tbl.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res := send(tbl.Name, validNew(tbl.Name)); len(res.Rejected) > 0 {
+			t.Fatalf("a valid new %s is refused: %+v", tbl.Name, res.Rejected)
+		}
+		for _, c := range tbl.Columns {
+			if tbl.ServerOwned(c.Name) || c.Name == "created" || c.Name == "updated" || policy.For(tbl.Name).DeviceField(c.Name, true) != policy.FieldFree {
+				continue
+			}
+			field := collection.Fields.GetByName(c.Name)
+			form := rsync.Form(tbl, c, field)
+			type bad struct {
+				what  string
+				value any // nil with drop: the column is left out
+				drop  bool
+				want  []string
+			}
+			v, words := wrongType(c)
+			bads := []bad{{what: "wrong type", value: v, want: []string{tbl.Name + "." + c.Name, words}}}
+			if c.Kind == rsync.Date {
+				secs := float64(testapp.Now.Unix())
+				bads = append(bads, bad{what: "seconds", value: secs, want: []string{tbl.Name + "." + c.Name, "looks like seconds", fmt.Sprint(int64(secs) * 1000)}},
+					bad{what: "1970", value: 1000.0, want: []string{tbl.Name + "." + c.Name, "outside the years 2000-2200"}})
+			}
+			if c.Required {
+				bads = append(bads, bad{what: "missing", drop: true, want: []string{tbl.Name + "." + c.Name + " is required: " + form}})
+			}
+			switch f := field.(type) {
+			case *core.TextField:
+				if f.Max > 0 {
+					bads = append(bads, bad{what: "too long", value: strings.Repeat("x", f.Max+1), want: []string{tbl.Name + "." + c.Name + ": " + form}})
+				}
+				if f.Pattern != "" {
+					bads = append(bads, bad{what: "against the pattern", value: "!!", want: []string{tbl.Name + "." + c.Name + ": " + form}})
+				}
+			case *core.NumberField:
+				if f.Max != nil {
+					bads = append(bads, bad{what: "above the maximum", value: *f.Max + 1, want: []string{tbl.Name + "." + c.Name + ": " + form}})
+				}
+				if f.Min != nil {
+					bads = append(bads, bad{what: "below the minimum", value: *f.Min - 1, want: []string{tbl.Name + "." + c.Name + ": " + form}})
+				}
+				if f.OnlyInt {
+					bads = append(bads, bad{what: "a fraction", value: 1.5, want: []string{tbl.Name + "." + c.Name + ": " + form}})
+				}
+			case *core.SelectField:
+				want := tbl.Name + "." + c.Name + ": " + form
+				if tbl.Name == crm.Orders && c.Name == "status" { // a rep's new order: two of the five
+					want = "orders.status: draft or submitted"
+				}
+				bads = append(bads, bad{what: "not a choice", value: "nonsense", want: []string{want, `"nonsense"`}})
+			case *core.EmailField:
+				bads = append(bads, bad{what: "not an address", value: "not-an-address", want: []string{tbl.Name + "." + c.Name + ": " + form}})
+			case *core.RelationField:
+				if other := otherRepsRecord[c.Name]; other != "" {
+					want := []string{"another customer"}
+					if c.Name == tbl.Parent {
+						want = []string{c.Name, "not in your scope"}
+					}
+					bads = append(bads, bad{what: "another rep's record", value: other, want: want},
+						bad{what: "no such record", value: "nosuchrecord0001", want: []string{c.Name, "nosuchrecord0001"}})
+				}
+			}
+			for _, b := range bads {
+				r := validNew(tbl.Name)
+				if b.drop {
+					delete(r, c.Name)
+				} else {
+					r[c.Name] = b.value
+				}
+				res := send(tbl.Name, r)
+				cases++
+				if len(res.Rejected) != 1 {
+					t.Errorf("%s.%s, %s (%v): not refused (%+v)", tbl.Name, c.Name, b.what, b.value, res)
+					continue
+				}
+				for _, w := range b.want {
+					if !strings.Contains(res.Rejected[0].Reason, w) {
+						t.Errorf("%s.%s, %s (%v): the reason %q does not say %q", tbl.Name, c.Name, b.what, b.value, res.Rejected[0].Reason, w)
+					}
+				}
+			}
+		}
+	}
+	t.Logf("%d refusals checked", cases)
+}
+
+// TestRequiredColumnsMatchTheFields: a column is required on the wire
+// exactly when its PocketBase field is required and the server does not
+// fill it itself (a server-owned or author column, or one with a default).
+func TestRequiredColumnsMatchTheFields(t *testing.T) {
+	t.Parallel()
+	app := testapp.New(t)
+	for _, tbl := range rsync.Tables {
+		if tbl.ReadOnly {
+			continue
+		}
+		collection, err := app.FindCollectionByNameOrId(tbl.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range tbl.Columns {
+			f := collection.Fields.GetByName(c.Name)
+			if f == nil {
+				continue
+			}
+			pbRequired := false
+			switch x := f.(type) {
+			case *core.TextField:
+				pbRequired = x.Required
+			case *core.NumberField:
+				pbRequired = x.Required
+			case *core.RelationField:
+				pbRequired = x.Required
+			case *core.SelectField:
+				pbRequired = x.Required
+			case *core.DateField:
+				pbRequired = x.Required
+			}
+			serverFills := tbl.ServerOwned(c.Name) || c.Default != ""
+			if want := pbRequired && !serverFills; c.Required != want {
+				t.Errorf("%s.%s: required on the wire %v, but the field is required %v and the server fills it %v", tbl.Name, c.Name, c.Required, pbRequired, serverFills)
+			}
+			if c.Default != "" && !pbRequired {
+				t.Errorf("%s.%s has a default but is not required", tbl.Name, c.Name)
+			}
+		}
+	}
+}
