@@ -328,7 +328,7 @@ func (p *pusher) upsert(ctx context.Context, t Table, raw Raw, created bool) err
 	id, _ := raw["id"].(string)
 	key := t.Name + "/" + id
 	if p.done[key] {
-		return nil
+		return p.reject(t, id, raw, "this record is listed more than once in the push: its first copy was applied, this one was not; send each record once")
 	}
 	p.done[key] = true
 	if !crm.ValidID(id) {

@@ -212,3 +212,19 @@ func TestRequiredColumnsMatchTheFields(t *testing.T) {
 		}
 	}
 }
+
+// TestARecordListedTwiceIsNotDroppedSilently: a push that names one record
+// twice applies the first copy and refuses the second, saying so.
+func TestARecordListedTwiceIsNotDroppedSilently(t *testing.T) {
+	t.Parallel()
+	s := newSync(t)
+	ts := s.pullV2(testapp.RepA, "null", "").Timestamp
+	res := s.push(testapp.RepA, ts, M{"customers": M{"created": []M{}, "deleted": []string{}, "updated": []M{
+		{"id": testapp.CustomerA, "address": "first copy"},
+		{"id": testapp.CustomerA, "address": "second copy"},
+	}}})
+	c, _ := s.app.FindRecordById(crm.Customers, testapp.CustomerA)
+	if c.GetString("address") != "first copy" || len(res.Rejected) != 1 || !strings.Contains(res.Rejected[0].Reason, "listed more than once") {
+		t.Fatalf("address %q, %+v", c.GetString("address"), res.Rejected)
+	}
+}
