@@ -203,6 +203,30 @@ func TestWatermelonDBSynchronize(t *testing.T) {
 	}
 }
 
+// TestREADMEClientRunsAsPrinted runs README's sync client, taken from
+// README.md as printed, with WatermelonDB in Node against the server
+// (e2e/watermelon/readme.js): refusals come back with their reasons, parts,
+// a busy server, a signed-out token.
+func TestREADMEClientRunsAsPrinted(t *testing.T) {
+	t.Parallel()
+	if _, err := os.Stat("e2e/watermelon/node_modules/@nozbe/watermelondb"); err != nil {
+		t.Fatal("WatermelonDB is not installed: run `make test` (it runs npm ci in e2e/watermelon)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	setUp(t, ctx, dir, "--customers", "6", "--reps", "2")
+	base, logs := startServer(t, ctx, dir)
+	node := exec.CommandContext(ctx, "node", "readme.js")
+	node.Dir = "e2e/watermelon"
+	node.Env = append(os.Environ(), "ROUNDS_URL="+base, "REP_A_EMAIL="+seed.RepEmail(1), "REP_PASSWORD="+seed.DemoPassword)
+	out, err := node.CombinedOutput()
+	t.Logf("README client:\n%s", out)
+	if err != nil {
+		t.Fatalf("README's client failed: %v\nserver log:\n%s", err, logs.String())
+	}
+}
+
 func waitHealthy(t *testing.T, base string, logs *bytes.Buffer) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)

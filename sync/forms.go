@@ -41,15 +41,22 @@ func Form(t Table, c Column, f core.Field) string {
 	var form string
 	switch c.Kind {
 	case Date:
-		form = "epoch milliseconds (not seconds) between the years 2000 and 2200, or null"
+		switch {
+		case c.stamp():
+			form = "epoch milliseconds; any value is taken (0, or one outside the years 2000-2200, counts as unknown)"
+		case c.Required:
+			form = "epoch milliseconds (not seconds) between the years 2000 and 2200"
+		default:
+			form = "epoch milliseconds (not seconds) between the years 2000 and 2200, or null"
+		}
 	case Bool:
 		form = "true or false"
 	case Relation:
 		target := c.Name
 		if name := policy.Relations[c.Name]; name != "" {
-			target = singular(name)
+			target = nouns[name]
 		}
-		form = "the id of a " + target
+		form = "the id of " + article(target) + " " + target
 		if !c.Required {
 			form += ", or null"
 		}
@@ -62,6 +69,19 @@ func Form(t Table, c Column, f core.Field) string {
 		form = "an IANA time zone, such as Europe/Berlin, or empty"
 	}
 	return form
+}
+
+// nouns name one record of a collection a relation points at.
+var nouns = map[string]string{
+	crm.Users: "user", crm.Customers: "customer", crm.Contacts: "contact", crm.Visits: "visit", crm.Orders: "order",
+	crm.Products: "product", crm.Stages: "stage", crm.Opportunities: "opportunity",
+}
+
+func article(noun string) string {
+	if noun != "" && strings.ContainsRune("aeiou", rune(noun[0])) {
+		return "an"
+	}
+	return "a"
 }
 
 func numberForm(f core.Field) string {
