@@ -328,9 +328,16 @@ func (p *pusher) upsert(ctx context.Context, t Table, raw Raw, created bool) err
 	id, _ := raw["id"].(string)
 	key := t.Name + "/" + id
 	if p.done[key] {
-		return p.reject(t, id, raw, "this record is listed more than once in the push: its first copy was applied, this one was not; send each record once")
+		if first, ok := p.copies[key]; ok && sameRecord(first, raw) {
+			return nil // the same copy again: applied once
+		}
+		return p.reject(t, id, raw, "this record is listed more than once in the push, differently: its first copy was applied, this one was not; send each record once")
 	}
 	p.done[key] = true
+	if p.copies == nil {
+		p.copies = map[string]Raw{}
+	}
+	p.copies[key] = raw
 	if !crm.ValidID(id) {
 		return p.reject(t, id, raw, fmt.Sprintf("invalid id %q: use 15 to 36 characters of A-Z, a-z, 0-9, _ and -", clip(id)))
 	}
@@ -352,6 +359,20 @@ func (p *pusher) upsert(ctx context.Context, t Table, raw Raw, created bool) err
 		return p.reject(t, id, raw, explain(t, collection, err, raw))
 	}
 	return err
+}
+
+// sameRecord reports whether two copies of a pushed record say the same.
+func sameRecord(a, b Raw) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		w, ok := b[k]
+		if !ok || !conflict.Equal(v, w) {
+			return false
+		}
+	}
+	return true
 }
 
 // isValidation reports whether err is PocketBase's (ozzo) validation error:

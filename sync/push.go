@@ -135,6 +135,8 @@ type pusher struct {
 	res    PushResult
 	// records the push already settled, so that a record listed twice is applied once
 	done map[string]bool
+	// copies: the first copy of each record, to tell a repeat that says the same from one that does not
+	copies map[string]Raw
 	// orders whose lines changed: their totals are recomputed at the end
 	touched map[string]bool
 	// customers whose visits changed: their last visit is recomputed at the end

@@ -214,7 +214,8 @@ func TestRequiredColumnsMatchTheFields(t *testing.T) {
 }
 
 // TestARecordListedTwiceIsNotDroppedSilently: a push that names one record
-// twice applies the first copy and refuses the second, saying so.
+// twice, differently, applies the first copy and refuses the second, saying
+// so; the same copy twice is applied once.
 func TestARecordListedTwiceIsNotDroppedSilently(t *testing.T) {
 	t.Parallel()
 	s := newSync(t)
@@ -226,5 +227,12 @@ func TestARecordListedTwiceIsNotDroppedSilently(t *testing.T) {
 	c, _ := s.app.FindRecordById(crm.Customers, testapp.CustomerA)
 	if c.GetString("address") != "first copy" || len(res.Rejected) != 1 || !strings.Contains(res.Rejected[0].Reason, "listed more than once") {
 		t.Fatalf("address %q, %+v", c.GetString("address"), res.Rejected)
+	}
+	// the same copy twice is no mistake worth refusing: applied once
+	same := M{"id": testapp.CustomerA, "address": "same copy"}
+	res = s.push(testapp.RepA, ts, M{"customers": M{"updated": []M{same, same}}})
+	c, _ = s.app.FindRecordById(crm.Customers, testapp.CustomerA)
+	if c.GetString("address") != "same copy" || len(res.Rejected) != 0 {
+		t.Fatalf("the same copy twice: address %q, %+v", c.GetString("address"), res.Rejected)
 	}
 }
