@@ -10,7 +10,7 @@ HTTP           ?= 127.0.0.1:8090
 ADMIN_EMAIL    ?= admin@rounds.test
 ADMIN_PASSWORD ?= rounds-demo-admin
 
-.PHONY: all build run test fuzz bench clean
+.PHONY: all build run test fuzz bench clean app
 
 all: build
 
@@ -25,13 +25,14 @@ run: build
 	@echo
 	@echo "  Dashboard:  http://$(HTTP)/_/"
 	@echo "  Managers:   http://$(HTTP)/manager/"
+	@echo "  Reps' app:  http://$(HTTP)/app/"
 	@echo "  Superuser:  $(ADMIN_EMAIL) / $(ADMIN_PASSWORD)"
 	@echo "  Demo rep:   rep1@rounds.test / rounds-demo   (manager: manager1@rounds.test / rounds-demo)"
 	@echo
 	ROUNDS_PUBLIC_URL=$${ROUNDS_PUBLIC_URL:-http://$(HTTP)} ./rounds serve --http $(HTTP) --dir $(DATA)
 
 ## test: everything CI checks
-test: e2e/watermelon/node_modules e2e/dashboard/node_modules
+test: e2e/watermelon/node_modules e2e/dashboard/node_modules app/node_modules
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
@@ -54,6 +55,15 @@ e2e/watermelon/node_modules: e2e/watermelon/package.json e2e/watermelon/package-
 e2e/dashboard/node_modules: e2e/dashboard/package.json e2e/dashboard/package-lock.json
 	cd e2e/dashboard && npm ci --no-audit --no-fund
 	@touch $@
+
+# esbuild, WatermelonDB and LokiJS, to build the reps' app (versions pinned by package-lock.json)
+app/node_modules: app/package.json app/package-lock.json
+	cd app && npm ci --no-audit --no-fund
+	@touch $@
+
+## app: rebuild the reps' app (app/src and README's sync client) into app/dist, which the binary embeds
+app: app/node_modules
+	cd app && node build.mjs
 
 ## bench: the benchmarks whose figures are kept in BENCHMARKS.md
 bench:

@@ -97,6 +97,7 @@ func Register(app core.App, deps Deps) {
 	registerCoverage(app, deps)
 	registerTiers(app, deps)
 	registerManager(app)
+	registerApp(app)
 	registerReplication(app, deps)
 	if deps.PublicURL != "" {
 		app.OnServe().BindFunc(func(se *core.ServeEvent) error {

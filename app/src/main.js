@@ -1,0 +1,455 @@
+// Rounds · the reps' app. Everything a screen shows comes from the phone's
+// own WatermelonDB database, so every screen works offline; the sync is
+// README's client as printed (bundled from README.md, see build.mjs).
+import { roundsSync } from 'rounds-sync'
+import { t } from './strings.js'
+import { Q, create, find, live, loadSchema, openDatabase, unsynced, update } from './db.js'
+
+const BASE = location.origin
+const SESSION_KEY = 'rounds_session'
+const DEVICE_KEY = 'rounds_device'
+const SYNC_EVERY = 5 * 60 * 1000
+const DAY = 86400000
+
+const app = { session: null, schema: null, db: null, sync: null, tables: [], status: {}, timer: 0, backoff: 0 }
+
+// ---------------------------------------------------------------------------
+// DOM
+
+const $ = (id) => document.getElementById(id)
+
+function h(tag, attrs, ...children) {
+  const el = document.createElement(tag)
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue
+    if (k === 'class') el.className = v
+    else if (k.startsWith('on')) el.addEventListener(k.slice(2), v)
+    else el.setAttribute(k, v === true ? '' : String(v))
+  }
+  for (const c of children.flat()) {
+    if (c === undefined || c === null || c === false) continue
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)))
+  }
+  return el
+}
+
+function show(...nodes) {
+  const main = $('main')
+  main.replaceChildren(...nodes)
+  main.focus()
+}
+
+const fmtTime = (ms) => new Date(ms).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' })
+const fmtDay = (ms) => new Date(ms).toLocaleDateString(undefined, { weekday: 'short', day: 'numeric', month: 'short' })
+const startOfDay = (ms = Date.now()) => { const d = new Date(ms); d.setHours(0, 0, 0, 0); return d.getTime() }
+
+function ago(ms) {
+  const m = Math.floor((Date.now() - ms) / 60000)
+  if (m < 1) return t.justNow
+  if (m < 60) return t.minutesAgo(m)
+  if (m < 24 * 60) return t.hoursAgo(Math.floor(m / 60))
+  return t.daysAgo(Math.floor(m / 1440))
+}
+
+function money(amount, currency) {
+  try {
+    return new Intl.NumberFormat(undefined, { style: 'currency', currency, maximumFractionDigits: 0 }).format(amount)
+  } catch {
+    return `${Math.round(amount)} ${currency}`
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Session
+
+function loadSession() {
+  try {
+    return JSON.parse(localStorage.getItem(SESSION_KEY))
+  } catch {
+    return null
+  }
+}
+
+function deviceId() {
+  let id = localStorage.getItem(DEVICE_KEY)
+  if (!id) {
+    id = 'web-' + (crypto.randomUUID ? crypto.randomUUID() : String(Math.random()).slice(2))
+    localStorage.setItem(DEVICE_KEY, id)
+  }
+  return id
+}
+
+async function signIn(email, password) {
+  const res = await fetch(BASE + '/api/collections/users/auth-with-password', {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ identity: email, password }),
+  })
+  if (!res.ok) throw new Error(t.badLogin)
+  const body = await res.json()
+  if (body.record.role !== 'rep') throw new Error(t.notRep)
+  const session = { token: body.token, at: Date.now(), user: { id: body.record.id, name: body.record.name, email: body.record.email } }
+  // a second rep on this phone gets their own database; the first one's unsynced work waits in theirs
+  localStorage.setItem(SESSION_KEY, JSON.stringify(session))
+  return session
+}
+
+// refresh renews the token a day after it was issued (tokens last 30 days).
+async function refresh() {
+  const s = app.session
+  if (!s || Date.now() - s.at < DAY || !navigator.onLine) return
+  try {
+    const res = await fetch(BASE + '/api/collections/users/auth-refresh', { method: 'POST', headers: { Authorization: s.token } })
+    if (res.ok) {
+      const body = await res.json()
+      app.session = { ...s, token: body.token, at: Date.now() }
+      localStorage.setItem(SESSION_KEY, JSON.stringify(app.session))
+    } else if (res.status === 401) {
+      setStatus({ error: t.signedOutBanner, signedOut: true })
+    }
+  } catch {
+    // offline: the next start tries again
+  }
+}
+
+function renderSignIn(message) {
+  $('nav').hidden = true
+  $('statusbar').hidden = true
+  $('signout').hidden = true
+  const error = h('p', { class: 'error', role: 'alert', id: 'signin-error', hidden: !message }, message || '')
+  const form = h('form', { id: 'signin-form', novalidate: true },
+    h('label', {}, t.email, h('input', { type: 'email', name: 'email', autocomplete: 'username', required: true })),
+    h('label', {}, t.password, h('input', { type: 'password', name: 'password', autocomplete: 'current-password', required: true })),
+    error,
+    h('button', { type: 'submit', id: 'signin-button' }, t.signIn))
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault()
+    const button = $('signin-button')
+    button.disabled = true
+    button.textContent = t.signingIn
+    try {
+      if (!navigator.onLine) throw new Error(t.offlineSignIn)
+      app.session = await signIn(form.email.value.trim(), form.password.value)
+      await start()
+    } catch (e) {
+      error.textContent = e.message === 'Failed to fetch' ? t.offlineSignIn : e.message
+      error.hidden = false
+      button.disabled = false
+      button.textContent = t.signIn
+    }
+  })
+  show(h('section', { class: 'card signin' }, h('h1', {}, t.signInTitle), h('p', { class: 'muted' }, t.signInHint), form))
+}
+
+async function signOut() {
+  const waiting = app.db ? await unsynced(app.db, app.tables) : 0
+  if (waiting > 0 && !confirm(t.signOutUnsynced(waiting))) return
+  localStorage.removeItem(SESSION_KEY)
+  clearTimeout(app.timer)
+  location.hash = ''
+  location.reload()
+}
+
+// ---------------------------------------------------------------------------
+// Sync: every reason to sync (start, back online, the timer, the button)
+// goes through one queue, since WatermelonDB aborts a second synchronize()
+// running at once.
+
+let running = null
+let again = false
+
+function requestSync() {
+  if (running) {
+    again = true
+    return running
+  }
+  running = (async () => {
+    do {
+      again = false
+      await syncOnce()
+    } while (again)
+    running = null
+  })()
+  return running
+}
+
+async function syncOnce() {
+  clearTimeout(app.timer)
+  if (!navigator.onLine) {
+    setStatus({ error: t.offline, offline: true })
+    return schedule(SYNC_EVERY)
+  }
+  setStatus({ syncing: true })
+  try {
+    const refused = await app.sync.sync()
+    await app.db.flush() // what the sync stored is on disk before the rep closes the app
+    localStorage.setItem('rounds_last_sync', String(Date.now()))
+    app.backoff = 0
+    setStatus({ refused })
+    schedule(SYNC_EVERY)
+    render()
+  } catch (e) {
+    app.backoff = Math.min(app.backoff ? app.backoff * 2 : 30000, SYNC_EVERY)
+    if (e.status === 401) setStatus({ error: t.signedOutBanner, signedOut: true })
+    else if (e.status === 0 || e.message === 'Failed to fetch') setStatus({ error: navigator.onLine ? t.unreachable : t.offline })
+    else setStatus({ error: e.message })
+    schedule(app.backoff)
+  }
+}
+
+function schedule(ms) {
+  clearTimeout(app.timer)
+  app.timer = setTimeout(requestSync, ms)
+}
+
+async function setStatus(s) {
+  app.status = s
+  const bar = $('status')
+  const last = Number(localStorage.getItem('rounds_last_sync')) || 0
+  const waiting = app.db ? await unsynced(app.db, app.tables) : 0
+  const parts = []
+  if (s.syncing) parts.push(h('span', { class: 'syncing' }, t.syncing))
+  else if (s.wait) parts.push(h('span', { class: 'warn' }, t.busy(s.wait)))
+  else if (s.error) parts.push(h('span', { class: s.offline ? 'muted' : 'warn', role: 'alert' }, s.error))
+  else parts.push(h('span', {}, last ? t.synced(ago(last)) : t.neverSynced))
+  parts.push(h('span', { class: 'muted', id: 'waiting', 'data-waiting': waiting }, ' · ' + t.waiting(waiting)))
+  bar.replaceChildren(...parts)
+  bar.dataset.state = s.syncing ? 'syncing' : s.error ? 'error' : 'idle'
+  const kept = app.db ? await app.db.localStorage.get('syncRefused') : null
+  const refused = s.refused || (Array.isArray(kept) ? kept : [])
+  const box = $('refused')
+  box.hidden = refused.length === 0
+  box.replaceChildren(h('p', {}, t.refused(refused.length), ' — ', t.refusedWhy),
+    h('ul', {}, refused.map((r) => h('li', { 'data-refused': `${r.table}/${r.id}` }, `${r.table} ${r.id}: ${r.reason}`))))
+  if (s.signedOut) {
+    box.hidden = false
+    box.prepend(h('p', {}, h('a', { href: '#', onclick: (ev) => { ev.preventDefault(); localStorage.removeItem(SESSION_KEY); location.reload() } }, t.signIn)))
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Screens
+
+function section(title, items, empty) {
+  return h('section', { class: 'card' }, h('h2', {}, title), items.length ? h('ul', { class: 'list' }, items) : h('p', { class: 'muted empty' }, empty))
+}
+
+function link(href, ...children) {
+  return h('a', { href }, ...children)
+}
+
+async function today() {
+  const db = app.db
+  const now = Date.now()
+  const dayStart = startOfDay(now)
+  const dayEnd = dayStart + DAY
+  const customers = new Map((await live(db, 'customers')).map((c) => [c.id, c]))
+  const name = (id) => customers.get(id)?.name || '—'
+  const visits = (await live(db, 'visits')).filter((v) => (v.planned_at >= dayStart && v.planned_at < dayEnd) || (v.checked_in_at >= dayStart && v.checked_in_at < dayEnd))
+  visits.sort((a, b) => (a.planned_at || a.checked_in_at) - (b.planned_at || b.checked_in_at))
+  const due = [...customers.values()].filter((c) => c.next_visit_due && c.next_visit_due < dayEnd)
+  due.sort((a, b) => (a.tier || 'C').localeCompare(b.tier || 'C') || a.next_visit_due - b.next_visit_due)
+  const follow = (await live(db, 'follow_ups', Q.where('status', 'open'))).filter((f) => f.due_at && f.due_at < dayEnd)
+  follow.sort((a, b) => a.due_at - b.due_at)
+  const week = []
+  for (let i = 0; i < 7; i++) {
+    const d = new Date(dayStart + i * DAY)
+    week.push(`${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`)
+  }
+  const birthdays = (await live(db, 'contacts')).filter((c) => week.includes(c.birthday))
+  birthdays.sort((a, b) => week.indexOf(a.birthday) - week.indexOf(b.birthday))
+  const stages = new Map((await live(db, 'stages')).map((s) => [s.id, s]))
+  const stalled = (await live(db, 'opportunities')).filter((o) => {
+    const s = stages.get(o.stage)
+    return s && s.outcome === 'open' && s.max_days > 0 && o.stage_entered_at && now - o.stage_entered_at > s.max_days * DAY
+  })
+  show(
+    h('h1', { class: 'sr-only' }, t.today),
+    section(t.visitsToday, visits.map((v) => h('li', {}, link(`#/visit/${v.id}`, h('strong', {}, name(v.customer)), h('span', { class: 'muted' }, ` ${fmtTime(v.checked_in_at || v.planned_at)} ${v.purpose || ''}`)))), t.noVisitsToday),
+    section(t.due, due.slice(0, 50).map((c) => {
+      const late = Math.floor((dayStart - startOfDay(c.next_visit_due)) / DAY)
+      return h('li', {}, link(`#/customer/${c.id}`, h('span', { class: `tier tier-${c.tier || 'C'}` }, c.tier || 'C'), ' ', h('strong', {}, c.name), h('span', { class: late > 0 ? 'warn' : 'muted' }, ' ', late > 0 ? t.overdueBy(late) : t.dueToday)))
+    }), t.noneDue),
+    section(t.followUps, follow.map((f) => h('li', {}, link(`#/customer/${f.customer}`, h('strong', {}, name(f.customer)), ' ', f.note || ''), h('span', { class: f.due_at < dayStart ? 'warn' : 'muted' }, ' ', fmtDay(f.due_at)))), t.noFollowUps),
+    section(t.birthdays, birthdays.map((c) => h('li', {}, link(`#/customer/${c.customer}`, h('strong', {}, c.name), ' · ', name(c.customer)), h('span', { class: 'muted' }, ' ', c.birthday === week[0] ? t.birthdayToday : c.birthday))), t.noBirthdays),
+    section(t.stalled, stalled.map((o) => h('li', {}, link(`#/customer/${o.customer}`, h('strong', {}, o.title), ' · ', name(o.customer)), h('span', { class: 'muted' }, ' ', money(o.amount, o.currency)))), t.noStalled),
+  )
+}
+
+async function customerList(query) {
+  const all = await live(app.db, 'customers')
+  const q = (query || '').trim().toLowerCase()
+  const found = all.filter((c) => !q || c.name.toLowerCase().includes(q)).sort((a, b) => a.name.localeCompare(b.name))
+  const input = h('input', { type: 'search', id: 'search', placeholder: t.searchPlaceholder, autocomplete: 'off', value: query || '', 'aria-label': t.search })
+  const results = h('ul', { class: 'list', id: 'results', 'aria-live': 'polite' })
+  const fill = (list) => {
+    results.replaceChildren(...list.slice(0, 100).map((c) => h('li', {}, link(`#/customer/${c.id}`, h('span', { class: `tier tier-${c.tier || 'C'}` }, c.tier || 'C'), ' ', h('strong', {}, c.name), h('span', { class: 'muted' }, ' ', c.address || '')))))
+    if (list.length > 100) results.append(h('li', { class: 'muted' }, t.more(list.length - 100)))
+    if (list.length === 0) results.append(h('li', { class: 'muted' }, all.length === 0 ? t.emptyTerritory : t.noCustomers))
+  }
+  fill(found)
+  input.addEventListener('input', () => {
+    const v = input.value.trim().toLowerCase()
+    fill(all.filter((c) => !v || c.name.toLowerCase().includes(v)).sort((a, b) => a.name.localeCompare(b.name)))
+  })
+  show(h('section', { class: 'card' }, h('h1', {}, t.customers), h('label', { class: 'search' }, input), results))
+  input.focus()
+}
+
+async function customer(id) {
+  const db = app.db
+  const c = await find(db, 'customers', id)
+  if (!c) return show(h('section', { class: 'card' }, h('p', {}, t.notFound), link('#/customers', t.back)))
+  const contacts = await live(db, 'contacts', Q.where('customer', id))
+  const visits = await live(db, 'visits', Q.where('customer', id))
+  const follow = await live(db, 'follow_ups', Q.where('customer', id))
+  const orders = await live(db, 'orders', Q.where('customer', id))
+  const deals = await live(db, 'opportunities', Q.where('customer', id))
+  const events = [
+    ...visits.map((v) => ({ at: v.checked_in_at || v.planned_at || v.created, text: [t.visit, v.purpose, v.outcome].filter(Boolean).join(' · '), href: `#/visit/${v.id}` })),
+    ...follow.map((f) => ({ at: f.due_at || f.created, text: `${f.status === 'open' ? t.promised : t.kept}: ${f.note || ''}` })),
+    ...orders.map((o) => ({ at: o.submitted_at || o.created, text: `${t.order} ${t.orderStatus[o.status] || o.status} · ${money(o.total, o.currency)}` })),
+    ...deals.map((o) => ({ at: o.updated, text: `${t.deal} ${o.title} · ${money(o.amount, o.currency)}` })),
+  ].sort((a, b) => b.at - a.at)
+  const notes = h('textarea', { id: 'notes', rows: 4, 'aria-label': t.notes }, c.notes || '')
+  const savedNote = h('span', { class: 'muted', role: 'status' })
+  const mapURL = c.lat || c.lng ? `https://www.openstreetmap.org/?mlat=${c.lat}&mlon=${c.lng}#map=17/${c.lat}/${c.lng}` : `https://www.openstreetmap.org/search?query=${encodeURIComponent(c.address || c.name)}`
+  const followForm = h('form', { class: 'inline', id: 'followup-form' },
+    h('label', {}, t.followUpNote, h('input', { name: 'note', required: true })),
+    h('label', {}, t.dueOn, h('input', { name: 'due', type: 'date', required: true, value: new Date(Date.now() + DAY).toISOString().slice(0, 10) })),
+    h('button', { type: 'submit' }, t.addFollowUp))
+  followForm.addEventListener('submit', async (ev) => {
+    ev.preventDefault()
+    const due = new Date(followForm.due.value + 'T09:00').getTime()
+    await create(db, 'follow_ups', { customer: id, note: followForm.note.value, status: 'open', due_at: due })
+    requestSync()
+    render()
+  })
+  show(
+    h('section', { class: 'card' },
+      h('p', {}, link('#/customers', '← ', t.customers)),
+      h('h1', {}, c.name, ' ', h('span', { class: `tier tier-${c.tier || 'C'}` }, t.tier(c.tier || 'C'))),
+      h('p', { class: 'muted' }, c.address || ''),
+      h('p', { class: 'actions' },
+        c.phone && h('a', { class: 'button', href: `tel:${c.phone}` }, t.call),
+        c.email && h('a', { class: 'button', href: `mailto:${c.email}` }, t.mail),
+        h('a', { class: 'button', href: mapURL, rel: 'noopener', target: '_blank' }, t.map)),
+      h('p', { class: 'actions' },
+        h('button', { type: 'button', id: 'checkin', onclick: () => checkIn(id) }, t.checkIn),
+        h('button', { type: 'button', class: 'secondary', onclick: () => planVisit(id) }, t.planVisit))),
+    h('section', { class: 'card' }, h('h2', {}, t.notes), notes,
+      h('p', {}, h('button', { type: 'button', id: 'save-notes', onclick: async () => { await update(db, 'customers', id, { notes: notes.value }); savedNote.textContent = t.saved; requestSync() } }, t.saveNotes), ' ', savedNote)),
+    h('section', { class: 'card' }, h('h2', {}, t.contacts), contacts.length ? h('ul', { class: 'list' }, contacts.map((k) => h('li', {},
+      h('strong', {}, k.name), k.title ? ` · ${k.title}` : '', h('br', {}),
+      k.phone && h('a', { href: `tel:${k.phone}` }, k.phone), ' ', k.email && h('a', { href: `mailto:${k.email}` }, k.email),
+      h('span', { class: 'muted' }, ' ', k.birthday ? `${t.birthday} ${k.birthday} · ` : '', k.care_opt_in ? t.careOn : t.careOff)))) : h('p', { class: 'muted' }, t.noContacts)),
+    h('section', { class: 'card' }, h('h2', {}, t.addFollowUp), followForm),
+    h('section', { class: 'card' }, h('h2', {}, t.history), events.length ? h('ul', { class: 'list' }, events.slice(0, 60).map((e) => h('li', {}, h('span', { class: 'muted' }, e.at ? fmtDay(e.at) + ' ' : ''), e.href ? link(e.href, e.text) : e.text))) : h('p', { class: 'muted' }, t.noHistory)),
+  )
+}
+
+function where() {
+  return new Promise((resolve) => {
+    if (!navigator.geolocation) return resolve(null)
+    navigator.geolocation.getCurrentPosition((p) => resolve(p.coords), () => resolve(null), { enableHighAccuracy: true, timeout: 10000, maximumAge: 60000 })
+  })
+}
+
+async function checkIn(customerId) {
+  const button = $('checkin')
+  if (button) { button.disabled = true; button.textContent = t.locating }
+  const at = await where()
+  const values = { customer: customerId, checked_in_at: Date.now(), purpose: '' }
+  if (at) Object.assign(values, { check_in_lat: at.latitude, check_in_lng: at.longitude })
+  const id = await create(app.db, 'visits', values)
+  sessionStorage.setItem('rounds_flash', at ? '' : t.noLocation)
+  requestSync()
+  location.hash = `#/visit/${id}`
+}
+
+async function planVisit(customerId) {
+  const id = await create(app.db, 'visits', { customer: customerId, planned_at: startOfDay(Date.now() + DAY) + 9 * 3600000 })
+  requestSync()
+  location.hash = `#/visit/${id}`
+}
+
+async function visit(id) {
+  const db = app.db
+  const v = await find(db, 'visits', id)
+  if (!v) return show(h('section', { class: 'card' }, h('p', {}, t.notFound), link('#/today', t.back)))
+  const c = await find(db, 'customers', v.customer)
+  const flash = sessionStorage.getItem('rounds_flash')
+  sessionStorage.removeItem('rounds_flash')
+  const form = h('form', { id: 'visit-form' },
+    h('label', {}, t.when, h('input', { type: 'datetime-local', name: 'planned', value: v.planned_at ? new Date(v.planned_at - new Date().getTimezoneOffset() * 60000).toISOString().slice(0, 16) : '' })),
+    h('label', {}, t.purpose, h('input', { name: 'purpose', value: v.purpose || '' })),
+    h('label', {}, t.outcome, h('input', { name: 'outcome', value: v.outcome || '' })),
+    h('label', {}, t.notes, h('textarea', { name: 'notes', rows: 4 }, v.notes || '')),
+    h('p', {}, h('button', { type: 'submit', id: 'save-visit' }, t.save), ' ', h('span', { class: 'muted', role: 'status', id: 'visit-saved' })))
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault()
+    const planned = form.planned.value ? new Date(form.planned.value).getTime() : null
+    await update(db, 'visits', id, { purpose: form.purpose.value, outcome: form.outcome.value, notes: form.notes.value, planned_at: planned })
+    $('visit-saved').textContent = t.saved
+    requestSync()
+  })
+  show(h('section', { class: 'card' },
+    h('p', {}, link(`#/customer/${v.customer}`, '← ', c?.name || t.back)),
+    h('h1', {}, t.visit, ' · ', c?.name || ''),
+    flash && h('p', { class: 'warn', role: 'alert' }, flash),
+    v.checked_in_at && h('p', {}, t.checkedIn(fmtTime(v.checked_in_at)), ' ', h('span', { class: `geo geo-${v.geo_status || 'unknown'}`, id: 'geo' }, t.geo[v.geo_status] || t.geo.unknown)),
+    v.checked_out_at ? h('p', {}, t.checkedOut(fmtTime(v.checked_out_at)))
+      : v.checked_in_at && h('p', {}, h('button', { type: 'button', id: 'checkout', onclick: async () => { await update(db, 'visits', id, { checked_out_at: Date.now() }); requestSync(); render() } }, t.checkOut)),
+    form))
+}
+
+// ---------------------------------------------------------------------------
+// Routing and start
+
+async function render() {
+  if (!app.db) return
+  const [, route, id] = (location.hash || '#/today').split('/')
+  for (const a of document.querySelectorAll('#nav a')) a.setAttribute('aria-current', a.getAttribute('href') === `#/${route}` ? 'page' : 'false')
+  if (route === 'customers') return customerList(new URLSearchParams(location.hash.split('?')[1]).get('q'))
+  if (route === 'customer' && id) return customer(id)
+  if (route === 'visit' && id) return visit(id)
+  return today()
+}
+
+async function start() {
+  app.session = loadSession()
+  if (!app.session) return renderSignIn()
+  app.schema = await loadSchema(BASE)
+  if (!app.schema) return renderSignIn(t.offlineSignIn)
+  app.tables = app.schema.tables.map((x) => x.name).filter((n) => n !== 'products' && n !== 'stages')
+  app.db = openDatabase(app.schema, 'rounds-' + app.session.user.id, {
+    onQuotaExceeded: () => setStatus({ error: 'This phone is out of storage for Rounds: free some space; nothing unsynced is dropped.' }),
+    // another tab deleted the database (signed out): start again. (WatermelonDB's
+    // own first set-up also deletes it, before the app is ready.)
+    onVersionChange: () => { if (app.ready) location.reload() },
+  })
+  app.sync = roundsSync({
+    database: app.db, base: BASE, token: () => app.session.token, deviceId: deviceId(), schema: app.schema,
+    onWait: (s) => setStatus({ wait: s }),
+  })
+  $('nav').hidden = false
+  $('statusbar').hidden = false
+  $('signout').hidden = false
+  $('me').textContent = app.session.user.name || app.session.user.email
+  if (navigator.storage?.persist) navigator.storage.persist().catch(() => {})
+  await setStatus({})
+  await render()
+  app.ready = true
+  refresh()
+  requestSync()
+}
+
+window.addEventListener('hashchange', render)
+window.addEventListener('online', () => requestSync())
+window.addEventListener('offline', () => setStatus({ error: t.offline, offline: true }))
+document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'hidden') app.db?.flush() })
+window.addEventListener('pagehide', () => app.db?.flush())
+document.addEventListener('DOMContentLoaded', () => {
+  $('sync-now').addEventListener('click', () => requestSync())
+  $('signout').addEventListener('click', signOut)
+  if ('serviceWorker' in navigator) navigator.serviceWorker.register('sw.js', { scope: './' }).catch(() => {})
+  start()
+})

@@ -1,0 +1,40 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"rounds/seed"
+)
+
+// TestRepsAppOfflineInABrowser runs e2e/dashboard/app.js in Debian's
+// Chromium against a seeded server: a rep's day in the app at a phone's
+// size, offline after the first sync (a reload included), then back
+// online, where the app syncs by itself and the server holds everything
+// with its own geo_status. Screenshots land in test-artifacts/app.
+func TestRepsAppOfflineInABrowser(t *testing.T) {
+	t.Parallel()
+	chromium := browser(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	t.Cleanup(cancel)
+	dir := t.TempDir()
+	setUp(t, ctx, dir, "--customers", "24", "--reps", "3")
+	base, logs := startServer(t, ctx, dir)
+	shots, err := filepath.Abs(filepath.Join("test-artifacts", "app"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := exec.CommandContext(ctx, "node", "app.js")
+	node.Dir = "e2e/dashboard"
+	node.Env = append(os.Environ(), "ROUNDS_URL="+base, "REP_EMAIL="+seed.RepEmail(1), "MANAGER_EMAIL="+seed.ManagerEmail(1),
+		"PASSWORD="+seed.DemoPassword, "SHOTS="+shots, "CHROMIUM="+chromium)
+	out, err := node.CombinedOutput()
+	t.Logf("app:\n%s", out)
+	if err != nil {
+		t.Fatalf("the reps' app failed: %v\nserver log:\n%s", err, logs.String())
+	}
+}
