@@ -7,6 +7,8 @@ import (
 	jsonv2 "encoding/json/v2"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -191,15 +193,19 @@ func Push(ctx context.Context, app core.App, req PushRequest) (PushResult, error
 		if err := db.NewQuery("SELECT role FROM users WHERE id = {:u}").Bind(dbx.Params{"u": req.Rep}).Row(&p.role); err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("push: role of %s: %w", req.Rep, err)
 		}
+		held, err := p.holdStatuses()
+		if err != nil {
+			return err
+		}
 		for _, t := range Tables {
 			tc := req.Changes[t.Name]
 			for _, raw := range tc.Created {
-				if err := p.upsert(ctx, t, raw, true); err != nil {
+				if err := p.upsert(ctx, t, held.first(t, raw), true); err != nil {
 					return err
 				}
 			}
 			for _, raw := range tc.Updated {
-				if err := p.upsert(ctx, t, raw, false); err != nil {
+				if err := p.upsert(ctx, t, held.first(t, raw), false); err != nil {
 					return err
 				}
 			}
@@ -211,6 +217,9 @@ func Push(ctx context.Context, app core.App, req PushRequest) (PushResult, error
 					return err
 				}
 			}
+		}
+		if err := p.applyHeld(ctx, held); err != nil {
+			return err
 		}
 		if err := p.updateTotals(); err != nil {
 			return err
@@ -287,3 +296,95 @@ func (p *pusher) preload() error {
 	}
 	return nil
 }
+
+// heldStatuses are the orders of a push that leave draft in it while the
+// same push changes their lines: a phone that took an order offline and
+// submitted it sends the order (submitted) and its new lines together, and
+// parents go first, so the lines would find the order frozen. Such an
+// order is applied as a draft first, and its status after every line.
+type heldStatuses map[string]Raw // order id -> the status change, applied last
+
+// holdStatuses finds them: an order sent with a status other than draft,
+// stored as a draft or not at all, in a push that also carries order lines.
+func (p *pusher) holdStatuses() (heldStatuses, error) {
+	lines := p.req.Changes[crm.OrderLines]
+	if len(lines.Created)+len(lines.Updated)+len(lines.Deleted) == 0 {
+		return nil, nil
+	}
+	held := heldStatuses{}
+	orders := p.req.Changes[crm.Orders]
+	for i, raws := range [][]Raw{orders.Created, orders.Updated} {
+		for _, raw := range raws {
+			id, _ := raw["id"].(string)
+			status, ok := raw["status"].(string)
+			if !ok || status == "" || status == crm.StatusDraft || held[id] != nil {
+				continue
+			}
+			if cols, full := changedColumns(raw); i == 1 && !full && !slices.Contains(cols, "status") {
+				continue // an update that did not change the status
+			}
+			stored, err := p.st.find(crm.Orders, id)
+			if err != nil {
+				return nil, err
+			}
+			if stored != nil && stored.GetString("status") != crm.StatusDraft {
+				continue
+			}
+			change := Raw{"id": id, "status": status, "_changed": "status"}
+			if u, ok := raw["updated"]; ok {
+				change["updated"] = u
+			}
+			held[id] = change
+		}
+	}
+	return held, nil
+}
+
+// first is raw as applied before the lines: without its status change.
+func (h heldStatuses) first(t Table, raw Raw) Raw {
+	if t.Name != crm.Orders || len(h) == 0 {
+		return raw
+	}
+	id, _ := raw["id"].(string)
+	if h[id] == nil {
+		return raw
+	}
+	out := make(Raw, len(raw))
+	for k, v := range raw {
+		out[k] = v
+	}
+	delete(out, "status")
+	if cols, full := changedColumns(raw); !full {
+		out["_changed"] = strings.Join(slices.DeleteFunc(cols, func(c string) bool { return c == "status" }), ",")
+	}
+	return out
+}
+
+// applyHeld applies the held status changes, after the lines; a refused
+// one is reported like any refused record.
+func (p *pusher) applyHeld(ctx context.Context, held heldStatuses) error {
+	t, _ := TableByName(crm.Orders)
+	for _, id := range slices.Sorted(maps.Keys(held)) {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if rejected(p.res.ExperimentalRejectedIDs[t.Name], id) {
+			continue // the order itself was refused: nothing to move
+		}
+		raw := held[id]
+		err := p.apply(t, id, raw, false)
+		var re *recordError
+		switch {
+		case errors.As(err, &re):
+			err = p.reject(t, id, raw, re.reason)
+		case err != nil && isValidation(err):
+			err = p.reject(t, id, raw, "invalid record: "+err.Error())
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func rejected(ids []string, id string) bool { return slices.Contains(ids, id) }

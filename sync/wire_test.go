@@ -236,3 +236,47 @@ func TestARecordListedTwiceIsNotDroppedSilently(t *testing.T) {
 		t.Fatalf("the same copy twice: address %q, %+v", c.GetString("address"), res.Rejected)
 	}
 }
+
+// TestAnOrderTakenAndSubmittedOfflineKeepsItsLines: a phone that took an
+// order offline and submitted it before syncing pushes the order (submitted)
+// and its new lines together; the lines are stored, then the order moves
+// to submitted with the server's total — as WatermelonDB sends it (created,
+// _changed empty) and as a plain client does (an update of a draft it had
+// pushed, without _changed).
+func TestAnOrderTakenAndSubmittedOfflineKeepsItsLines(t *testing.T) {
+	t.Parallel()
+	s := newSync(t)
+	ts := s.pullV2(testapp.RepA, "null", "").Timestamp
+	lines := func(order string) M {
+		return M{"created": []M{
+			{"id": order + "l1", "order": order, "product": testapp.ProductCoffee, "quantity": 3.0, "_status": "created", "_changed": ""},
+			{"id": order + "l2", "order": order, "product": testapp.ProductCups, "quantity": 10.0, "discount_pct": 10.0, "_status": "created", "_changed": ""},
+		}}
+	}
+	check := func(order string, res pushResult) {
+		t.Helper()
+		if len(res.Rejected) > 0 {
+			t.Fatalf("%s: refused %+v", order, res.Rejected)
+		}
+		o, err := s.app.FindRecordById(crm.Orders, order)
+		if err != nil || o.GetString("status") != crm.StatusSubmitted || o.GetDateTime("submitted_at").IsZero() || o.GetFloat("total") != 37.5+0.9 {
+			t.Fatalf("%s: %v status %q total %v", order, err, o.GetString("status"), o.GetFloat("total"))
+		}
+	}
+	// WatermelonDB: created submitted, with its lines
+	check("offlineorder001", s.push(testapp.RepA, ts, M{
+		"orders":      M{"created": []M{{"id": "offlineorder001", "customer": testapp.CustomerA, "currency": "EUR", "status": "submitted", "_status": "created", "_changed": ""}}},
+		"order_lines": lines("offlineorder001"),
+	}))
+	// a plain client: the draft pushed before, now submitted with new lines
+	s.push(testapp.RepA, ts, M{"orders": M{"created": []M{{"id": "offlineorder002", "customer": testapp.CustomerA, "currency": "EUR"}}}})
+	check("offlineorder002", s.push(testapp.RepA, ts, M{
+		"orders":      M{"updated": []M{{"id": "offlineorder002", "status": "submitted"}}},
+		"order_lines": lines("offlineorder002"),
+	}))
+	// an order already submitted on the server still refuses new lines
+	res := s.push(testapp.RepA, ts, M{"order_lines": M{"created": []M{{"id": "lateline00000001", "order": "offlineorder001", "product": testapp.ProductCoffee, "quantity": 1.0}}}})
+	if len(res.Rejected) != 1 || !strings.Contains(res.Rejected[0].Reason, "can no longer change") {
+		t.Fatalf("a line for a submitted order: %+v", res.Rejected)
+	}
+}

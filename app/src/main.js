@@ -53,7 +53,7 @@ function ago(ms) {
 
 function money(amount, currency) {
   try {
-    return new Intl.NumberFormat(undefined, { style: 'currency', currency, maximumFractionDigits: 0 }).format(amount)
+    return new Intl.NumberFormat(undefined, { style: 'currency', currency, minimumFractionDigits: 0, maximumFractionDigits: 2 }).format(amount)
   } catch {
     return `${Math.round(amount)} ${currency}`
   }
@@ -337,11 +337,21 @@ async function customer(id) {
         h('button', { type: 'button', class: 'secondary', onclick: () => planVisit(id) }, t.planVisit))),
     h('section', { class: 'card' }, h('h2', {}, t.notes), notes,
       h('p', {}, h('button', { type: 'button', id: 'save-notes', onclick: async () => { await update(db, 'customers', id, { notes: notes.value }); savedNote.textContent = t.saved; requestSync() } }, t.saveNotes), ' ', savedNote)),
-    h('section', { class: 'card' }, h('h2', {}, t.contacts), contacts.length ? h('ul', { class: 'list' }, contacts.map((k) => h('li', {},
-      h('strong', {}, k.name), k.title ? ` · ${k.title}` : '', h('br', {}),
+    h('section', { class: 'card' }, h('h2', {}, t.contacts), h('p', {}, link(`#/contact/new?customer=${id}`, '+ ', t.addContact)), contacts.length ? h('ul', { class: 'list' }, contacts.map((k) => h('li', {},
+      link(`#/contact/${k.id}`, h('strong', {}, k.name)), k.title ? ` · ${k.title}` : '', h('br', {}),
       k.phone && h('a', { href: `tel:${k.phone}` }, k.phone), ' ', k.email && h('a', { href: `mailto:${k.email}` }, k.email),
       h('span', { class: 'muted' }, ' ', k.birthday ? `${t.birthday} ${k.birthday} · ` : '', k.care_opt_in ? t.careOn : t.careOff)))) : h('p', { class: 'muted' }, t.noContacts)),
-    h('section', { class: 'card' }, h('h2', {}, t.addFollowUp), followForm),
+    h('section', { class: 'card', id: 'open-followups' }, h('h2', {}, t.openFollowUps),
+      follow.filter((f) => f.status === 'open').length
+        ? h('ul', { class: 'list' }, follow.filter((f) => f.status === 'open').sort((a, b) => a.due_at - b.due_at).map((f) => h('li', { class: 'row' },
+          h('span', {}, f.note || '', ' ', h('span', { class: f.due_at < startOfDay() ? 'warn' : 'muted' }, fmtDay(f.due_at))),
+          h('button', { type: 'button', class: 'secondary small', 'data-done': f.id, onclick: async () => { await update(db, 'follow_ups', f.id, { status: 'done' }); requestSync(); render() } }, t.markDone))))
+        : h('p', { class: 'muted' }, t.noFollowUps),
+      followForm),
+    await dealsCard(id, deals),
+    h('section', { class: 'card' }, h('h2', {}, t.orders),
+      orders.length ? h('ul', { class: 'list' }, orders.sort((a, b) => b.created - a.created).map((o) => h('li', {}, link(`#/order/${o.id}`, `${fmtDay(o.submitted_at || o.created)} · ${t.orderStatus[o.status] || o.status} · ${money(o.total, o.currency)}`)))) : h('p', { class: 'muted' }, t.noOrders),
+      h('p', {}, h('button', { type: 'button', id: 'new-order', onclick: () => newOrder(id) }, t.takeOrder))),
     h('section', { class: 'card' }, h('h2', {}, t.history), events.length ? h('ul', { class: 'list' }, events.slice(0, 60).map((e) => h('li', {}, h('span', { class: 'muted' }, e.at ? fmtDay(e.at) + ' ' : ''), e.href ? link(e.href, e.text) : e.text))) : h('p', { class: 'muted' }, t.noHistory)),
   )
 }
@@ -398,7 +408,202 @@ async function visit(id) {
     v.checked_in_at && h('p', {}, t.checkedIn(fmtTime(v.checked_in_at)), ' ', h('span', { class: `geo geo-${v.geo_status || 'unknown'}`, id: 'geo' }, t.geo[v.geo_status] || t.geo.unknown)),
     v.checked_out_at ? h('p', {}, t.checkedOut(fmtTime(v.checked_out_at)))
       : v.checked_in_at && h('p', {}, h('button', { type: 'button', id: 'checkout', onclick: async () => { await update(db, 'visits', id, { checked_out_at: Date.now() }); requestSync(); render() } }, t.checkOut)),
+    h('p', {}, h('button', { type: 'button', class: 'secondary', id: 'visit-order', onclick: () => newOrder(v.customer, id) }, t.takeOrder)),
     form))
+}
+
+async function dealsCard(customerId, deals) {
+  const db = app.db
+  const stages = (await live(db, 'stages')).sort((a, b) => a.position - b.position)
+  const open = stages.filter((s) => s.outcome === 'open')
+  const stageName = (id) => stages.find((s) => s.id === id)?.name || '—'
+  const items = deals.sort((a, b) => (b.updated || 0) - (a.updated || 0)).map((d) => {
+    const select = h('select', { 'aria-label': `${t.stage}: ${d.title}`, 'data-deal': d.id }, stages.map((s) => h('option', { value: s.id, selected: s.id === d.stage }, s.name)))
+    const reason = h('input', { placeholder: t.lostReason, 'aria-label': t.lostReason, hidden: true, 'data-reason': d.id })
+    const save = async () => {
+      const stage = stages.find((s) => s.id === select.value)
+      if (stage?.outcome === 'lost' && !reason.value.trim()) {
+        reason.hidden = false
+        reason.focus()
+        return
+      }
+      await update(db, 'opportunities', d.id, stage?.outcome === 'lost' ? { stage: select.value, lost_reason: reason.value.trim() } : { stage: select.value })
+      requestSync()
+      render()
+    }
+    select.addEventListener('change', save)
+    reason.addEventListener('change', save)
+    const weighted = d._status === 'synced' ? money(d.weighted_amount, d.currency) : t.afterSync
+    return h('li', {}, h('strong', {}, d.title), ' ', money(d.amount, d.currency), h('br', {}),
+      h('span', { class: 'muted' }, `${t.weighted}: ${weighted}`, d.expected_close ? ` · ${t.expectedClose} ${fmtDay(d.expected_close)}` : ''),
+      h('div', { class: 'row' }, select, reason), d.lost_reason ? h('span', { class: 'muted' }, `${t.lostReason}: ${d.lost_reason}`) : '')
+  })
+  const form = h('form', { class: 'inline', id: 'deal-form' },
+    h('label', {}, t.dealTitle, h('input', { name: 'title', required: true, maxlength: 200 })),
+    h('label', {}, t.amount, h('input', { name: 'amount', type: 'number', min: 0, step: '0.01', inputmode: 'decimal', required: true })),
+    h('label', {}, t.stage, h('select', { name: 'stage' }, open.map((s) => h('option', { value: s.id }, s.name)))),
+    h('label', {}, t.expectedClose, h('input', { name: 'close', type: 'date' })),
+    h('button', { type: 'submit' }, t.addDeal))
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault()
+    await create(db, 'opportunities', {
+      customer: customerId, title: form.title.value.trim(), amount: Number(form.amount.value), currency: await companyCurrency(),
+      stage: form.stage.value, expected_close: form.close.value ? new Date(form.close.value + 'T12:00').getTime() : null,
+    })
+    requestSync()
+    render()
+  })
+  return h('section', { class: 'card', id: 'deals' }, h('h2', {}, t.deals), items.length ? h('ul', { class: 'list' }, items) : h('p', { class: 'muted' }, t.noDeals), form)
+}
+
+// companyCurrency is the currency most of the catalogue is priced in.
+async function companyCurrency() {
+  const count = {}
+  for (const p of await live(app.db, 'products', Q.where('active', true))) count[p.currency] = (count[p.currency] || 0) + 1
+  return Object.entries(count).sort((a, b) => b[1] - a[1])[0]?.[0] || 'EUR'
+}
+
+async function newOrder(customerId, visitId) {
+  const id = await create(app.db, 'orders', { customer: customerId, visit: visitId || null, status: 'draft', currency: await companyCurrency() })
+  requestSync()
+  location.hash = `#/order/${id}`
+}
+
+// lineEstimate is what the phone expects a line to cost; the server prices
+// it (unit_price, line_total) and its figure replaces this one after a sync.
+const lineEstimate = (price, qty, discount) => Math.round(price * qty * (1 - (discount || 0) / 100) * 100) / 100
+
+async function order(id) {
+  const db = app.db
+  const o = await find(db, 'orders', id)
+  if (!o) return show(h('section', { class: 'card' }, h('p', {}, t.notFound), link('#/today', t.back)))
+  const c = await find(db, 'customers', o.customer)
+  const products = new Map((await live(db, 'products')).map((p) => [p.id, p]))
+  const rows = await db.get('order_lines').query(Q.where('order', id), Q.where('removed_at', null)).fetch()
+  const lines = rows.map((r) => r._raw)
+  const draft = o.status === 'draft'
+  const synced = o._status === 'synced' && rows.every((r) => r._raw._status === 'synced')
+  let estimate = 0
+  const lineItems = lines.map((l) => {
+    const p = products.get(l.product)
+    const price = l._status === 'synced' && l.unit_price ? l.unit_price : p?.unit_price || 0
+    const total = l._status === 'synced' ? l.line_total : lineEstimate(price, l.quantity, l.discount_pct)
+    estimate += total
+    if (!draft) return h('li', {}, h('strong', {}, p?.name || l.product), ` × ${l.quantity}`, l.discount_pct ? ` −${l.discount_pct} %` : '', h('span', { class: 'muted' }, ' ', money(total, o.currency)))
+    const qty = h('input', { type: 'number', min: 1, max: 1000000, step: 1, value: l.quantity, inputmode: 'numeric', 'aria-label': `${t.quantity}: ${p?.name || ''}`, class: 'num' })
+    const disc = h('input', { type: 'number', min: 0, max: 100, step: 1, value: l.discount_pct || 0, inputmode: 'numeric', 'aria-label': `${t.discount}: ${p?.name || ''}`, class: 'num' })
+    const save = async () => {
+      const q = Math.max(1, Math.round(Number(qty.value) || 1))
+      const d = Math.min(100, Math.max(0, Number(disc.value) || 0))
+      await update(db, 'order_lines', l.id, { quantity: q, discount_pct: d })
+      requestSync()
+      render()
+    }
+    qty.addEventListener('change', save)
+    disc.addEventListener('change', save)
+    return h('li', { class: 'line' }, h('strong', {}, p?.name || l.product), h('span', { class: 'muted' }, ' ', money(price, o.currency)),
+      h('div', { class: 'row' }, h('label', {}, t.quantity, qty), h('label', {}, t.discount, disc), h('span', { class: 'line-total' }, money(total, o.currency)),
+        h('button', { type: 'button', class: 'secondary small', onclick: async () => {
+          await db.write(async () => { await (await db.get('order_lines').find(l.id)).markAsDeleted() })
+          await db.flush()
+          requestSync()
+          render()
+        } }, t.remove)))
+  })
+  const totalText = synced ? money(o.total, o.currency) : `${money(estimate, o.currency)} (${t.estimate})`
+  const nodes = [
+    h('p', {}, link(`#/customer/${o.customer}`, '← ', c?.name || t.back)),
+    h('h1', {}, t.order, ' · ', c?.name || ''),
+    h('p', {}, `${t.status}: `, h('strong', { id: 'order-status' }, t.orderStatus[o.status] || o.status)),
+    lineItems.length ? h('ul', { class: 'list', id: 'lines' }, lineItems) : h('p', { class: 'muted' }, t.noLines),
+    h('p', { class: 'total' }, `${t.total}: `, h('strong', { id: 'order-total', 'data-estimate': synced ? 'no' : 'yes' }, totalText)),
+  ]
+  if (draft) {
+    const search = h('input', { type: 'search', id: 'catalogue', placeholder: t.searchCatalogue, 'aria-label': t.searchCatalogue, autocomplete: 'off' })
+    const found = h('ul', { class: 'list', id: 'catalogue-results' })
+    const sell = [...products.values()].filter((p) => p.active && p.currency === o.currency).sort((a, b) => a.name.localeCompare(b.name))
+    const fill = () => {
+      const q = search.value.trim().toLowerCase()
+      const hits = sell.filter((p) => !q || p.name.toLowerCase().includes(q) || p.sku.toLowerCase().includes(q)).slice(0, 8)
+      found.replaceChildren(...hits.map((p) => h('li', { class: 'row' }, h('span', {}, h('strong', {}, p.name), h('span', { class: 'muted' }, ` ${p.sku} · ${money(p.unit_price, p.currency)}`)),
+        h('button', { type: 'button', class: 'secondary small', 'data-add': p.id, onclick: async () => {
+          await create(db, 'order_lines', { order: id, product: p.id, quantity: 1, discount_pct: 0 })
+          requestSync()
+          render()
+        } }, t.add))))
+    }
+    search.addEventListener('input', fill)
+    fill()
+    nodes.push(h('h2', {}, t.addLine), search, found,
+      h('p', {}, h('button', { type: 'button', id: 'submit-order', disabled: lines.length === 0, onclick: async () => {
+        await update(db, 'orders', id, { status: 'submitted' })
+        requestSync()
+        render()
+      } }, t.submitOrder)))
+  } else {
+    nodes.push(h('p', { class: 'muted' }, t.orderFrozen))
+  }
+  show(h('section', { class: 'card' }, ...nodes))
+}
+
+async function contact(id) {
+  const db = app.db
+  const isNew = id.startsWith('new')
+  const k = isNew ? { customer: new URLSearchParams(location.hash.split('?')[1]).get('customer'), name: '', title: '', phone: '', email: '', birthday: '' } : await find(db, 'contacts', id)
+  if (!k) return show(h('section', { class: 'card' }, h('p', {}, t.notFound), link('#/today', t.back)))
+  const c = await find(db, 'customers', k.customer)
+  const error = h('p', { class: 'error', role: 'alert', hidden: true })
+  const form = h('form', { id: 'contact-form', novalidate: true },
+    h('label', {}, t.name, h('input', { name: 'name', value: k.name, required: true, maxlength: 200 })),
+    h('label', {}, t.title, h('input', { name: 'title', value: k.title, maxlength: 200 })),
+    h('label', {}, t.phone, h('input', { name: 'phone', type: 'tel', value: k.phone, maxlength: 40 })),
+    h('label', {}, t.email, h('input', { name: 'email', type: 'email', value: k.email })),
+    h('label', {}, t.birthdayLabel, h('input', { name: 'birthday', value: k.birthday, placeholder: 'MM-DD', maxlength: 5, inputmode: 'numeric' })),
+    error,
+    h('p', {}, h('button', { type: 'submit', id: 'save-contact' }, t.save), ' ', h('span', { class: 'muted', role: 'status', id: 'contact-saved' })))
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault()
+    const values = { name: form.name.value.trim(), title: form.title.value.trim(), phone: form.phone.value.trim(), email: form.email.value.trim(), birthday: form.birthday.value.trim() }
+    const problem = !values.name ? t.nameNeeded : values.birthday && !validBirthday(values.birthday) ? t.birthdayForm : ''
+    error.textContent = problem
+    error.hidden = !problem
+    if (problem) return
+    if (isNew) {
+      const newId = await create(db, 'contacts', { ...values, customer: k.customer })
+      requestSync()
+      location.hash = `#/contact/${newId}`
+      return
+    }
+    await update(db, 'contacts', id, values)
+    $('contact-saved').textContent = t.saved
+    requestSync()
+  })
+  const invite = !isNew && h('p', {}, h('button', { type: 'button', class: 'secondary', id: 'invite', onclick: async (ev) => {
+    const out = $('invite-link')
+    try {
+      const res = await fetch(BASE + '/api/care/invites', { method: 'POST', headers: { Authorization: app.session.token, 'Content-Type': 'application/json' }, body: JSON.stringify({ contact: id }) })
+      const body = await res.json()
+      if (!res.ok) throw new Error(body.message)
+      out.replaceChildren(t.inviteShow, h('br', {}), h('a', { href: body.url, rel: 'noopener', target: '_blank' }, body.url))
+    } catch (e) {
+      out.textContent = navigator.onLine ? e.message : t.inviteOffline
+    }
+    ev.target.disabled = false
+  } }, t.invite), h('p', { id: 'invite-link', class: 'muted', role: 'status' }))
+  show(h('section', { class: 'card' },
+    h('p', {}, link(`#/customer/${k.customer}`, '← ', c?.name || t.back)),
+    h('h1', {}, isNew ? t.addContact : k.name),
+    !isNew && h('p', { class: 'muted' }, k.care_opt_in ? t.careOn : t.careOff, ' — ', t.careTheirs),
+    form, invite))
+}
+
+// validBirthday: MM-DD of a real day (29 February allowed).
+function validBirthday(s) {
+  const m = /^(\d{2})-(\d{2})$/.exec(s)
+  if (!m) return false
+  const month = Number(m[1])
+  const day = Number(m[2])
+  return month >= 1 && month <= 12 && day >= 1 && day <= [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
 }
 
 // ---------------------------------------------------------------------------
@@ -410,7 +615,9 @@ async function render() {
   for (const a of document.querySelectorAll('#nav a')) a.setAttribute('aria-current', a.getAttribute('href') === `#/${route}` ? 'page' : 'false')
   if (route === 'customers') return customerList(new URLSearchParams(location.hash.split('?')[1]).get('q'))
   if (route === 'customer' && id) return customer(id)
-  if (route === 'visit' && id) return visit(id)
+  if (route === 'visit' && id) return visit(id.split('?')[0])
+  if (route === 'order' && id) return order(id.split('?')[0])
+  if (route === 'contact' && id) return contact(id.split('?')[0])
   return today()
 }
 

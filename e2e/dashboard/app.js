@@ -7,12 +7,15 @@
 //   - offline, the page is reloaded: the app opens (service worker) with
 //     the data (IndexedDB);
 //   - offline, the rep checks in at a customer (geolocation at the
-//     customer's own position), writes the outcome and notes, promises a
-//     follow-up and edits the customer's notes; the page is closed right
-//     after a save and opened again: the save is there;
+//     customer's own position), writes the outcome and notes, takes an
+//     order of two lines from the visit (an estimated total) and submits
+//     it, adds a deal and moves it a stage, fixes a contact's birthday (a
+//     wrong one is explained), marks a follow-up done, promises another and
+//     edits the customer's notes; the page is closed right after a save
+//     and opened again: the save is there;
 //   - back online, the app syncs by itself: the server holds every record,
-//     with the server's geo_status "verified", which the app then shows, and
-//     nothing waits;
+//     with the server's geo_status "verified" and the order's total priced
+//     by the server, which the app then shows, and nothing waits;
 // and takes screenshots of every screen at 360, 390 and 1366 px (SHOTS).
 //
 // Environment: ROUNDS_URL, REP_EMAIL, MANAGER_EMAIL, PASSWORD, SHOTS.
@@ -61,7 +64,7 @@ async function settled(page, what) {
     const w = document.querySelector('#waiting')
     return s && s.dataset.state === 'idle' && /Synced/.test(s.textContent) && w && w.dataset.waiting === '0'
   }, null, { timeout: 30000 }).catch(async () => {
-    throw new Error(`${what}: the app did not settle; status: ${await page.textContent('#status').catch(() => '?')}`)
+    throw new Error(`${what}: the app did not settle; status: ${await page.textContent('#status').catch(() => '?')}; refused: ${await page.textContent('#refused').catch(() => '?')}`)
   })
 }
 
@@ -128,7 +131,7 @@ async function main() {
   await page.fill('#search', target.name.slice(0, 6))
   await page.waitForFunction((name) => [...document.querySelectorAll('#results li a')].some((a) => a.textContent.includes(name)), target.name)
 
-  step('offline: check in at the customer, outcome and notes, a follow-up, the customer\'s notes')
+  step('offline: check in, outcome and notes, an order of two lines submitted, a deal moved, a birthday fixed, a follow-up done and one promised, the customer\'s notes')
   await page.goto(BASE + `/app/#/customer/${target.id}`)
   await page.waitForSelector('#checkin')
   await page.click('#checkin')
@@ -146,6 +149,54 @@ async function main() {
   await page.fill('#followup-form input[name=note]', 'Send the spring price list')
   await page.click('#followup-form button[type=submit]')
   await page.waitForFunction(() => /Send the spring price list/.test(document.querySelector('main').textContent))
+  // an order with two lines, taken from the visit; the total is an estimate until the server prices it
+  await page.goto(BASE + `/app/#/visit/${visitId}`)
+  await page.click('#visit-order')
+  await page.waitForSelector('#catalogue')
+  const orderId = page.url().split('/').pop()
+  for (const n of [0, 1]) {
+    await page.click(`#catalogue-results li:nth-child(${n + 1}) button`)
+    await page.waitForFunction((k) => document.querySelectorAll('#lines li').length === k, n + 1)
+  }
+  await page.fill('#lines li:nth-child(1) input[type=number] >> nth=0', '3')
+  await page.press('#lines li:nth-child(1) input[type=number] >> nth=0', 'Tab')
+  await page.waitForFunction(() => document.querySelector('#lines li:nth-child(1) input').value === '3')
+  check((await page.getAttribute('#order-total', 'data-estimate')) === 'yes', 'offline, the total is not marked as an estimate')
+  await shoot(page, 'order-draft')
+  await page.click('#submit-order')
+  await page.waitForFunction(() => /submitted/.test(document.querySelector('#order-status').textContent))
+  // a deal found on site, moved to the next stage; a contact's birthday; a follow-up done
+  await page.goto(BASE + `/app/#/customer/${target.id}`)
+  await page.waitForSelector('#deal-form')
+  await page.fill('#deal-form input[name=title]', 'Spring tasting')
+  await page.fill('#deal-form input[name=amount]', '1200')
+  await page.click('#deal-form button[type=submit]')
+  await page.waitForSelector('select[data-deal]')
+  const dealId = await page.getAttribute('select[data-deal] >> nth=0', 'data-deal')
+  const stages = await page.$$eval(`select[data-deal="${dealId}"] option`, (os) => os.map((o) => o.value))
+  await page.selectOption(`select[data-deal="${dealId}"]`, stages[1])
+  await page.waitForFunction(([d, s]) => document.querySelector(`select[data-deal="${d}"]`)?.value === s, [dealId, stages[1]])
+  await page.click('#nav a[href="#/customers"]')
+  await page.goto(BASE + `/app/#/customer/${target.id}`)
+  await page.waitForSelector('#contact-form, a[href^="#/contact/"]')
+  const contactHref = await page.getAttribute('main a[href^="#/contact/"]:not([href*="new"])', 'href').catch(() => null)
+  let contactId = null
+  if (contactHref) {
+    contactId = contactHref.split('/').pop()
+    await page.goto(BASE + `/app/${contactHref}`)
+    await page.fill('#contact-form input[name=birthday]', '13-45')
+    await page.click('#save-contact')
+    check(/MM-DD/.test(await page.textContent('#contact-form .error')), 'a wrong birthday is not explained')
+    await page.fill('#contact-form input[name=birthday]', '02-29')
+    await page.click('#save-contact')
+    await page.waitForFunction(() => /Saved/.test(document.querySelector('#contact-saved').textContent))
+    await shoot(page, 'contact')
+  }
+  await page.goto(BASE + `/app/#/customer/${target.id}`)
+  await page.waitForSelector('[data-done]')
+  const doneId = await page.getAttribute('[data-done] >> nth=0', 'data-done')
+  await page.click(`[data-done="${doneId}"]`)
+  await page.waitForSelector(`[data-done="${doneId}"]`, { state: 'detached' })
   await page.fill('#notes', 'Closed on Mondays')
   await page.click('#save-notes')
   await page.waitForFunction(() => /Saved/.test(document.querySelector('main').textContent))
@@ -157,7 +208,7 @@ async function main() {
   await page.waitForSelector('#notes')
   check((await page.inputValue('#notes')) === 'Closed on Mondays', 'the notes saved just before the page closed are gone')
   const waiting = Number(await page.getAttribute('#waiting', 'data-waiting'))
-  check(waiting >= 3, `the status line says ${waiting} changes wait, want at least 3`)
+  check(waiting >= 8, `the status line says ${waiting} changes wait, want at least 8`)
   check(/Offline/.test(await page.textContent('#status')), 'the status line does not say offline')
   await shoot(page, 'customer-offline')
 
@@ -171,6 +222,23 @@ async function main() {
   check(customer.notes.includes('Closed on Mondays'), `the customer's notes on the server: ${customer.notes}`)
   const promised = await api('GET', '/api/collections/follow_ups/records?filter=' + encodeURIComponent(`customer = "${target.id}" && note = "Send the spring price list"`), rep.token)
   check(promised.totalItems === 1, `${promised.totalItems} follow-ups on the server`)
+  const placed = await api('GET', `/api/collections/orders/records/${orderId}`, rep.token)
+  const placedLines = await api('GET', '/api/collections/order_lines/records?filter=' + encodeURIComponent(`order = "${orderId}"`), rep.token)
+  const sum = Math.round(placedLines.items.reduce((a, l) => a + l.line_total, 0) * 100) / 100
+  check(placed.status === 'submitted' && placedLines.totalItems === 2 && placedLines.items.some((l) => l.quantity === 3) && placed.total === sum && sum > 0,
+    `the order on the server: ${JSON.stringify(placed)} lines ${JSON.stringify(placedLines.items)}`)
+  const deal = await api('GET', `/api/collections/opportunities/records/${dealId}`, rep.token)
+  check(deal.title === 'Spring tasting' && deal.amount === 1200 && deal.stage === stages[1] && deal.weighted_amount > 0, `the deal on the server: ${JSON.stringify(deal)}`)
+  if (contactId) {
+    const k = await api('GET', `/api/collections/contacts/records/${contactId}`, rep.token)
+    check(k.birthday === '02-29', `the contact's birthday on the server: ${k.birthday}`)
+  }
+  const done = await api('GET', `/api/collections/follow_ups/records/${doneId}`, rep.token)
+  check(done.status === 'done', `the follow-up marked done is ${done.status} on the server`)
+  await page.goto(BASE + `/app/#/order/${orderId}`)
+  await page.waitForSelector('#order-total')
+  check((await page.getAttribute('#order-total', 'data-estimate')) === 'no' && (await page.textContent('#order-total')).length > 0, 'the app does not show the server\'s total')
+  await shoot(page, 'order-submitted')
 
   step('the app shows the server\'s values')
   await page.goto(BASE + `/app/#/visit/${visitId}`)
