@@ -68,7 +68,20 @@ async function settled(page, what) {
   })
 }
 
+// accessible runs axe-core on the screen: no serious or critical finding.
+const axeSource = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8')
+async function accessible(page, name) {
+  const found = await page.evaluate(async (src) => {
+    if (!window.axe) (0, eval)(src) // evaluated by the test, not loaded: the app's content policy stays strict
+    const r = await window.axe.run(document, { resultTypes: ['violations'] })
+    return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`)
+  }, axeSource)
+  check(found.length === 0, `${name}: accessibility findings:\n  ${found.join('\n  ')}`)
+}
+
 async function shoot(page, name) {
+  await accessible(page, name)
   for (const [w, h] of [[360, 780], [390, 844], [1366, 900]]) {
     await page.setViewportSize({ width: w, height: h })
     await page.evaluate(() => window.scrollTo(0, 0))
