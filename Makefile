@@ -10,7 +10,7 @@ HTTP           ?= 127.0.0.1:8090
 ADMIN_EMAIL    ?= admin@rounds.test
 ADMIN_PASSWORD ?= rounds-demo-admin
 
-.PHONY: all build run test fuzz bench clean app
+.PHONY: all build run test fuzz bench bench-app clean app
 
 all: build
 
@@ -68,6 +68,18 @@ app: app/node_modules
 ## bench: the benchmarks whose figures are kept in BENCHMARKS.md
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./...
+
+## bench-app: the reps' app with a large territory in Chromium (one rep, 2,000 customers, about 58,000 records)
+BENCH_APP_DIR  ?= /tmp/rounds-bench-app
+BENCH_APP_HTTP ?= 127.0.0.1:8097
+bench-app: build e2e/dashboard/node_modules
+	rm -rf $(BENCH_APP_DIR)
+	./rounds migrate up --dir $(BENCH_APP_DIR) > /dev/null
+	./rounds seed --dir $(BENCH_APP_DIR) --reps 1 --customers 2000 --orders 3
+	./rounds serve --http $(BENCH_APP_HTTP) --dir $(BENCH_APP_DIR) > $(BENCH_APP_DIR)/serve.log 2>&1 & echo $$! > $(BENCH_APP_DIR)/serve.pid; \
+	sleep 2; status=0; for i in 1 2 3; do \
+	  ROUNDS_URL=http://$(BENCH_APP_HTTP) REP_EMAIL=rep1@rounds.test PASSWORD=rounds-demo node e2e/dashboard/app-bench.js || status=1; \
+	done; kill $$(cat $(BENCH_APP_DIR)/serve.pid); exit $$status
 
 clean:
 	rm -rf rounds $(DATA)
