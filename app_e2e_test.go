@@ -38,3 +38,26 @@ func TestRepsAppOfflineInABrowser(t *testing.T) {
 		t.Fatalf("the reps' app failed: %v\nserver log:\n%s", err, logs.String())
 	}
 }
+
+// TestRepsAppWithTheOfficeAndTwoPhones runs e2e/dashboard/app-office.js:
+// one rep's two phones (two browser contexts) while the office deletes a
+// visit a phone is editing offline, hands a customer away and changes a
+// price; then a busy server and a push whose answer is lost.
+func TestRepsAppWithTheOfficeAndTwoPhones(t *testing.T) {
+	t.Parallel()
+	chromium := browser(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	t.Cleanup(cancel)
+	dir := t.TempDir()
+	setUp(t, ctx, dir, "--customers", "12", "--reps", "2")
+	base, logs := startServer(t, ctx, dir)
+	node := exec.CommandContext(ctx, "node", "app-office.js")
+	node.Dir = "e2e/dashboard"
+	node.Env = append(os.Environ(), "ROUNDS_URL="+base, "REP_EMAIL="+seed.RepEmail(1), "OTHER_REP_EMAIL="+seed.RepEmail(2),
+		"PASSWORD="+seed.DemoPassword, "ADMIN_EMAIL="+demoAdmin, "ADMIN_PASSWORD="+demoAdminPassword, "CHROMIUM="+chromium)
+	out, err := node.CombinedOutput()
+	t.Logf("app with the office:\n%s", out)
+	if err != nil {
+		t.Fatalf("the reps' app with the office failed: %v\nserver log:\n%s", err, logs.String())
+	}
+}
