@@ -31,7 +31,7 @@ func TestRepsAppOfflineInABrowser(t *testing.T) {
 	node := exec.CommandContext(ctx, "node", "app.js")
 	node.Dir = "e2e/dashboard"
 	node.Env = append(os.Environ(), "ROUNDS_URL="+base, "REP_EMAIL="+seed.RepEmail(1), "MANAGER_EMAIL="+seed.ManagerEmail(1),
-		"PASSWORD="+seed.DemoPassword, "SHOTS="+shots, "CHROMIUM="+chromium)
+		"PASSWORD="+seed.DemoPassword, "SHOTS="+shots, "CHROMIUM="+chromium, "ADMIN_EMAIL="+demoAdmin, "ADMIN_PASSWORD="+demoAdminPassword)
 	out, err := node.CombinedOutput()
 	t.Logf("app:\n%s", out)
 	if err != nil {

@@ -18,7 +18,12 @@
 //     by the server, which the app then shows, and nothing waits;
 // and takes screenshots of every screen at 360, 390 and 1366 px (SHOTS).
 //
-// Environment: ROUNDS_URL, REP_EMAIL, MANAGER_EMAIL, PASSWORD, SHOTS.
+// Also: a record the server refuses is named with its reason until fixed;
+// the app never sends a field the server owns (no such conflict logged);
+// the session is renewed; signing out with unsynced work asks first.
+//
+// Environment: ROUNDS_URL, REP_EMAIL, MANAGER_EMAIL, PASSWORD, ADMIN_EMAIL,
+// ADMIN_PASSWORD, SHOTS.
 'use strict'
 
 const { launch } = require('./browser')
@@ -110,6 +115,11 @@ async function main() {
     permissions: ['geolocation'],
   })
   const consoleLog = []
+  // every push the app sends, to check that it never sets what the server owns
+  const schema = await (await fetch(BASE + '/api/sync/schema')).json()
+  const owned = Object.fromEntries(schema.tables.map((t) => [t.name, t.columns.filter((c) => c.isServerOwned && c.name !== 'created' && c.name !== 'updated').map((c) => c.name)]))
+  const pushes = []
+  context.on('request', (r) => { if (r.url().includes('/api/sync/push') && r.postData()) pushes.push(r.postData()) })
   const watch = (page) => {
     page.on('pageerror', (e) => errors.push(e.message))
     page.on('console', (m) => consoleLog.push(`${m.type()}: ${m.text()}`))
@@ -252,6 +262,59 @@ async function main() {
   await page.waitForSelector('#order-total')
   check((await page.getAttribute('#order-total', 'data-estimate')) === 'no' && (await page.textContent('#order-total')).length > 0, 'the app does not show the server\'s total')
   await shoot(page, 'order-submitted')
+
+  step('a record the server refuses is named, with the reason, until it is fixed')
+  await page.goto(BASE + `/app/#/contact/new?customer=${target.id}`)
+  await page.waitForSelector('#contact-form')
+  await page.fill('#contact-form input[name=name]', 'Wrong Address')
+  await page.fill('#contact-form input[name=email]', 'not-an-address')
+  await page.click('#save-contact')
+  await page.waitForFunction(() => /contacts\.email/.test(document.querySelector('#refused').textContent), null, { timeout: 15000 })
+  check(Number(await page.getAttribute('#waiting', 'data-waiting')) === 1, 'the refused contact is not counted as waiting')
+  await shoot(page, 'refused')
+  await page.fill('#contact-form input[name=email]', 'wrong.address@example.com')
+  await page.click('#save-contact')
+  await settled(page, 'after fixing the refused contact')
+  check(await page.isHidden('#refused'), 'the refusal is still shown after the fix')
+
+  step('the app never sends what the server owns')
+  const admin = (await api('POST', '/api/collections/_superusers/auth-with-password', null, { identity: env('ADMIN_EMAIL'), password: env('ADMIN_PASSWORD') })).token
+  const logged = await api('GET', '/api/collections/sync_conflicts/records?filter=' + encodeURIComponent(`device ~ "web-" && rule ~ "server-owned"`), admin)
+  check(logged.totalItems === 0, `the app sent server-owned fields: ${JSON.stringify(logged.items.map((c) => `${c.collection}.${c.field}`))}`)
+  // in what it pushed: a new record holds WatermelonDB's empty value in every column the server owns, an
+  // edit never names one in _changed
+  const empty = (v) => v === null || v === '' || v === 0 || v === false || v === undefined
+  let seenRecords = 0
+  for (const body of pushes) {
+    for (const [table, ch] of Object.entries(JSON.parse(body))) {
+      for (const r of [...(ch.created || []), ...(ch.updated || [])]) {
+        seenRecords++
+        const set = r._status === 'created' ? owned[table].filter((c) => !empty(r[c])) : (r._changed || '').split(',').filter((c) => owned[table].includes(c))
+        check(set.length === 0, `the app set ${table}.${set.join(', ')} (the server's) on ${r.id}`)
+      }
+    }
+  }
+  check(seenRecords >= 8, `only ${seenRecords} pushed records were seen`)
+
+  step('the session is renewed a day after it was issued; signing out with unsynced work asks first')
+  const before = await page.evaluate(() => JSON.parse(localStorage.getItem('rounds_session')))
+  await page.evaluate(() => { const s = JSON.parse(localStorage.getItem('rounds_session')); s.at = Date.now() - 2 * 86400000; localStorage.setItem('rounds_session', JSON.stringify(s)) })
+  await page.reload()
+  await page.waitForFunction((old) => JSON.parse(localStorage.getItem('rounds_session')).token !== old, before.token, { timeout: 15000 })
+  await settled(page, 'after renewing the session')
+  await context.setOffline(true)
+  await page.goto(BASE + `/app/#/customer/${target.id}`)
+  await page.waitForSelector('#notes')
+  await page.fill('#notes', 'Unsynced when signing out')
+  await page.click('#save-notes')
+  await page.waitForFunction(() => document.querySelector('#waiting').dataset.waiting !== '0')
+  let asked = ''
+  page.once('dialog', (d) => { asked = d.message(); d.dismiss() })
+  await page.click('#signout')
+  await page.waitForTimeout(300)
+  check(/have not reached the server/.test(asked) && (await page.isVisible('#nav')), `signing out with unsynced work: asked ${JSON.stringify(asked)}`)
+  await context.setOffline(false)
+  await settled(page, 'the unsynced notes after all')
 
   step('the app shows the server\'s values')
   await page.goto(BASE + `/app/#/visit/${visitId}`)
