@@ -12,7 +12,9 @@
 //   - a busy server (a 429 with Retry-After): the app says it waits, then
 //     gets in;
 //   - a push whose answer never arrives (the server applied it): "Sync now"
-//     sends it again and the server holds the visit once.
+//     sends it again and the server holds the visit once;
+//   - the page closed while a push is in flight: the next start sends it
+//     again, and the server holds the follow-up once.
 //
 // Environment: ROUNDS_URL, REP_EMAIL, OTHER_REP_EMAIL, PASSWORD, ADMIN_EMAIL,
 // ADMIN_PASSWORD.
@@ -175,6 +177,29 @@ async function main() {
   await syncNow(one.page, 'the sync after the lost answer')
   const stored = await api('GET', '/api/collections/visits/records?filter=' + encodeURIComponent(`id = "${visitId}"`), rep.token)
   check(stored.totalItems === 1, `${stored.totalItems} copies of the visit on the server`)
+
+  step('the page closed in the middle of a push: the next start sends it again, stored once')
+  await one.page.unroute('**/api/sync/push**')
+  let held
+  const arrived = new Promise((resolve) => { held = resolve })
+  await one.page.route('**/api/sync/push**', async (route) => {
+    held(true)
+    await new Promise(() => {}) // never answered: the page closes while the push is in flight
+  })
+  await one.page.goto(BASE + `/app/#/customer/${x.id}`)
+  await one.page.waitForSelector('#followup-form')
+  await one.page.fill('#followup-form input[name=note]', 'Promised while closing')
+  await one.page.click('#followup-form button[type=submit]')
+  await arrived
+  await one.page.close({ runBeforeUnload: false })
+  const again = await one.context.newPage()
+  again.errors = []
+  again.on('pageerror', (e) => again.errors.push(`phone 1 reopened: ${e.message}`))
+  await again.goto(BASE + '/app/#/today')
+  await settled(again, 'phone 1 reopened after closing mid-push')
+  const closing = await api('GET', '/api/collections/follow_ups/records?filter=' + encodeURIComponent('note = "Promised while closing"'), rep.token)
+  check(closing.totalItems === 1, `${closing.totalItems} copies of the promise made while closing`)
+  one.page = again
 
   const errors = [...one.page.errors, ...two.page.errors]
   check(errors.length === 0, `page errors: ${errors.join('; ')}`)

@@ -85,8 +85,29 @@ async function accessible(page, name) {
   check(found.length === 0, `${name}: accessibility findings:\n  ${found.join('\n  ')}`)
 }
 
+// keyboard: Tab from the top reaches every control on the screen.
+async function keyboard(page, name) {
+  await page.evaluate(() => {
+    let i = 0
+    for (const el of document.querySelectorAll('a[href], button, input, select, textarea')) {
+      if (!el.disabled && el.offsetParent !== null) el.dataset.kb = String(i++)
+    }
+    document.querySelector('[data-kb="0"]')?.focus() // Tab goes on from the first control
+  })
+  const total = await page.$$eval('[data-kb]', (els) => els.length)
+  const reached = new Set(['0'])
+  for (let i = 0; i < total + 5 && reached.size < total; i++) {
+    await page.keyboard.press('Tab')
+    const k = await page.evaluate(() => document.activeElement?.dataset?.kb)
+    if (k !== undefined) reached.add(k)
+  }
+  const missed = await page.$$eval('[data-kb]', (els, got) => els.filter((e) => !got.includes(e.dataset.kb)).map((e) => e.outerHTML.slice(0, 80)), [...reached])
+  check(missed.length === 0, `${name}: not reachable by keyboard: ${missed.join(', ')}`)
+}
+
 async function shoot(page, name) {
   await accessible(page, name)
+  await keyboard(page, name)
   for (const [w, h] of [[360, 780], [390, 844], [1366, 900]]) {
     await page.setViewportSize({ width: w, height: h })
     await page.evaluate(() => window.scrollTo(0, 0))
