@@ -2,6 +2,7 @@
 // own WatermelonDB database, so every screen works offline; the sync is
 // README's client as printed (bundled from README.md, see build.mjs).
 import { roundsSync } from 'rounds-sync'
+import qrcode from 'qrcode-generator'
 import { t } from './strings.js'
 import { Q, create, find, live, loadSchema, openDatabase, unsynced, update } from './db.js'
 
@@ -584,7 +585,7 @@ async function contact(id) {
       const res = await fetch(BASE + '/api/care/invites', { method: 'POST', headers: { Authorization: app.session.token, 'Content-Type': 'application/json' }, body: JSON.stringify({ contact: id }) })
       const body = await res.json()
       if (!res.ok) throw new Error(body.message)
-      out.replaceChildren(t.inviteShow, h('br', {}), h('a', { href: body.url, rel: 'noopener', target: '_blank' }, body.url))
+      out.replaceChildren(t.inviteShow, qrCode(body.url), h('a', { href: body.url, rel: 'noopener', target: '_blank' }, body.url))
     } catch (e) {
       out.textContent = navigator.onLine ? e.message : t.inviteOffline
     }
@@ -595,6 +596,30 @@ async function contact(id) {
     h('h1', {}, isNew ? t.addContact : k.name),
     !isNew && h('p', { class: 'muted' }, k.care_opt_in ? t.careOn : t.careOff, ' — ', t.careTheirs),
     form, invite))
+}
+
+// qrCode draws text as a QR code: an SVG built node by node (no markup
+// strings), dark modules as one path.
+function qrCode(text) {
+  const qr = qrcode(0, 'M')
+  qr.addData(text)
+  qr.make()
+  const n = qr.getModuleCount()
+  const ns = 'http://www.w3.org/2000/svg'
+  const svg = document.createElementNS(ns, 'svg')
+  svg.setAttribute('viewBox', `-4 -4 ${n + 8} ${n + 8}`)
+  svg.setAttribute('class', 'qr')
+  svg.setAttribute('role', 'img')
+  svg.setAttribute('aria-label', t.inviteQR)
+  let d = ''
+  for (let r = 0; r < n; r++) for (let c = 0; c < n; c++) if (qr.isDark(r, c)) d += `M${c} ${r}h1v1h-1z`
+  const bg = document.createElementNS(ns, 'rect')
+  for (const [k, v] of Object.entries({ x: -4, y: -4, width: n + 8, height: n + 8, fill: '#fff' })) bg.setAttribute(k, v)
+  const path = document.createElementNS(ns, 'path')
+  path.setAttribute('d', d)
+  path.setAttribute('fill', '#000')
+  svg.append(bg, path)
+  return svg
 }
 
 // validBirthday: MM-DD of a real day (29 February allowed).

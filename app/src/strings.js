@@ -123,6 +123,7 @@ export const en = {
   careTheirs: 'only the customer changes it, through their link',
   invite: 'Invitation link for care messages',
   inviteShow: 'Show this link to the customer (it works once, for 7 days):',
+  inviteQR: 'QR code of the invitation link',
   inviteOffline: 'An invitation needs signal: try again when you are online.',
   installHint: 'Add Rounds to your home screen to open it like an app.',
 }

@@ -338,6 +338,14 @@ async function main() {
   await settled(page, 'the unsynced notes after all')
 
   step('the app shows the server\'s values')
+  if (contactId) { // online: the invitation link for care messages, and its QR code
+    await page.goto(BASE + `/app/#/contact/${contactId}`)
+    await page.click('#invite')
+    await page.waitForSelector('#invite-link svg.qr path')
+    const href = await page.getAttribute('#invite-link a', 'href')
+    check(/\/care\/register\?token=ey/.test(href) && (await page.getAttribute('#invite-link svg.qr path', 'd')).length > 100, `the invitation: ${href}`)
+    await shoot(page, 'invite')
+  }
   await page.goto(BASE + `/app/#/visit/${visitId}`)
   await page.waitForSelector('#geo')
   check(/verified/.test(await page.textContent('#geo')), `the visit shows ${await page.textContent('#geo')}`)
