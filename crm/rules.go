@@ -146,11 +146,20 @@ func PrepareVisit(find Finder, r Record, orig Stored) error {
 	return nil
 }
 
-// PrepareFollowUp defaults the assignee and status and keeps the links
-// within the customer.
+// PrepareFollowUp defaults the assignee and status, keeps who promised it
+// (promised_by: the assignee when it was made, never changed), and keeps
+// the links within the customer.
 func PrepareFollowUp(find Finder, r Record, orig Stored) error {
 	if _, err := ownerDefault(find, r, "assignee"); err != nil {
 		return err
+	}
+	// who promised it stays, whoever holds it later (a hand-over moves the
+	// assignee, not the promise's author)
+	switch {
+	case orig != nil && orig.GetString("promised_by") != "":
+		r.Set("promised_by", orig.GetString("promised_by"))
+	case r.GetString("promised_by") == "":
+		r.Set("promised_by", r.GetString("assignee"))
 	}
 	if r.GetString("status") == "" {
 		r.Set("status", "open")

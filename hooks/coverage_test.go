@@ -3,7 +3,9 @@ package hooks_test
 import (
 	"fmt"
 	"math/rand/v2"
+	"net/url"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -386,6 +388,67 @@ func TestRepActivity(t *testing.T) {
 	for _, actor := range []string{testapp.RepB, testapp.ManagerX, testapp.Anon} {
 		if n := len(get(actor)); n != 0 {
 			t.Errorf("%s sees %d of rep A's weeks", actor, n)
+		}
+	}
+}
+
+// TestTimelineKeepsWhoPromised: a follow-up names, in the customer's
+// timeline, the rep who promised it before and after the customer is handed
+// to another rep (the follow-up moves to the new owner, the promise stays
+// the first rep's, and the timeline says who holds it now) — for a promise
+// made over REST and one pushed by the old rep's phone inside the grace.
+// A device or a rep cannot set promised_by.
+func TestTimelineKeepsWhoPromised(t *testing.T) {
+	t.Parallel()
+	app := testapp.New(t)
+	client := testapp.NewClient(t, app)
+	type row struct {
+		ID, Summary, User string
+	}
+	promises := func() map[string]row {
+		t.Helper()
+		res := client.Do(testapp.Admin, "GET", "/api/collections/customer_timeline/records?perPage=200&filter="+url.QueryEscape("customer='"+testapp.CustomerA+"' && kind='follow_up'"), nil)
+		var p struct{ Items []row }
+		res.JSON(t, &p)
+		out := map[string]row{}
+		for _, r := range p.Items {
+			out[r.ID] = r
+		}
+		return out
+	}
+	if res := client.Do(testapp.RepA, "POST", "/api/collections/follow_ups/records", M{"customer": testapp.CustomerA, "note": "Check the display stand", "due_at": "2026-12-05 09:00:00.000Z", "promised_by": testapp.UserRepB}); res.Status != 403 {
+		t.Fatalf("a rep naming promised_by: %d %s", res.Status, res.Body)
+	}
+	res := client.Do(testapp.RepA, "POST", "/api/collections/follow_ups/records", M{"customer": testapp.CustomerA, "note": "Check the display stand", "due_at": "2026-12-05 09:00:00.000Z"})
+	if res.Status != 200 {
+		t.Fatalf("promise: %d %s", res.Status, res.Body)
+	}
+	var made struct{ ID string }
+	res.JSON(t, &made)
+	before := promises()["f"+made.ID]
+	if before.User != testapp.UserRepA {
+		t.Fatalf("before the hand-over the promise reads as %q's", before.User)
+	}
+	c, _ := app.FindRecordById(crm.Customers, testapp.CustomerA)
+	c.Set("owner", testapp.UserRepB)
+	if err := app.Save(c); err != nil {
+		t.Fatal(err)
+	}
+	// rep A's phone pushes a promise made offline before it knew
+	push := client.Do(testapp.RepA, "POST", "/api/sync/push?last_pulled_at=1", M{"follow_ups": M{"created": []M{{"id": "offlinepromise01", "customer": testapp.CustomerA, "note": "Bring samples",
+		"due_at": float64(testapp.Now.Add(48 * time.Hour).UnixMilli()), "status": "open"}}}})
+	if push.Status != 200 || strings.Contains(push.Body, "rejected\":[{") {
+		t.Fatalf("the offline promise: %d %s", push.Status, push.Body)
+	}
+	after := promises()
+	for _, id := range []string{"f" + made.ID, "foffline" + "promise01"} {
+		r := after[id]
+		if r.User != testapp.UserRepA || !strings.Contains(r.Summary, "now held by") {
+			t.Fatalf("after the hand-over, promise %s reads %+v; want rep A's, held by rep B", id, r)
+		}
+		f, _ := app.FindRecordById(crm.FollowUps, strings.TrimPrefix(id, "f"))
+		if f.GetString("assignee") != testapp.UserRepB || f.GetString("promised_by") != testapp.UserRepA {
+			t.Fatalf("follow-up %s: assignee %q, promised_by %q", id, f.GetString("assignee"), f.GetString("promised_by"))
 		}
 	}
 }

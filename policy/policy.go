@@ -130,6 +130,7 @@ var Relations = map[string]string{
 	"owner": crm.Users, "manager": crm.Users, "user": crm.Users, "rep": crm.Users, "assignee": crm.Users,
 	"customer": crm.Customers, "order": crm.Orders, "contact": crm.Contacts, "visit": crm.Visits,
 	"product": crm.Products, "stage": crm.Stages, "opportunity": crm.Opportunities, "changed_by": crm.Users,
+	"promised_by": crm.Users,
 }
 
 var (
@@ -151,7 +152,7 @@ var Specs = []Spec{
 	{Name: crm.Visits, Access: Scoped, Owner: "customer.owner", Team: true, ScopeColumns: true, Writers: reps, Write: writable,
 		Parent: "customer", Author: "rep", ServerOwned: []string{"rep", "geo_status"}},
 	{Name: crm.FollowUps, Access: Scoped, Owner: "customer.owner", Team: true, ScopeColumns: true, Writers: reps, Write: writable,
-		Parent: "customer", Author: "assignee"},
+		Parent: "customer", Author: "assignee", ServerOwned: []string{"promised_by"}},
 	{Name: crm.Orders, Access: Scoped, Owner: "customer.owner", Team: true, ScopeColumns: true, Writers: reps, Write: writable,
 		While: &Cond{"status", crm.StatusDraft}, Parent: "customer", Author: "rep",
 		ServerOwned: []string{"rep", "total", "submitted_at"}},

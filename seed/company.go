@@ -282,7 +282,7 @@ func (g *generator) customers() error {
 				visit = pastVisits[g.rng.IntN(len(pastVisits))]
 			}
 			err := b.add(crm.FollowUps, dbx.Params{
-				"id": g.id(), "customer": custID, "contact": contactOf(), "visit": visit, "assignee": r.id,
+				"id": g.id(), "customer": custID, "contact": contactOf(), "visit": visit, "assignee": r.id, "promised_by": r.id,
 				"due_at": ts(due), "note": g.pick(followNote), "status": status,
 				"created": ts(g.past(due.AddDate(0, 0, -7))), "updated": ts(g.past(due.AddDate(0, 0, -7))),
 			})

@@ -444,6 +444,9 @@ func (p *pusher) create(t Table, collection *core.Collection, id string, raw Raw
 		}
 		r.Set(col, p.req.Rep)
 	}
+	if t.Name == crm.FollowUps {
+		r.Set("promised_by", p.req.Rep) // even when the grace hands it to the customer's new owner below
+	}
 	if t.Name == crm.Orders {
 		switch status := r.GetString("status"); status {
 		case "", crm.StatusDraft, crm.StatusSubmitted:
