@@ -117,6 +117,8 @@ async function main() {
       await ready(page)
       compared += compare(period, await figures(page), figs)
       await noForeigners(page, want.forbidden, `period ${period}`)
+      const text = await page.innerText('main')
+      check(!/\b(null|undefined|NaN)\b/.test(text), `period ${period}: the page prints null, undefined or NaN`)
       if (period === want.shotPeriod) await page.screenshot({ path: path.join(shots, 'desktop-overview.png'), fullPage: true })
     }
     console.log(`compared ${compared} figures over ${Object.keys(want.periods).length} periods`)

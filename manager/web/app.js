@@ -87,7 +87,7 @@ function setSection(id, s, ...content) {
   const sec = $(id);
   sec.dataset.state = s;
   const body = sec.querySelector('.body');
-  body.replaceChildren(...content);
+  body.replaceChildren(...content.filter((c) => c !== null && c !== undefined && c !== false)); // a null child would print "null"
   sec.setAttribute('aria-busy', s === 'loading' ? 'true' : 'false');
 }
 
