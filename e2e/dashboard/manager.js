@@ -186,6 +186,16 @@ async function main() {
     await noForeigners(page, want.forbidden, 'the phone')
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
     check(overflow <= 0, `the phone page scrolls sideways by ${overflow}px`)
+    // no text leaves its box, at 390 and at 360 px (a money figure cut off was the finding)
+    for (const width of [390, 360]) {
+      await page.setViewportSize({ width, height: PHONE.height })
+      const clipped = await page.evaluate(() => [...document.querySelectorAll('main .card *')]
+        .filter((e) => (e.children.length === 0 || e.classList.contains('total')) && !e.classList.contains('sr-only'))
+        .filter((e) => e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).display !== 'inline')
+        .map((e) => `${e.className || e.tagName}: ${e.textContent.trim().slice(0, 40)}`))
+      check(clipped.length === 0, `at ${width} px these overflow their box: ${clipped.slice(0, 5).join('; ')}`)
+    }
+    await page.setViewportSize(PHONE)
     await page.screenshot({ path: path.join(shots, 'phone-overview.png'), fullPage: true })
     await page.fill('#search', h.customerName)
     await page.waitForSelector(`#results [data-customer="${h.customer}"]`)
