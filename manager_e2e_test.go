@@ -100,6 +100,19 @@ func TestManagersPageInABrowser(t *testing.T) {
 	admin := signIn(t, base, "_superusers", demoAdmin, demoAdminPassword)
 	manager := signIn(t, base, "users", seed.ManagerEmail(1), seed.DemoPassword)
 
+	// a rep who did nothing, and one who left: both must be on the page
+	for _, u := range all[teamUser](a, admin, "users", url.Values{}) {
+		if u.Email != seed.ManagerEmail(1) {
+			continue
+		}
+		for i, active := range []bool{true, false} {
+			body := map[string]any{"email": fmt.Sprintf("idle%d@rounds.test", i), "password": "idle-rep-password", "passwordConfirm": "idle-rep-password",
+				"name": fmt.Sprintf("Idle Rep %d", i), "role": "rep", "manager": u.ID, "active": active, "timezone": "Europe/Berlin"}
+			if status := a.do("POST", "/api/collections/users/records", admin, body, nil); status != 200 {
+				t.Fatalf("create an idle rep: %d", status)
+			}
+		}
+	}
 	users := all[teamUser](a, admin, "users", url.Values{})
 	customers := all[teamCustomer](a, admin, "customers", url.Values{})
 	var me teamUser
@@ -319,10 +332,13 @@ func managerFigures(a api, token string, from, to, now time.Time, customers []te
 		w.Productive += r.ProductiveVisit
 		w.Orders += r.Orders
 	}
-	for rep, w := range sums {
-		if w.Planned+w.Done+w.Orders == 0 {
-			continue
+	// every rep of the team is on the page, with zeros when they did nothing
+	for id, u := range team {
+		if u.Role == "rep" && sums[id] == nil {
+			sums[id] = &week{Rep: id}
 		}
+	}
+	for rep, w := range sums {
 		k := "activity." + rep + "."
 		f.Figures[k+"visits_planned"], f.Figures[k+"visits_done"], f.Figures[k+"verified"] = float64(w.Planned), float64(w.Done), float64(w.Verified)
 		f.Figures[k+"productive_visits"], f.Figures[k+"orders"] = float64(w.Productive), float64(w.Orders)

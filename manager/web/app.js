@@ -394,9 +394,17 @@ function showActivity(load, p) {
     $('activity-hint').textContent = weeks
       ? `${count(weeks, 'week', 'weeks')} (Monday to Sunday, UTC) that overlap the period.`
       : 'Weeks (Monday to Sunday, UTC) that overlap the period.';
-    const reps = [...byRep.entries()].filter(([, a]) => a.planned + a.done + a.orders > 0);
+    // every rep of the team, the ones who did nothing (and the inactive) included: they are who a
+    // manager must see
+    const zero = () => ({ planned: 0, done: 0, verified: 0, productive: 0, orders: 0, weeks: 0 });
+    const reps = state.team.map((u) => [u.id, byRep.get(u.id) || zero()]);
+    for (const [id, a] of byRep) if (!state.team.some((u) => u.id === id) && a.planned + a.done + a.orders > 0) reps.push([id, a]);
+    if (weeks === 0 && rows.length === 0 && p.from > new Date().toISOString().slice(0, 10)) {
+      setSection('activity', 'empty', empty('This period has not started yet.'));
+      return;
+    }
     if (reps.length === 0) {
-      setSection('activity', 'empty', empty(weeks ? 'No visits planned or done and no orders in these weeks.' : 'This period has not started yet.'));
+      setSection('activity', 'empty', empty('No reps report to you yet: an admin sets a rep\'s manager in the dashboard.'));
       return;
     }
     reps.sort((x, y) => repName(x[0]).localeCompare(repName(y[0])));
@@ -405,7 +413,8 @@ function showActivity(load, p) {
       legend(['done', 'Visits done'], ['outline', 'Planned']),
       h('ul', { class: 'rows', 'aria-label': 'Activity per rep' },
         reps.map(([rep, a]) => h('li', { class: 'row', 'data-rep': rep },
-          h('span', { class: 'name' }, repName(rep)),
+          h('span', { class: 'name' }, repName(rep), state.users.get(rep)?.active === false ? h('span', { class: 'muted' }, ' (inactive)') : '',
+            a.planned + a.done + a.orders === 0 ? h('span', { class: 'warn' }, ' · nothing this period') : ''),
           bar([[a.done, 'done']], max, { outline: a.planned }),
           h('span', { class: 'nums' },
             fig(`activity.${rep}.visits_done`, a.done), ' of ', fig(`activity.${rep}.visits_planned`, a.planned), ' planned visits done · ',
