@@ -307,12 +307,13 @@ func managerFigures(a api, token string, from, to, now time.Time, customers []te
 
 	// activity: weeks that overlap the period, summed per rep
 	type week struct {
-		Rep                                         string
-		Planned, Done, Verified, Productive, Orders int
+		Rep                                                string
+		Planned, Later, Done, Verified, Productive, Orders int
 	}
 	type row struct {
 		Rep             string
 		VisitsPlanned   int `json:"visits_planned"`
+		PlannedToDate   int `json:"visits_planned_to_date"`
 		VisitsDone      int `json:"visits_done"`
 		VerifiedPct     int `json:"verified_pct"`
 		ProductiveVisit int `json:"productive_visits"`
@@ -326,7 +327,8 @@ func managerFigures(a api, token string, from, to, now time.Time, customers []te
 			w = &week{Rep: r.Rep}
 			sums[r.Rep] = w
 		}
-		w.Planned += r.VisitsPlanned
+		w.Planned += r.PlannedToDate // done against what was planned up to now
+		w.Later += r.VisitsPlanned - r.PlannedToDate
 		w.Done += r.VisitsDone
 		w.Verified += int(math.Round(float64(r.VerifiedPct*r.VisitsDone) / 100))
 		w.Productive += r.ProductiveVisit
@@ -342,6 +344,9 @@ func managerFigures(a api, token string, from, to, now time.Time, customers []te
 		k := "activity." + rep + "."
 		f.Figures[k+"visits_planned"], f.Figures[k+"visits_done"], f.Figures[k+"verified"] = float64(w.Planned), float64(w.Done), float64(w.Verified)
 		f.Figures[k+"productive_visits"], f.Figures[k+"orders"] = float64(w.Productive), float64(w.Orders)
+		if w.Later > 0 {
+			f.Figures[k+"visits_planned_later"] = float64(w.Later)
+		}
 	}
 
 	// customers due right now, by tier

@@ -452,3 +452,37 @@ func TestTimelineKeepsWhoPromised(t *testing.T) {
 		}
 	}
 }
+
+// TestActivityComparesWithWhatWasPlannedSoFar: rep_activity's
+// visits_planned_to_date counts the week's visits planned up to now, so a
+// visit planned for later in the week is planned, not missed.
+func TestActivityComparesWithWhatWasPlannedSoFar(t *testing.T) {
+	t.Parallel()
+	app := testapp.New(t)
+	now := time.Now().UTC()
+	weekStart := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC).AddDate(0, 0, -((int(now.Weekday()) + 6) % 7))
+	weekEnd := weekStart.AddDate(0, 0, 7)
+	past, later := weekStart.Add(now.Sub(weekStart)/2), now.Add(weekEnd.Sub(now)/2)
+	if _, err := app.DB().NewQuery("DELETE FROM visits").Execute(); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := app.FindCollectionByNameOrId(crm.Visits)
+	for i, at := range []time.Time{past, later, later} {
+		v := core.NewRecord(c)
+		v.Load(map[string]any{"customer": testapp.CustomerA, "rep": testapp.UserRepA, "planned_at": at, "purpose": fmt.Sprint("planned ", i)})
+		if err := app.Save(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got struct {
+		Planned int `db:"visits_planned"`
+		ToDate  int `db:"visits_planned_to_date"`
+	}
+	if err := app.DB().NewQuery("SELECT visits_planned, visits_planned_to_date FROM rep_activity WHERE rep = {:r} AND week = {:w}").
+		Bind(dbx.Params{"r": testapp.UserRepA, "w": weekStart.Format(time.DateOnly)}).One(&got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Planned != 3 || got.ToDate != 1 {
+		t.Fatalf("this week: %d planned, %d of them so far; want 3 and 1", got.Planned, got.ToDate)
+	}
+}

@@ -381,8 +381,10 @@ function showActivity(load, p) {
     if (load !== state.load) return;
     const byRep = new Map();
     for (const r of rows) {
-      const a = byRep.get(r.rep) || { planned: 0, done: 0, verified: 0, productive: 0, orders: 0, weeks: 0 };
-      a.planned += r.visits_planned;
+      const a = byRep.get(r.rep) || { planned: 0, later: 0, done: 0, verified: 0, productive: 0, orders: 0, weeks: 0 };
+      // done is compared with what was planned up to now; later visits are planned, not missed
+      a.planned += r.visits_planned_to_date;
+      a.later += r.visits_planned - r.visits_planned_to_date;
       a.done += r.visits_done;
       a.verified += Math.round((r.verified_pct * r.visits_done) / 100);
       a.productive += r.productive_visits;
@@ -396,7 +398,7 @@ function showActivity(load, p) {
       : 'Weeks (Monday to Sunday, UTC) that overlap the period.';
     // every rep of the team, the ones who did nothing (and the inactive) included: they are who a
     // manager must see
-    const zero = () => ({ planned: 0, done: 0, verified: 0, productive: 0, orders: 0, weeks: 0 });
+    const zero = () => ({ planned: 0, later: 0, done: 0, verified: 0, productive: 0, orders: 0, weeks: 0 });
     const reps = state.team.map((u) => [u.id, byRep.get(u.id) || zero()]);
     for (const [id, a] of byRep) if (!state.team.some((u) => u.id === id) && a.planned + a.done + a.orders > 0) reps.push([id, a]);
     if (weeks === 0 && rows.length === 0 && p.from > new Date().toISOString().slice(0, 10)) {
@@ -414,10 +416,11 @@ function showActivity(load, p) {
       h('ul', { class: 'rows', 'aria-label': 'Activity per rep' },
         reps.map(([rep, a]) => h('li', { class: 'row', 'data-rep': rep },
           h('span', { class: 'name' }, repName(rep), state.users.get(rep)?.active === false ? h('span', { class: 'muted' }, ' (inactive)') : '',
-            a.planned + a.done + a.orders === 0 ? h('span', { class: 'warn' }, ' · nothing this period') : ''),
+            a.planned + a.later + a.done + a.orders === 0 ? h('span', { class: 'warn' }, ' · nothing this period') : ''),
           bar([[a.done, 'done']], max, { outline: a.planned }),
           h('span', { class: 'nums' },
-            fig(`activity.${rep}.visits_done`, a.done), ' of ', fig(`activity.${rep}.visits_planned`, a.planned), ' planned visits done · ',
+            fig(`activity.${rep}.visits_done`, a.done), ' of ', fig(`activity.${rep}.visits_planned`, a.planned), ' visits planned so far done · ',
+            a.later > 0 ? [fig(`activity.${rep}.visits_planned_later`, a.later), ' more planned · '] : '',
             fig(`activity.${rep}.verified`, a.verified), ' verified check-ins · ',
             fig(`activity.${rep}.productive_visits`, a.productive), ' with an order · ',
             fig(`activity.${rep}.orders`, a.orders, count(a.orders, 'order', 'orders')))))));
