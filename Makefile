@@ -17,11 +17,10 @@ all: build
 build:
 	$(GO) build -o rounds .
 
-## run: build, migrate, create the demo superuser, seed demo data when the database is empty, serve
+## run: build, migrate, create the demo superuser when there is none, seed demo data when the database is empty, serve
 run: build
 	./rounds migrate up --dir $(DATA)
-	./rounds superuser upsert $(ADMIN_EMAIL) $(ADMIN_PASSWORD) --dir $(DATA)
-	./rounds seed --if-empty --dir $(DATA)
+	./rounds seed --if-empty --superuser $(ADMIN_EMAIL) --superuser-password $(ADMIN_PASSWORD) --dir $(DATA)
 	@echo
 	@echo "  Dashboard:  http://$(HTTP)/_/"
 	@echo "  Managers:   http://$(HTTP)/manager/"

@@ -2,8 +2,10 @@ package seed
 
 import (
 	"fmt"
+	"io"
 	"time"
 
+	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/spf13/cobra"
 
@@ -15,6 +17,7 @@ func Command(app core.App) *cobra.Command {
 	opts := DefaultOptions()
 	var today string
 	var ifEmpty bool
+	var admin, adminPassword string
 	cmd := &cobra.Command{
 		Use:   "seed",
 		Short: "Loads a realistic, deterministic demo company (reps, customers, visits, orders, ...)",
@@ -36,6 +39,11 @@ care campaigns, devices, and some push and conflict history. The same --seed and
 				return fmt.Errorf("migrate: %w", err)
 			}
 			out := cmd.OutOrStdout()
+			if admin != "" {
+				if err := demoSuperuser(app, out, admin, adminPassword); err != nil {
+					return err
+				}
+			}
 			users, err := app.CountRecords(crm.Users)
 			if err != nil {
 				return err
@@ -78,5 +86,42 @@ care campaigns, devices, and some push and conflict history. The same --seed and
 	f.StringVar(&opts.Password, "password", opts.Password, "password of every demo user")
 	f.IntVar(&opts.BatchSize, "batch", opts.BatchSize, "rows per transaction")
 	f.BoolVar(&ifEmpty, "if-empty", false, "do nothing (and succeed) when the database already has users or customers")
+	f.StringVar(&admin, "superuser", "", "create this superuser (email) when the database has none; an existing one is left as it is")
+	f.StringVar(&adminPassword, "superuser-password", "", "the password of --superuser")
 	return cmd
+}
+
+// installerEmail is the temporary superuser PocketBase makes for its
+// installer link when the database has none; it does not count.
+const installerEmail = "__pbinstaller@example.com"
+
+// demoSuperuser creates the superuser email with password when the
+// database has no superuser (besides PocketBase's installer), so that a
+// password an admin changed in the dashboard is never reset by the next
+// `make run`.
+func demoSuperuser(app core.App, out io.Writer, email, password string) error {
+	if len(password) < 8 {
+		return fmt.Errorf("--superuser-password must have at least 8 characters")
+	}
+	var n int
+	if err := app.DB().NewQuery("SELECT COUNT(*) FROM " + core.CollectionNameSuperusers + " WHERE email != {:i}").
+		Bind(dbx.Params{"i": installerEmail}).Row(&n); err != nil {
+		return fmt.Errorf("count superusers: %w", err)
+	}
+	if n > 0 {
+		fmt.Fprintf(out, "The database has %d superuser(s); leaving them as they are (a forgotten password: rounds superuser upsert EMAIL PASSWORD).\n", n)
+		return nil
+	}
+	c, err := app.FindCachedCollectionByNameOrId(core.CollectionNameSuperusers)
+	if err != nil {
+		return err
+	}
+	r := core.NewRecord(c)
+	r.SetEmail(email)
+	r.SetPassword(password)
+	if err := app.Save(r); err != nil {
+		return fmt.Errorf("create the superuser %s: %w", email, err)
+	}
+	fmt.Fprintf(out, "Created the superuser %s.\n", email)
+	return nil
 }
