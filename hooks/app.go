@@ -1,9 +1,6 @@
 package hooks
 
 import (
-	"net/http"
-
-	"github.com/pocketbase/pocketbase/apis"
 	"github.com/pocketbase/pocketbase/core"
 
 	webapp "rounds/app"
@@ -16,21 +13,11 @@ const appSecurity = "default-src 'none'; script-src 'self'; style-src 'self'; im
 	"manifest-src 'self'; worker-src 'self'; form-action 'none'; base-uri 'none'; frame-ancestors 'none'"
 
 // registerApp serves the reps' app at /app/ (embedded, see package app).
-// Every file is revalidated (no-cache): the service worker keeps the copy
-// the app runs offline from, and a new build replaces it.
+// Every file is revalidated: the service worker keeps the copy the app runs
+// offline from, and a new build replaces it.
 func registerApp(app core.App) {
 	app.OnServe().BindFunc(func(se *core.ServeEvent) error {
-		se.Router.GET("/app", func(e *core.RequestEvent) error {
-			return e.Redirect(http.StatusMovedPermanently, "/app/")
-		})
-		se.Router.GET("/app/{path...}", apis.Static(webapp.Files(), false)).BindFunc(func(e *core.RequestEvent) error {
-			h := e.Response.Header()
-			h.Set("Content-Security-Policy", appSecurity)
-			h.Set("X-Content-Type-Options", "nosniff")
-			h.Set("Referrer-Policy", "no-referrer")
-			h.Set("Cache-Control", "no-cache")
-			return e.Next()
-		})
+		serveEmbedded(se, "/app", webapp.Files(), appSecurity)
 		return se.Next()
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"strings"
 
@@ -21,21 +22,28 @@ import (
 const pageSecurity = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
 	"form-action 'none'; base-uri 'none'; frame-ancestors 'none'"
 
+// serveEmbedded serves embedded files at prefix/ (prefix alone redirects there)
+// under a content policy: never sniffed, no address sent on, and revalidated
+// on every load (no-cache), so that a new build is picked up at once.
+func serveEmbedded(se *core.ServeEvent, prefix string, files fs.FS, policy string) {
+	se.Router.GET(prefix, func(e *core.RequestEvent) error {
+		return e.Redirect(http.StatusMovedPermanently, prefix+"/")
+	})
+	se.Router.GET(prefix+"/{path...}", apis.Static(files, false)).BindFunc(func(e *core.RequestEvent) error {
+		h := e.Response.Header()
+		h.Set("Content-Security-Policy", policy)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cache-Control", "no-cache")
+		return e.Next()
+	})
+}
+
 // registerManager serves the managers' page and its one write: handing a
 // customer from one rep of the team to another.
 func registerManager(app core.App) {
 	app.OnServe().BindFunc(func(se *core.ServeEvent) error {
-		se.Router.GET("/manager", func(e *core.RequestEvent) error {
-			return e.Redirect(http.StatusMovedPermanently, "/manager/")
-		})
-		se.Router.GET("/manager/{path...}", apis.Static(manager.Files(), false)).BindFunc(func(e *core.RequestEvent) error {
-			h := e.Response.Header()
-			h.Set("Content-Security-Policy", pageSecurity)
-			h.Set("X-Content-Type-Options", "nosniff")
-			h.Set("Referrer-Policy", "no-referrer")
-			h.Set("Cache-Control", "no-cache")
-			return e.Next()
-		})
+		serveEmbedded(se, "/manager", manager.Files(), pageSecurity)
 		se.Router.POST("/api/manager/hand-over", handleHandOver)
 		return se.Next()
 	})

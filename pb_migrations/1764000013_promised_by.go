@@ -2,6 +2,7 @@ package pb_migrations
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/pocketbase/pocketbase/core"
 	m "github.com/pocketbase/pocketbase/migrations"
@@ -67,41 +68,20 @@ func init() {
 	})
 }
 
-// timelineQueryAuthors is timelineQuery with a promise's author.
-const timelineQueryAuthors = `SELECT t.id AS id, c.id AS customer, (CAST(t.at AS TEXT)) AS at, (CAST(t.kind AS TEXT)) AS kind, (CAST(t.summary AS TEXT)) AS summary, u.id AS user
-FROM customers c
-JOIN (
-	SELECT 'v' || v.id AS id, v.customer AS customer, COALESCE(NULLIF(v.checked_in_at, ''), NULLIF(v.planned_at, ''), v.created) AS at, 'visit' AS kind,
-		TRIM(CASE WHEN v.checked_in_at != '' THEN 'visited' ELSE 'visit planned' END || ': ' || v.purpose ||
-			CASE WHEN v.outcome != '' THEN ' — ' || v.outcome ELSE '' END || CASE WHEN v.notes != '' THEN ' — ' || v.notes ELSE '' END) AS summary,
-		v.rep AS user
-	FROM visits v
-	UNION ALL
-	SELECT 'f' || f.id, f.customer, f.created, 'follow_up', 'promised: ' || f.note || ' (due ' || substr(f.due_at, 1, 10) || ', ' || f.status ||
+// timelineQueryAuthors is timelineQuery with a promise's author and holder.
+var timelineQueryAuthors = replaced(timelineQuery,
+	`	SELECT 'f' || f.id, f.customer, f.created, 'follow_up', 'promised: ' || f.note || ' (due ' || substr(f.due_at, 1, 10) || ', ' || f.status || ')', f.assignee
+	FROM follow_ups f`,
+	`	SELECT 'f' || f.id, f.customer, f.created, 'follow_up', 'promised: ' || f.note || ' (due ' || substr(f.due_at, 1, 10) || ', ' || f.status ||
 		CASE WHEN f.promised_by != '' AND f.promised_by != f.assignee THEN ', now held by ' || COALESCE((SELECT name FROM users WHERE id = f.assignee), 'someone') ELSE '' END || ')',
 		COALESCE(NULLIF(f.promised_by, ''), f.assignee)
-	FROM follow_ups f
-	UNION ALL
-	SELECT 'o' || o.id, o.customer, COALESCE(NULLIF(o.submitted_at, ''), o.created), 'order',
-		'order ' || o.status || ', ' || printf('%.2f', o.total) || ' ' || o.currency || CASE WHEN o.notes != '' THEN ' — ' || o.notes ELSE '' END, o.rep
-	FROM orders o
-	UNION ALL
-	SELECT 'h' || h.id, p.customer, h.entered_at, 'opportunity',
-		p.title || ': ' || COALESCE(s.name, 'a removed stage') || ', ' || printf('%.2f', h.amount) || ' ' || p.currency, h.user
-	FROM opportunity_history h JOIN opportunities p ON p.id = h.opportunity LEFT JOIN stages s ON s.id = h.stage
-	UNION ALL
-	SELECT 'n' || n.id, ct.customer, COALESCE(NULLIF(n.sent_at, ''), n.created), 'care_message',
-		replace(n.kind, '_', ' ') || ' to ' || ct.name || ' (' || n.status || ')', ''
-	FROM notifications n JOIN contacts ct ON ct.id = n.contact
-	WHERE n.audience = 'customer'
-	UNION ALL
-	SELECT 'e' || e.id, e.customer, e.at, e.kind, e.summary, e.user
-	FROM customer_events e
-	UNION ALL
-	SELECT 'k' || k.id, k.record_id, k.created, 'conflict', k.collection || ' ' || k.field || ': ' || k.resolution || ' (' || k.rule || ')', k.user
-	FROM sync_conflicts k WHERE k.collection = 'customers'
-	UNION ALL
-	SELECT 'k' || k.id, v.customer, k.created, 'conflict', k.collection || ' ' || k.field || ': ' || k.resolution || ' (' || k.rule || ')', k.user
-	FROM sync_conflicts k JOIN visits v ON v.id = k.record_id WHERE k.collection = 'visits'
-) t ON t.customer = c.id
-LEFT JOIN users u ON u.id = t.user`
+	FROM follow_ups f`)
+
+// replaced is s with old replaced by new, once; old must be there (a view a
+// later migration changes is derived from the earlier query, not copied).
+func replaced(s, old, new string) string {
+	if strings.Count(s, old) != 1 {
+		panic("pb_migrations: the query part to replace is not in the query once: " + old)
+	}
+	return strings.Replace(s, old, new, 1)
+}

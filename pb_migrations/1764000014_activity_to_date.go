@@ -2,7 +2,6 @@ package pb_migrations
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/pocketbase/pocketbase/core"
 	m "github.com/pocketbase/pocketbase/migrations"
@@ -26,15 +25,12 @@ func init() {
 const plannedLine = `AS visits_planned,
 `
 
-var activityQueryToDate = strings.Replace(activityQuery, plannedLine, plannedLine+
+var activityQueryToDate = replaced(activityQuery, plannedLine, plannedLine+
 	`	(CAST((SELECT COUNT(*) FROM visits v WHERE v.rep = u.id AND v.planned_at >= w.start AND v.planned_at < w.stop
 		AND v.planned_at < strftime('%Y-%m-%d %H:%M:%fZ', 'now')) AS INTEGER)) AS visits_planned_to_date,
-`, 1)
+`)
 
 func setActivityQuery(app core.App, query string) error {
-	if !strings.Contains(activityQueryToDate, "visits_planned_to_date") {
-		return fmt.Errorf("rep_activity: the visits_planned column moved; update this migration")
-	}
 	c, err := app.FindCollectionByNameOrId(crm.RepActivity)
 	if err != nil {
 		return err

@@ -327,15 +327,11 @@ func (p *pusher) upsert(ctx context.Context, t Table, raw Raw, created bool) err
 	}
 	id, _ := raw["id"].(string)
 	key := t.Name + "/" + id
-	if p.done[key] {
-		if first, ok := p.copies[key]; ok && sameRecord(first, raw) {
+	if first, ok := p.copies[key]; ok {
+		if sameRecord(first, raw) {
 			return nil // the same copy again: applied once
 		}
 		return p.reject(t, id, raw, "this record is listed more than once in the push, differently: its first copy was applied, this one was not; send each record once")
-	}
-	p.done[key] = true
-	if p.copies == nil {
-		p.copies = map[string]Raw{}
 	}
 	p.copies[key] = raw
 	if !crm.ValidID(id) {
@@ -346,7 +342,13 @@ func (p *pusher) upsert(ctx context.Context, t Table, raw Raw, created bool) err
 	}
 	// Creates and updates refuse (or fail validation) before they write,
 	// and each is one statement: no savepoint needed.
-	err := p.apply(t, id, raw, created)
+	return p.refused(t, id, raw, p.apply(t, id, raw, created))
+}
+
+// refused turns the error of applying raw into its refusal, reported to
+// the device with the reason (a record rule's, or the fields' validation
+// in words); any other error is the server's and is returned.
+func (p *pusher) refused(t Table, id string, raw Raw, err error) error {
 	var re *recordError
 	switch {
 	case errors.As(err, &re):

@@ -26,8 +26,7 @@ var (
 	MaxDate = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
 )
 
-// patternForms are the patterns of Rounds' text fields, in words; fixed
-// says the pattern fixes the length (no maximum to add).
+// patternForms are the patterns of Rounds' text fields, in words.
 var patternForms = map[string]string{
 	`^[A-Z]{3}$`: "three capital letters, such as EUR",
 	`^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$`: "a day of the year as MM-DD, such as 02-29",
@@ -35,9 +34,9 @@ var patternForms = map[string]string{
 	`^[0-9+()./ -]*$`:                            "digits, spaces and + ( ) . / -, such as +49 30 1234567",
 }
 
-// Form says in words what value column c of t takes on the wire; f is its
+// Form says in words what value column c takes on the wire; f is its
 // PocketBase field (nil when the collection lacks it).
-func Form(t Table, c Column, f core.Field) string {
+func Form(c Column, f core.Field) string {
 	var form string
 	switch c.Kind {
 	case Date:
@@ -63,7 +62,7 @@ func Form(t Table, c Column, f core.Field) string {
 	case Number:
 		form = numberForm(f)
 	default:
-		form = textForm(c, f)
+		form = textForm(f)
 	}
 	if c.Name == "timezone" {
 		form = "an IANA time zone, such as Europe/Berlin, or empty"
@@ -108,7 +107,7 @@ func numberForm(f core.Field) string {
 	return form
 }
 
-func textForm(c Column, f core.Field) string {
+func textForm(f core.Field) string {
 	switch x := f.(type) {
 	case *core.SelectField:
 		form := "one of " + strings.Join(x.Values, ", ")
@@ -140,6 +139,7 @@ func textForm(c Column, f core.Field) string {
 	return "text"
 }
 
+// fixedLength are the patterns that fix the length (no maximum to add).
 var fixedLength = map[string]bool{
 	`^[A-Z]{3}$`: true, `^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$`: true, `^([01][0-9]|2[0-3]):[0-5][0-9]$`: true,
 }
@@ -151,7 +151,7 @@ func explainRule(t Table, collection *core.Collection, fe *crm.FieldError) strin
 	if !ok {
 		return t.Name + "." + fe.Error()
 	}
-	return fmt.Sprintf("%s.%s: %s; %s", t.Name, fe.Field, Form(t, c, collection.Fields.GetByName(fe.Field)), fe.Message)
+	return fmt.Sprintf("%s.%s: %s; %s", t.Name, fe.Field, Form(c, collection.Fields.GetByName(fe.Field)), fe.Message)
 }
 
 // explain turns PocketBase's validation errors of a record of t into one
@@ -179,7 +179,7 @@ func explain(t Table, collection *core.Collection, err error, raw Raw) string {
 		if errors.As(fe, &ve) {
 			code = ve.Code()
 		}
-		form := Form(t, c, collection.Fields.GetByName(name))
+		form := Form(c, collection.Fields.GetByName(name))
 		sent, has := raw[name]
 		switch {
 		case code == "validation_required" && c.Required && (!has || isEmpty(sent)):
@@ -231,7 +231,7 @@ func checkRequired(t Table, collection *core.Collection, raw Raw) error {
 			continue
 		}
 		if v, ok := raw[c.Name]; !ok || isEmpty(v) {
-			return refuse("%s.%s is required: %s", t.Name, c.Name, Form(t, c, collection.Fields.GetByName(c.Name)))
+			return refuse("%s.%s is required: %s", t.Name, c.Name, Form(c, collection.Fields.GetByName(c.Name)))
 		}
 	}
 	return nil

@@ -58,7 +58,7 @@ func protocolTables(app core.App) string {
 			if c.Kind.Optional() {
 				typ += " or null"
 			}
-			fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", c.Name, typ, required, who, rsync.Form(t, c, collection.Fields.GetByName(c.Name)))
+			fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", c.Name, typ, required, who, rsync.Form(c, collection.Fields.GetByName(c.Name)))
 		}
 		if t.Tombstones() {
 			fmt.Fprintf(&b, "| `%s` | number or null | | server | the time the record left the rep's scope (a tombstone), else null |\n", rsync.RemovedColumn)

@@ -135,9 +135,10 @@ type pusher struct {
 	base   int64  // the cursor the device's edits are based on
 	baseAt time.Time
 	res    PushResult
-	// records the push already settled, so that a record listed twice is applied once
+	// deletions the push already settled, so that one listed twice is applied once
 	done map[string]bool
-	// copies: the first copy of each record, to tell a repeat that says the same from one that does not
+	// the first copy of each record created or updated: a repeat that says the
+	// same is applied once, one that does not is refused
 	copies map[string]Raw
 	// orders whose lines changed: their totals are recomputed at the end
 	touched map[string]bool
@@ -160,7 +161,7 @@ type pusher struct {
 // field-level three-way merge, every conflict and refusal logged to
 // sync_conflicts. A retried push changes nothing.
 func Push(ctx context.Context, app core.App, req PushRequest) (PushResult, error) {
-	p := &pusher{req: req, done: map[string]bool{}, touched: map[string]bool{}, visited: map[string]bool{}}
+	p := &pusher{req: req, done: map[string]bool{}, copies: map[string]Raw{}, touched: map[string]bool{}, visited: map[string]bool{}}
 	p.res.ExperimentalRejectedIDs = map[string][]string{}
 	p.res.Rejected = []Rejection{}
 	p.res.Conflicts = []ConflictReport{}
@@ -368,23 +369,12 @@ func (p *pusher) applyHeld(ctx context.Context, held heldStatuses) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if rejected(p.res.ExperimentalRejectedIDs[t.Name], id) {
+		if slices.Contains(p.res.ExperimentalRejectedIDs[t.Name], id) {
 			continue // the order itself was refused: nothing to move
 		}
-		raw := held[id]
-		err := p.apply(t, id, raw, false)
-		var re *recordError
-		switch {
-		case errors.As(err, &re):
-			err = p.reject(t, id, raw, re.reason)
-		case err != nil && isValidation(err):
-			err = p.reject(t, id, raw, "invalid record: "+err.Error())
-		}
-		if err != nil {
+		if err := p.refused(t, id, held[id], p.apply(t, id, held[id], false)); err != nil {
 			return err
 		}
 	}
 	return nil
 }
-
-func rejected(ids []string, id string) bool { return slices.Contains(ids, id) }

@@ -93,7 +93,7 @@ func TestEveryFieldSaysWhatItTakes(t *testing.T) {
 				continue
 			}
 			field := collection.Fields.GetByName(c.Name)
-			form := rsync.Form(tbl, c, field)
+			form := rsync.Form(c, field)
 			type bad struct {
 				what  string
 				value any // nil with drop: the column is left out

@@ -12,16 +12,17 @@ export { Q }
 
 const SCHEMA_KEY = 'rounds_schema'
 
-// fetchSchema reads the server's schema, or the one kept from last time
-// when the server cannot be reached; null when neither.
+// loadSchema reads the server's schema (and keeps it), or the one kept from
+// last time when the server cannot be reached; null when neither.
 export async function loadSchema(base) {
   try {
     const res = await fetch(base + '/api/sync/schema')
     if (res.ok) {
       const schema = await res.json()
       const kept = localStorage.getItem(SCHEMA_KEY)
-      // a schema newer than the database's is applied by WatermelonDB's migrations
-      // on the next open; until then keep the version the database was built at
+      // kept unless the server went back to an older version. Still to do: the
+      // schema's migrations are not handed to WatermelonDB yet, so a newer
+      // version sets the local database up afresh, unsent changes included
       if (!kept || JSON.parse(kept).version <= schema.version) localStorage.setItem(SCHEMA_KEY, JSON.stringify(schema))
       return schema
     }

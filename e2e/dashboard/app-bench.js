@@ -10,13 +10,7 @@
 'use strict'
 
 const { launch } = require('./browser')
-
-const env = (name) => {
-  const v = process.env[name]
-  if (!v) throw new Error(`missing environment variable ${name}`)
-  return v
-}
-const BASE = env('ROUNDS_URL')
+const { env, BASE } = require('./app-common')
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 
 async function main() {

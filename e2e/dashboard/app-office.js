@@ -21,30 +21,7 @@
 'use strict'
 
 const { launch } = require('./browser')
-
-const env = (name) => {
-  const v = process.env[name]
-  if (!v) throw new Error(`missing environment variable ${name}`)
-  return v
-}
-const BASE = env('ROUNDS_URL')
-
-function check(ok, message) {
-  if (!ok) throw new Error(message)
-}
-function step(name) {
-  process.stdout.write(`- ${name}\n`)
-}
-
-async function api(method, p, token, body) {
-  const res = await fetch(BASE + p, {
-    method, headers: { ...(token ? { Authorization: token } : {}), ...(body ? { 'Content-Type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  })
-  const json = res.status === 204 ? null : await res.json().catch(() => null)
-  if (!res.ok) throw new Error(`${method} ${p}: ${res.status} ${JSON.stringify(json)}`)
-  return json
-}
+const { env, BASE, check, step, api, settled } = require('./app-common')
 
 async function phone(browser, name) {
   const context = await browser.newContext({ viewport: { width: 390, height: 844 } })
@@ -57,16 +34,6 @@ async function phone(browser, name) {
   await page.click('#signin-button')
   await settled(page, `${name}'s first sync`)
   return { context, page }
-}
-
-async function settled(page, what) {
-  await page.waitForFunction(() => {
-    const s = document.querySelector('#status')
-    const w = document.querySelector('#waiting')
-    return s && s.dataset.state === 'idle' && /Synced/.test(s.textContent) && w && w.dataset.waiting === '0'
-  }, null, { timeout: 30000 }).catch(async () => {
-    throw new Error(`${what}: the app did not settle; status: ${await page.textContent('#status').catch(() => '?')}; refused: ${await page.textContent('#refused').catch(() => '?')}`)
-  })
 }
 
 async function syncNow(page, what) {

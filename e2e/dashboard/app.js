@@ -29,48 +29,14 @@
 const { launch } = require('./browser')
 const path = require('path')
 const fs = require('fs')
-
-const env = (name) => {
-  const v = process.env[name]
-  if (!v) throw new Error(`missing environment variable ${name}`)
-  return v
-}
-const BASE = env('ROUNDS_URL')
+const { env, BASE, check, step, api, settled } = require('./app-common')
 const SHOTS = env('SHOTS')
-
-function check(ok, message) {
-  if (!ok) throw new Error(message)
-}
-function step(name) {
-  process.stdout.write(`- ${name}\n`)
-}
-
-async function api(method, p, token, body) {
-  const res = await fetch(BASE + p, {
-    method, headers: { ...(token ? { Authorization: token } : {}), ...(body ? { 'Content-Type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  })
-  const json = await res.json().catch(() => null)
-  if (!res.ok) throw new Error(`${method} ${p}: ${res.status} ${JSON.stringify(json)}`)
-  return json
-}
 
 async function signIn(page, email) {
   await page.goto(BASE + '/app/')
   await page.fill('input[name=email]', email)
   await page.fill('input[name=password]', env('PASSWORD'))
   await page.click('#signin-button')
-}
-
-// settled waits until the status line says the app synced and nothing waits.
-async function settled(page, what) {
-  await page.waitForFunction(() => {
-    const s = document.querySelector('#status')
-    const w = document.querySelector('#waiting')
-    return s && s.dataset.state === 'idle' && /Synced/.test(s.textContent) && w && w.dataset.waiting === '0'
-  }, null, { timeout: 30000 }).catch(async () => {
-    throw new Error(`${what}: the app did not settle; status: ${await page.textContent('#status').catch(() => '?')}; refused: ${await page.textContent('#refused').catch(() => '?')}`)
-  })
 }
 
 // accessible runs axe-core on the screen: no serious or critical finding.
