@@ -34,10 +34,55 @@ function h(tag, attrs, ...children) {
   return el
 }
 
+// show puts a screen up. When it replaces the same screen (a sync finished,
+// or the rep acted elsewhere on it), what the rep typed and has not saved is
+// carried over to the new screen with the caret: a field counts as typed from
+// its first input until its own save marks it clean. Nothing typed is lost
+// to a re-render.
 function show(...nodes) {
   const main = $('main')
+  const same = main.dataset.shown === location.hash
+  const typed = same ? [...main.querySelectorAll('[data-typed]')].map((el) => ({ key: fieldKey(el), el })).filter((x) => x.key) : []
+  const active = same && main.contains(document.activeElement) ? fieldKey(document.activeElement) : ''
   main.replaceChildren(...nodes)
-  main.focus()
+  main.dataset.shown = location.hash
+  for (const { key, el } of typed) {
+    const to = main.querySelector(key)
+    if (!to || to.tagName !== el.tagName) continue
+    if (el.type === 'checkbox' || el.type === 'radio') to.checked = el.checked
+    else to.value = el.value
+    to.dataset.typed = '1'
+    if (!el.hidden) to.hidden = false
+    to.dispatchEvent(new Event('input', { bubbles: true }))
+  }
+  const focus = active && main.querySelector(active)
+  if (focus) {
+    focus.focus()
+    if (typeof focus.selectionStart === 'number' && document.activeElement === focus) {
+      const was = typed.find((x) => x.key === active)?.el
+      if (was) try { focus.setSelectionRange(was.selectionStart, was.selectionEnd) } catch { /* not a text field */ }
+    }
+  } else main.focus()
+}
+
+// fieldKey names a field so that the same field can be found on the new
+// screen: its id, its name inside a form with an id, or the record it edits.
+function fieldKey(el) {
+  if (!el || !/^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName)) return ''
+  if (el.id) return '#' + CSS.escape(el.id)
+  if (el.name && el.form?.id) return `#${CSS.escape(el.form.id)} [name="${CSS.escape(el.name)}"]`
+  for (const k of ['deal', 'reason', 'qty', 'disc']) if (el.dataset[k]) return `[data-${k}="${CSS.escape(el.dataset[k])}"]`
+  return ''
+}
+
+// clean marks fields (or every field inside a form) as saved: a re-render
+// shows what the database holds for them again.
+function clean(...els) {
+  for (const el of els) {
+    if (!el) continue
+    delete el.dataset.typed
+    for (const f of el.querySelectorAll?.('[data-typed]') || []) delete f.dataset.typed
+  }
 }
 
 const fmtTime = (ms) => new Date(ms).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' })
@@ -321,6 +366,7 @@ async function customer(id) {
     ev.preventDefault()
     const due = new Date(followForm.due.value + 'T09:00').getTime()
     await create(db, 'follow_ups', { customer: id, note: followForm.note.value, status: 'open', due_at: due })
+    clean(followForm)
     requestSync()
     render()
   })
@@ -337,7 +383,7 @@ async function customer(id) {
         h('button', { type: 'button', id: 'checkin', onclick: () => checkIn(id) }, t.checkIn),
         h('button', { type: 'button', class: 'secondary', onclick: () => planVisit(id) }, t.planVisit))),
     h('section', { class: 'card' }, h('h2', {}, t.notes), notes,
-      h('p', {}, h('button', { type: 'button', id: 'save-notes', onclick: async () => { await update(db, 'customers', id, { notes: notes.value }); savedNote.textContent = t.saved; requestSync() } }, t.saveNotes), ' ', savedNote)),
+      h('p', {}, h('button', { type: 'button', id: 'save-notes', onclick: async () => { await update(db, 'customers', id, { notes: notes.value }); clean(notes); savedNote.textContent = t.saved; requestSync() } }, t.saveNotes), ' ', savedNote)),
     h('section', { class: 'card' }, h('h2', {}, t.contacts), h('p', {}, link(`#/contact/new?customer=${id}`, '+ ', t.addContact)), contacts.length ? h('ul', { class: 'list' }, contacts.map((k) => h('li', {},
       link(`#/contact/${k.id}`, h('strong', {}, k.name)), k.title ? ` · ${k.title}` : '', h('br', {}),
       k.phone && h('a', { href: `tel:${k.phone}` }, k.phone), ' ', k.email && h('a', { href: `mailto:${k.email}` }, k.email),
@@ -399,6 +445,7 @@ async function visit(id) {
     ev.preventDefault()
     const planned = form.planned.value ? new Date(form.planned.value).getTime() : null
     await update(db, 'visits', id, { purpose: form.purpose.value, outcome: form.outcome.value, notes: form.notes.value, planned_at: planned })
+    clean(form)
     $('visit-saved').textContent = t.saved
     requestSync()
   })
@@ -429,6 +476,7 @@ async function dealsCard(customerId, deals) {
         return
       }
       await update(db, 'opportunities', d.id, stage?.outcome === 'lost' ? { stage: select.value, lost_reason: reason.value.trim() } : { stage: select.value })
+      clean(select, reason)
       requestSync()
       render()
     }
@@ -451,6 +499,7 @@ async function dealsCard(customerId, deals) {
       customer: customerId, title: form.title.value.trim(), amount: Number(form.amount.value), currency: await companyCurrency(),
       stage: form.stage.value, expected_close: form.close.value ? new Date(form.close.value + 'T12:00').getTime() : null,
     })
+    clean(form)
     requestSync()
     render()
   })
@@ -491,12 +540,13 @@ async function order(id) {
     const total = l._status === 'synced' ? l.line_total : lineEstimate(price, l.quantity, l.discount_pct)
     estimate += total
     if (!draft) return h('li', {}, h('strong', {}, p?.name || l.product), ` × ${l.quantity}`, l.discount_pct ? ` −${l.discount_pct} %` : '', h('span', { class: 'muted' }, ' ', money(total, o.currency)))
-    const qty = h('input', { type: 'number', min: 1, max: 1000000, step: 1, value: l.quantity, inputmode: 'numeric', 'aria-label': `${t.quantity}: ${p?.name || ''}`, class: 'num' })
-    const disc = h('input', { type: 'number', min: 0, max: 100, step: 1, value: l.discount_pct || 0, inputmode: 'numeric', 'aria-label': `${t.discount}: ${p?.name || ''}`, class: 'num' })
+    const qty = h('input', { type: 'number', min: 1, max: 1000000, step: 1, value: l.quantity, inputmode: 'numeric', 'aria-label': `${t.quantity}: ${p?.name || ''}`, class: 'num', 'data-qty': l.id })
+    const disc = h('input', { type: 'number', min: 0, max: 100, step: 1, value: l.discount_pct || 0, inputmode: 'numeric', 'aria-label': `${t.discount}: ${p?.name || ''}`, class: 'num', 'data-disc': l.id })
     const save = async () => {
       const q = Math.max(1, Math.round(Number(qty.value) || 1))
       const d = Math.min(100, Math.max(0, Number(disc.value) || 0))
       await update(db, 'order_lines', l.id, { quantity: q, discount_pct: d })
+      clean(qty, disc)
       requestSync()
       render()
     }
@@ -529,6 +579,7 @@ async function order(id) {
       found.replaceChildren(...hits.map((p) => h('li', { class: 'row' }, h('span', {}, h('strong', {}, p.name), h('span', { class: 'muted' }, ` ${p.sku} · ${money(p.unit_price, p.currency)}`)),
         h('button', { type: 'button', class: 'secondary small', 'data-add': p.id, onclick: async () => {
           await create(db, 'order_lines', { order: id, product: p.id, quantity: 1, discount_pct: 0 })
+          clean(search)
           requestSync()
           render()
         } }, t.add))))
@@ -576,6 +627,7 @@ async function contact(id) {
       return
     }
     await update(db, 'contacts', id, values)
+    clean(form)
     $('contact-saved').textContent = t.saved
     requestSync()
   })
@@ -675,6 +727,8 @@ async function start() {
 }
 
 window.addEventListener('hashchange', render)
+document.addEventListener('input', (ev) => { if (ev.isTrusted && $('main').contains(ev.target)) ev.target.dataset.typed = '1' })
+document.addEventListener('change', (ev) => { if (ev.isTrusted && $('main').contains(ev.target)) ev.target.dataset.typed = '1' })
 window.addEventListener('online', () => requestSync())
 window.addEventListener('offline', () => setStatus({ error: t.offline, offline: true }))
 document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'hidden') app.db?.flush() })

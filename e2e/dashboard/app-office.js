@@ -9,6 +9,8 @@
 //     its notes; both phones' notes are kept), the customer handed away is
 //     gone from its lists, the catalogue shows the new price, and phone 2
 //     shows the merged notes after its next sync;
+//   - a sync that ends while the rep types (notes, the catalogue's search)
+//     leaves what is typed and the caret where they were;
 //   - a busy server (a 429 with Retry-After): the app says it waits, then
 //     gets in;
 //   - a push whose answer never arrives (the server applied it): "Sync now"
@@ -39,6 +41,21 @@ async function phone(browser, name) {
 async function syncNow(page, what) {
   await page.click('#sync-now')
   await settled(page, what)
+}
+
+// syncUnderTheRep runs a whole sync while the rep's caret stays where it
+// is (the button is pressed by script, so the focus does not move), and
+// proves the screen was drawn again after it.
+async function syncUnderTheRep(page, what) {
+  const before = await page.evaluate(() => {
+    document.querySelector('#main > *').dataset.before = '1'
+    return localStorage.getItem('rounds_last_sync')
+  })
+  await page.evaluate(() => document.querySelector('#sync-now').click())
+  await page.waitForFunction((b) => localStorage.getItem('rounds_last_sync') !== b, before, { timeout: 30000 })
+  await settled(page, what)
+  await page.waitForFunction(() => !document.querySelector('#main > [data-before]'), null, { timeout: 10000 })
+    .catch(() => { throw new Error(`${what}: the screen was not drawn again after the sync`) })
 }
 
 async function main() {
@@ -94,7 +111,18 @@ async function main() {
   await one.page.waitForTimeout(100)
   const stillThere = await one.page.$$eval('#results li a', (as, id) => as.some((a) => a.getAttribute('href') === `#/customer/${id}`), z.id)
   check(!stillThere, `${z.name}, handed to another rep, is still on phone 1`)
+  step('a sync while the rep types keeps what is typed, and the caret')
   await one.page.goto(BASE + `/app/#/customer/${x.id}`)
+  await one.page.waitForSelector('#notes')
+  const saved = await one.page.inputValue('#notes')
+  const typing = saved + '\nHalf-typed: ask abo'
+  await one.page.fill('#notes', typing)
+  await syncUnderTheRep(one.page, 'the sync under the notes')
+  check(await one.page.inputValue('#notes') === typing, `the typed notes became ${JSON.stringify(await one.page.inputValue('#notes'))}`)
+  check(await one.page.evaluate(() => document.activeElement?.id) === 'notes', 'the caret left the notes')
+  await one.page.fill('#notes', saved)
+  await one.page.click('#save-notes')
+  await settled(one.page, 'the notes put back')
   await one.page.click('#new-order')
   await one.page.waitForSelector('#catalogue')
   await one.page.fill('#catalogue', product.sku)
@@ -102,6 +130,10 @@ async function main() {
   const shown = await one.page.textContent('#catalogue-results')
   const formatted = await one.page.evaluate(([n, c]) => new Intl.NumberFormat(undefined, { style: 'currency', currency: c, minimumFractionDigits: 0, maximumFractionDigits: 2 }).format(n), [newPrice, product.currency])
   check(shown.includes(formatted), `the catalogue does not show the new price ${formatted}: ${shown}`)
+  await syncUnderTheRep(one.page, 'the sync under the catalogue search')
+  check(await one.page.inputValue('#catalogue') === product.sku, 'the catalogue search was wiped by a sync')
+  const after = await one.page.$$eval('#catalogue-results li', (lis) => lis.map((li) => li.textContent))
+  check(after.length >= 1 && after.every((li) => li.includes(product.sku)), `after a sync the catalogue shows ${JSON.stringify(after)}`)
   await syncNow(two.page, 'phone 2 again')
   await two.page.goto(BASE + `/app/#/customer/${x.id}`)
   await two.page.waitForSelector('#notes')
