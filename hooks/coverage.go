@@ -1,12 +1,16 @@
 package hooks
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/pocketbase/dbx"
+	validation "github.com/pocketbase/ozzo-validation/v4"
+	"github.com/pocketbase/pocketbase/apis"
 	"github.com/pocketbase/pocketbase/core"
 
 	"rounds/crm"
+	"rounds/tiers"
 )
 
 // coverageOf reads the company's settings (the defaults if the record is
@@ -45,12 +49,47 @@ func registerCoverage(app core.App, deps Deps) {
 	app.OnRecordDelete(crm.Visits).BindFunc(func(e *core.RecordEvent) error {
 		return inTx(e, nil, func(app core.App, r *core.Record) error { return RefreshLastVisit(app, r.GetString("customer")) })
 	})
-	app.OnRecordUpdate(crm.CompanySettings).BindFunc(func(e *core.RecordEvent) error {
-		return inTx(e, nil, func(app core.App, r *core.Record) error {
-			_, err := app.NonconcurrentDB().NewQuery("UPDATE customers SET next_visit_due = " + crm.NextVisitDueSQL(crm.CoverageOf(r)) +
-				" WHERE next_visit_due IS NOT " + crm.NextVisitDueSQL(crm.CoverageOf(r))).Execute()
+	app.OnRecordValidate(crm.CompanySettings).BindFunc(func(e *core.RecordEvent) error {
+		if err := checkShares(e.Record); err != nil {
 			return err
+		}
+		return e.Next()
+	})
+	app.OnRecordUpdate(crm.CompanySettings).BindFunc(func(e *core.RecordEvent) error {
+		before := crm.CoverageOf(e.Record.Original())
+		return inTx(e, nil, func(app core.App, r *core.Record) error {
+			cv := crm.CoverageOf(r)
+			if _, err := app.NonconcurrentDB().NewQuery("UPDATE customers SET next_visit_due = " + crm.NextVisitDueSQL(cv) +
+				" WHERE next_visit_due IS NOT " + crm.NextVisitDueSQL(cv)).Execute(); err != nil {
+				return err
+			}
+			if cv.AShare == before.AShare && cv.BShare == before.BShare && cv.RevenueMonths == before.RevenueMonths && cv.MainCurrency == before.MainCurrency {
+				return nil
+			}
+			// new cut-offs, window or currency: the tiers now, as the
+			// nightly job would set them (with their timeline events)
+			st, err := tiers.Run(context.Background(), app, deps.Now())
+			if err != nil {
+				return err
+			}
+			app.Logger().Info("tiers recomputed after a change of settings", "customers", st.Customers, "changed", st.Changed)
+			return nil
 		})
+	})
+}
+
+// checkShares refuses tier cut-offs out of order: A's share of revenue
+// must be below A and B's together (0 < A < B ≤ 100; the fields' own
+// bounds hold the rest), with both fields named.
+func checkShares(r *core.Record) error {
+	cv := crm.CoverageOf(r) // an empty field keeps its default
+	if cv.AShare < cv.BShare {
+		return nil
+	}
+	msg := fmt.Sprintf("tier_a_share (%g %%) must be below tier_b_share (%g %%): A customers make the first tier_a_share %% of revenue, A and B together tier_b_share %%", cv.AShare, cv.BShare)
+	return apis.NewBadRequestError(msg, validation.Errors{
+		"tier_a_share": validation.NewError("validation_tier_order", fmt.Sprintf("Must be below tier_b_share (%g).", cv.BShare)),
+		"tier_b_share": validation.NewError("validation_tier_order", fmt.Sprintf("Must be above tier_a_share (%g).", cv.AShare)),
 	})
 }
 

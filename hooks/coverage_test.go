@@ -14,6 +14,7 @@ import (
 
 	"rounds/crm"
 	"rounds/internal/testapp"
+	"rounds/tiers"
 	rsync "rounds/sync"
 )
 
@@ -484,5 +485,114 @@ func TestActivityComparesWithWhatWasPlannedSoFar(t *testing.T) {
 	}
 	if got.Planned != 3 || got.ToDate != 1 {
 		t.Fatalf("this week: %d planned, %d of them so far; want 3 and 1", got.Planned, got.ToDate)
+	}
+}
+
+// TestSettingsAreCheckedAndTiersFollow: cut-offs out of order (equal or
+// reversed, drawn at random) are refused with a 400 naming both fields and
+// change nothing; cut-offs in order, and a new revenue window, recompute
+// the tiers in the same request, so that the nightly job run right after on
+// the same data changes nothing, and each change is on the timeline once.
+func TestSettingsAreCheckedAndTiersFollow(t *testing.T) {
+	t.Parallel()
+	app := testapp.New(t)
+	client := testapp.NewClient(t, app)
+	rng := rand.New(rand.NewPCG(27, 1))
+	customers, _ := app.FindCollectionByNameOrId(crm.Customers)
+	for i := range 60 {
+		r := core.NewRecord(customers)
+		r.Id = fmt.Sprintf("settingscust%03d", i)
+		r.Load(map[string]any{"name": r.Id, "owner": []string{testapp.UserRepA, testapp.UserRepB}[i%2]})
+		if err := app.Save(r); err != nil {
+			t.Fatal(err)
+		}
+		for j := range 1 + rng.IntN(4) {
+			at := testapp.Now.AddDate(0, -rng.IntN(30), -rng.IntN(28)).Format(crm.DateLayout) // up to two and a half years back
+			total := float64(rng.IntN(5)*rng.IntN(20000)+rng.IntN(300)) + 0.5
+			if _, err := app.DB().NewQuery(`INSERT INTO orders (id, customer, rep, status, currency, total, notes, submitted_at, visit, opportunity, created, updated)
+				VALUES ({:id}, {:c}, {:r}, {:s}, 'EUR', {:t}, '', {:at}, '', '', {:at}, {:at})`).
+				Bind(dbx.Params{"id": fmt.Sprintf("settingsord%02d%02d", i, j), "c": r.Id, "r": r.GetString("owner"),
+					"s": []string{"confirmed", "fulfilled"}[rng.IntN(2)], "t": total, "at": at}).Execute(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	ctx := t.Context()
+	if _, err := tiers.Run(ctx, app, testapp.Now); err != nil { // as the nightly job left them
+		t.Fatal(err)
+	}
+	tiersNow := func() map[string]string {
+		var rows []struct{ ID, Tier string }
+		if err := app.DB().NewQuery("SELECT id, tier FROM customers").All(&rows); err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for _, r := range rows {
+			out[r.ID] = r.Tier
+		}
+		return out
+	}
+	events := func() int {
+		var n int
+		_ = app.DB().NewQuery("SELECT COUNT(*) FROM customer_events WHERE kind = 'tier_change'").Row(&n)
+		return n
+	}
+	settings := func() crm.Coverage {
+		r, err := app.FindRecordById(crm.CompanySettings, crm.CompanySettingsID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return crm.CoverageOf(r)
+	}
+	moved := 0
+	for round := range 24 {
+		before, beforeSettings, beforeEvents := tiersNow(), settings(), events()
+		a := float64(1 + rng.IntN(99))
+		b := map[int]float64{0: a, 1: float64(1 + rng.IntN(int(a)))}[rng.IntN(2)] // equal or reversed
+		if rng.IntN(3) > 0 {
+			b = a + float64(1+rng.IntN(int(100-a)+1)) - 1 // in order (a < b ≤ 100) when a < 100
+			if a == 100 || b <= a {
+				a, b = 50, 90
+			}
+		}
+		body := map[string]any{"tier_a_share": a, "tier_b_share": b}
+		if rng.IntN(3) == 0 {
+			body["revenue_months"] = 1 + rng.IntN(36)
+		}
+		res := client.Do(testapp.Admin, "PATCH", "/api/collections/company_settings/records/"+crm.CompanySettingsID, body)
+		if a >= b {
+			if res.Status != 400 || !strings.Contains(res.Body, `"tier_a_share"`) || !strings.Contains(res.Body, `"tier_b_share"`) ||
+				!strings.Contains(res.Body, "must be below tier_b_share") {
+				t.Fatalf("round %d: A %v, B %v: %d %s", round, a, b, res.Status, res.Body)
+			}
+			if settings() != beforeSettings || fmt.Sprint(tiersNow()) != fmt.Sprint(before) || events() != beforeEvents {
+				t.Fatalf("round %d: a refused change of settings changed something", round)
+			}
+			continue
+		}
+		if res.Status != 200 {
+			t.Fatalf("round %d: A %v, B %v: %d %s", round, a, b, res.Status, res.Body)
+		}
+		after := tiersNow()
+		changed := 0
+		for id, tier := range after {
+			if before[id] != tier {
+				changed++
+			}
+		}
+		moved += changed
+		if got := events() - beforeEvents; got != changed {
+			t.Fatalf("round %d: %d customers changed tier, %d tier changes on the timeline", round, changed, got)
+		}
+		st, err := tiers.Run(ctx, app, testapp.Now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Changed != 0 {
+			t.Fatalf("round %d: A %v, B %v, body %v: the nightly job changed %d more tiers right after the change of settings", round, a, b, body, st.Changed)
+		}
+	}
+	if moved == 0 {
+		t.Fatal("no change of settings moved any customer's tier: the test proves nothing")
 	}
 }

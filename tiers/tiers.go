@@ -106,9 +106,14 @@ func Run(ctx context.Context, app core.App, now time.Time) (Stats, error) {
 				from = "none"
 			}
 			summary := fmt.Sprintf("tier %s → %s (revenue %.2f %s over %d months)", from, tier, revenue, cv.MainCurrency, cv.RevenueMonths)
+			var earlier int // tier changes the customer had: a second run at the same instant (a change of settings) gets new ids
+			if err := db.NewQuery("SELECT COUNT(*) FROM customer_events WHERE customer = {:c} AND kind = {:kind}").
+				Bind(dbx.Params{"c": r.ID, "kind": crm.EventTierChange}).Row(&earlier); err != nil {
+				return err
+			}
 			if _, err := db.NewQuery(`INSERT INTO customer_events (id, customer, at, kind, summary, user, created, updated)
 				VALUES ({:id}, {:c}, {:now}, {:kind}, {:s}, '', {:now}, {:now})`).
-				Bind(dbx.Params{"id": eventID(r.ID, stamp), "c": r.ID, "now": stamp, "kind": crm.EventTierChange, "s": summary}).Execute(); err != nil {
+				Bind(dbx.Params{"id": eventID(r.ID, stamp, earlier), "c": r.ID, "now": stamp, "kind": crm.EventTierChange, "s": summary}).Execute(); err != nil {
 				return err
 			}
 		}
@@ -117,8 +122,9 @@ func Run(ctx context.Context, app core.App, now time.Time) (Stats, error) {
 	return st, err
 }
 
-// eventID is the id of a tier change: the same run makes the same ids.
-func eventID(customer, at string) string {
-	sum := sha256.Sum256([]byte("tier|" + customer + "|" + at))
+// eventID is the id of a customer's nth tier change: the same run on the
+// same data makes the same ids.
+func eventID(customer, at string, n int) string {
+	sum := sha256.Sum256([]byte(fmt.Sprintf("tier|%s|%s|%d", customer, at, n)))
 	return "t" + hex.EncodeToString(sum[:])[:14]
 }
