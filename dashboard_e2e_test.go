@@ -14,8 +14,9 @@ import (
 )
 
 // TestDashboardInABrowser drives the PocketBase dashboard in Debian's
-// Chromium (playwright-core): a superuser signs in, opens customers,
-// sync_conflicts and notifications, renames a customer; the rep's next pull
+// Chromium (playwright-core): a superuser signs in, opens stuck_devices (the
+// seed's stuck phone, with its reason), customers, sync_conflicts and
+// notifications, renames a customer; the rep's next pull
 // carries the new name. Screenshots land in test-artifacts/dashboard.
 func TestDashboardInABrowser(t *testing.T) {
 	t.Parallel()
@@ -41,7 +42,7 @@ func TestDashboardInABrowser(t *testing.T) {
 	node := exec.CommandContext(ctx, "node", "dashboard.js")
 	node.Dir = "e2e/dashboard"
 	node.Env = append(os.Environ(), "ROUNDS_URL="+base, "ADMIN_EMAIL="+demoAdmin, "ADMIN_PASSWORD="+demoAdminPassword,
-		"CUSTOMER_NAME="+unique, "NEW_NAME="+unique+" (renamed in the dashboard)", "SHOTS="+shots, "CHROMIUM="+chromium)
+		"CUSTOMER_NAME="+unique, "NEW_NAME="+unique+" (renamed in the dashboard)", "STUCK_DEVICE=demo-device-2-2", "SHOTS="+shots, "CHROMIUM="+chromium)
 	out, err := node.CombinedOutput()
 	t.Logf("browser:\n%s", out)
 	if err != nil {

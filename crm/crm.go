@@ -34,6 +34,8 @@ const (
 	SyncConflicts  = "sync_conflicts"
 	SyncDevices    = "sync_devices"
 	CareInvites    = "care_invites"
+	// StuckDevices is a view of the phones whose pushes keep being refused.
+	StuckDevices = "stuck_devices"
 )
 
 // Collections lists every collection Rounds defines or extends.
@@ -41,7 +43,7 @@ var Collections = []string{
 	Users, Customers, Contacts, Visits, FollowUps, Products, Orders, OrderLines,
 	Devices, ContactDevices, CareCampaigns, Notifications, SyncConflicts, SyncDevices, CareInvites,
 	Stages, Opportunities, OpportunityHistory, CompanySettings, CustomerEvents,
-	VisitsDue, CustomerTimeline, RepActivity,
+	VisitsDue, CustomerTimeline, RepActivity, StuckDevices,
 }
 
 // Roles of a user.

@@ -271,6 +271,16 @@ func (o *org) build(t *testing.T) {
 		if rng.IntN(2) == 0 {
 			o.save(t, crm.Devices, o.id("dev"), map[string]any{"user": u, "token": "tok-" + o.id("t"), "platform": "android"})
 		}
+		if rng.IntN(2) == 0 { // a phone that syncs, stuck or not (stuck_devices)
+			device := o.id("phone")
+			stuck := map[string]any{"user": u, "device_id": device}
+			if rng.IntN(2) == 0 {
+				stuck["refused"], stuck["stuck_since"] = 1+rng.IntN(9), testapp.Now.Add(-time.Hour)
+				o.save(t, crm.SyncConflicts, o.id("cfl"), map[string]any{"collection": crm.Visits, "record_id": "x", "resolution": "rejected",
+					"rule": "refused", "user": u, "device": device, "count": 1, "last_seen_at": testapp.Now})
+			}
+			o.save(t, crm.SyncDevices, o.id("sdv"), stuck)
+		}
 	}
 
 	// territory changes: some customers move to another user
@@ -505,7 +515,7 @@ func (o *org) chainReaches(collection, id, user string) bool {
 		owner = o.graph.Resolve(collection, id, "order.customer.owner")
 	case crm.OpportunityHistory:
 		owner = o.graph.Resolve(collection, id, "opportunity.customer.owner")
-	case crm.RepActivity:
+	case crm.RepActivity, crm.StuckDevices:
 		owner = o.graph.Resolve(collection, id, "rep")
 	default:
 		owner = o.graph.Resolve(collection, id, "customer.owner")

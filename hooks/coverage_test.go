@@ -14,8 +14,8 @@ import (
 
 	"rounds/crm"
 	"rounds/internal/testapp"
-	"rounds/tiers"
 	rsync "rounds/sync"
+	"rounds/tiers"
 )
 
 // TestNextVisitDueSQLMatchesGo: the SQL the migration, the seed and a change

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
 
 	"rounds/hooks"
 	"rounds/internal/testapp"
@@ -93,9 +94,114 @@ func TestStuckDevicesAreShown(t *testing.T) {
 	if n, since := device(2); n != 1 || !since.Equal(testapp.Now.Add(time.Minute)) {
 		t.Fatalf("refused again: refused %d, stuck since %v (want the first refusal's time)", n, since)
 	}
+	// stuck_devices lists it, with the reason, to an admin (only)
+	stuck := func(actor string) []map[string]any {
+		res := client.Do(actor, http.MethodGet, "/api/collections/stuck_devices/records", nil)
+		var page struct{ Items []map[string]any }
+		if res.Status != 200 || json.Unmarshal([]byte(res.Body), &page) != nil {
+			t.Fatalf("%s lists stuck_devices: %d %s", actor, res.Status, res.Body)
+		}
+		return page.Items
+	}
+	rows := stuck(testapp.Admin)
+	if len(rows) != 1 || rows[0]["device"] != "stuck-phone" || rows[0]["rep"] != testapp.UserRepA || rows[0]["refused"] != 1.0 ||
+		!strings.HasPrefix(fmt.Sprint(rows[0]["latest_reason"]), "order_lines stucklinestuck1: ") {
+		t.Fatalf("stuck_devices %v", rows)
+	}
+	for _, actor := range []string{testapp.RepA, testapp.ManagerA, testapp.Anon} {
+		if res := client.Do(actor, http.MethodGet, "/api/collections/stuck_devices/records", nil); res.Status != 403 && (res.Status != 200 || strings.Contains(res.Body, "stuck-phone")) {
+			t.Fatalf("%s lists stuck_devices: %d %s", actor, res.Status, res.Body)
+		}
+	}
 	push(M{})
 	if n, since := device(3); n != 0 || !since.IsZero() {
 		t.Fatalf("after a clean push: refused %d, stuck since %v", n, since)
+	}
+	if rows := stuck(testapp.Admin); len(rows) != 0 {
+		t.Fatalf("after a clean push stuck_devices still lists %v", rows)
+	}
+}
+
+// TestStuckDevicesViewMatchesAHandBuiltList: devices stuck or not, with
+// refusals and other conflicts of their own and of other devices, drawn
+// from a seed; stuck_devices holds exactly the stuck ones, each with its
+// latest refusal's reason, computed here without SQL.
+func TestStuckDevicesViewMatchesAHandBuiltList(t *testing.T) {
+	t.Parallel()
+	app := testapp.New(t)
+	client := testapp.NewClient(t, app)
+	conflicts, _ := app.FindCollectionByNameOrId("sync_conflicts")
+	for seed := range uint64(4) {
+		rng := rand.New(rand.NewPCG(seed, 15))
+		if _, err := app.DB().NewQuery("DELETE FROM sync_devices").Execute(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := app.DB().NewQuery("DELETE FROM sync_conflicts").Execute(); err != nil {
+			t.Fatal(err)
+		}
+		type row struct {
+			rep, device, since, reason string
+			refused                    int
+		}
+		var want []row
+		at := func() string {
+			return testapp.Now.Add(-time.Duration(rng.IntN(5000)) * time.Minute).Format("2006-01-02 15:04:05.000Z")
+		}
+		for i := range rng.IntN(12) {
+			rep := []string{testapp.UserRepA, testapp.UserRepB, testapp.UserRepX}[rng.IntN(3)]
+			device := fmt.Sprintf("phone-%d-%d", seed, i)
+			since, refused := "", 0
+			if rng.IntN(2) == 0 {
+				since, refused = at(), 1+rng.IntN(40)
+			}
+			if _, err := app.DB().NewQuery(`INSERT INTO sync_devices (id, user, device_id, user_agent, last_pull_at, last_push_at, last_sync_at, refused, stuck_since, created, updated)
+				VALUES ({:id}, {:u}, {:d}, 'RoundsApp/3', '', '', '', {:n}, {:s}, '', '')`).
+				Bind(dbx.Params{"id": fmt.Sprintf("stuckdev%02d%05d", seed, i), "u": rep, "d": device, "n": refused, "s": since}).Execute(); err != nil {
+				t.Fatal(err)
+			}
+			latest, reason := "", ""
+			for j := range rng.IntN(5) {
+				r := core.NewRecord(conflicts)
+				seen := at()
+				res := []string{"rejected", "rejected", "server"}[rng.IntN(3)]
+				who, dev := rep, device
+				switch rng.IntN(5) {
+				case 0:
+					dev = "another-phone" // the same rep's other device
+				case 1:
+					who = testapp.UserRepB // another rep's device of the same name
+				}
+				rule := fmt.Sprintf("reason %d-%d", i, j)
+				r.Load(map[string]any{"collection": "visits", "record_id": fmt.Sprintf("rec%d", j), "resolution": res, "rule": rule,
+					"user": who, "device": dev, "count": 1, "last_seen_at": seen})
+				if err := app.Save(r); err != nil {
+					t.Fatal(err)
+				}
+				if res == "rejected" && who == rep && dev == device && seen > latest {
+					latest, reason = seen, fmt.Sprintf("visits rec%d: %s", j, rule)
+				}
+			}
+			if since != "" {
+				want = append(want, row{rep, device, since, reason, refused})
+			}
+		}
+		res := client.Do(testapp.Admin, http.MethodGet, "/api/collections/stuck_devices/records?perPage=100", nil)
+		var page struct{ Items []map[string]any }
+		if res.Status != 200 || json.Unmarshal([]byte(res.Body), &page) != nil {
+			t.Fatalf("seed %d: %d %s", seed, res.Status, res.Body)
+		}
+		got := map[string]row{}
+		for _, it := range page.Items {
+			got[fmt.Sprint(it["device"])] = row{fmt.Sprint(it["rep"]), fmt.Sprint(it["device"]), fmt.Sprint(it["stuck_since"]), fmt.Sprint(it["latest_reason"]), int(it["refused"].(float64))}
+		}
+		if len(got) != len(want) {
+			t.Fatalf("seed %d: stuck_devices lists %d devices, want %d: %v", seed, len(got), len(want), page.Items)
+		}
+		for _, w := range want {
+			if got[w.device] != w {
+				t.Fatalf("seed %d: %s: got %+v, want %+v", seed, w.device, got[w.device], w)
+			}
+		}
 	}
 }
 

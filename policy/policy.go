@@ -170,6 +170,7 @@ var Specs = []Spec{
 	{Name: crm.VisitsDue, Access: Scoped, Owner: "owner", Team: true},
 	{Name: crm.CustomerTimeline, Access: Scoped, Owner: "customer.owner", Team: true},
 	{Name: crm.RepActivity, Access: Scoped, Owner: "rep", Team: true},
+	{Name: crm.StuckDevices, Access: AdminsOnly}, // the rep hears of it in the morning digest
 	{Name: crm.Devices, Access: Scoped, Owner: "user", Writers: everyone, Write: writable, Author: "user"},
 	{Name: crm.ContactDevices, Access: AdminsOnly},
 	{Name: crm.CareCampaigns, Access: AdminsOnly},

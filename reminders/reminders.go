@@ -240,6 +240,10 @@ func (r *run) digests() error {
 		if err != nil {
 			return err
 		}
+		stuck, err := r.stuckDevices(rep.ID, loc)
+		if err != nil {
+			return err
+		}
 		body := fmt.Sprintf("Today: %d follow-up%s, %d overdue.", today, plural(today), overdue)
 		if len(birthdays) > 0 {
 			names := make([]string, len(birthdays))
@@ -257,17 +261,52 @@ func (r *run) digests() error {
 		if len(late) > 0 {
 			body += " Past their expected close: " + strings.Join(late, ", ") + "."
 		}
+		for _, line := range stuck {
+			body += " " + line
+		}
 		err = r.enqueue(notification{
 			Kind: "rep_digest", Audience: "rep", User: rep.ID, DedupKey: key,
 			Title: "Your day", Body: body, ExpiresAt: care.EndOfDay(local),
 			Data: map[string]any{"today": today, "overdue": overdue, "birthdays_tomorrow": len(birthdays),
-				"stalled_deals": len(stalled), "late_deals": len(late), "visits_due": len(due) - overdueVisits, "visits_overdue": overdueVisits},
+				"stalled_deals": len(stalled), "late_deals": len(late), "visits_due": len(due) - overdueVisits, "visits_overdue": overdueVisits,
+				"stuck_devices": len(stuck)},
 		})
 		if err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// stuckDevices tells the rep of each of their phones that the server keeps
+// refusing records from (stuck_devices): which phone, since when, how many
+// records and the latest reason. The digest is once a day, so is this.
+func (r *run) stuckDevices(rep string, loc *time.Location) ([]string, error) {
+	var rows []struct {
+		Device  string `db:"device"`
+		Agent   string `db:"user_agent"`
+		Since   string `db:"stuck_since"`
+		Refused int    `db:"refused"`
+		Reason  string `db:"latest_reason"`
+	}
+	if err := r.app.DB().NewQuery(`SELECT device, user_agent, stuck_since, refused, latest_reason FROM stuck_devices
+		WHERE rep = {:r} ORDER BY stuck_since, device LIMIT 3`).Bind(dbx.Params{"r": rep}).All(&rows); err != nil {
+		return nil, err
+	}
+	out := make([]string, len(rows))
+	for i, d := range rows {
+		since, _ := time.Parse(dateLayout, d.Since)
+		name := d.Device
+		if d.Agent != "" {
+			name += " (" + d.Agent + ")"
+		}
+		out[i] = fmt.Sprintf("Phone %s has not synced everything since %s: the server refuses %d record%s", name, since.In(loc).Format("Jan 2, 15:04"), d.Refused, plural(d.Refused))
+		if d.Reason != "" {
+			out[i] += " — latest: " + d.Reason
+		}
+		out[i] += ". Open the app to see what to fix."
+	}
+	return out, nil
 }
 
 // customersDue names the rep's customers due for a visit today or overdue

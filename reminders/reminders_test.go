@@ -385,3 +385,48 @@ func TestDigestListsCustomersDue(t *testing.T) {
 		t.Fatalf("digest:\n%s\nwant it to contain\n%s", body, want)
 	}
 }
+
+// TestDigestTellsOfAStuckPhone: the morning digest names the rep's stuck
+// phone (stuck_devices), since when in the rep's time, how many records
+// and the latest reason, on that one digest of the day; a phone that is
+// not stuck, and another rep's stuck phone, are not named.
+func TestDigestTellsOfAStuckPhone(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	device := func(id, user, name, since string, refused int) {
+		if _, err := w.app.DB().NewQuery(`INSERT INTO sync_devices (id, user, device_id, user_agent, last_pull_at, last_push_at, last_sync_at, refused, stuck_since, created, updated)
+			VALUES ({:id}, {:u}, {:d}, 'RoundsApp/3', '', '', '', {:n}, {:s}, '', '')`).
+			Bind(dbx.Params{"id": id, "u": user, "d": name, "n": refused, "s": since}).Execute(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	device("stuckdevrepa001", testapp.UserRepA, "pixel-anna", "2026-03-01 16:30:00.000Z", 2)
+	device("finedevrepa0001", testapp.UserRepA, "tablet-anna", "", 0)
+	device("stuckdevrepb001", testapp.UserRepB, "pixel-ben", "2026-03-01 16:30:00.000Z", 5)
+	c, _ := w.app.FindCollectionByNameOrId(crm.SyncConflicts)
+	r := core.NewRecord(c)
+	r.Load(map[string]any{"collection": "order_lines", "record_id": "line1", "resolution": "rejected", "user": testapp.UserRepA,
+		"device": "pixel-anna", "rule": "the order is submitted: its lines no longer change", "count": 3, "last_seen_at": "2026-03-02 06:00:00.000Z"})
+	if err := w.app.Save(r); err != nil {
+		t.Fatal(err)
+	}
+	w.run(utc(2026, 3, 2, 7, 5)) // 08:05 in Berlin
+	w.run(utc(2026, 3, 2, 7, 6))
+	body := w.rows("rep_digest")["digest:"+testapp.UserRepA+":2026-03-02"].GetString("body")
+	want := "Phone pixel-anna (RoundsApp/3) has not synced everything since Mar 1, 17:30: the server refuses 2 records — latest: order_lines line1: the order is submitted: its lines no longer change. Open the app to see what to fix."
+	if !strings.Contains(body, want) {
+		t.Fatalf("digest %q lacks %q", body, want)
+	}
+	for _, not := range []string{"tablet-anna", "pixel-ben"} {
+		if strings.Contains(body, not) {
+			t.Fatalf("digest %q names %q", body, not)
+		}
+	}
+	told := 0
+	for _, m := range w.sent("rep_digest") {
+		told += strings.Count(m.Body, "pixel-anna")
+	}
+	if told > 1 {
+		t.Fatal("the stuck phone was told more than once on the day")
+	}
+}

@@ -64,9 +64,7 @@ care campaigns, devices, and some push and conflict history. The same --seed and
 			if err != nil {
 				return err
 			}
-			for _, table := range []string{crm.Users, crm.Customers, crm.Contacts, crm.Visits, crm.FollowUps, crm.Orders, crm.OrderLines, crm.Products} {
-				fmt.Fprintf(out, "  %-12s %d\n", table, stats.Rows[table])
-			}
+			stats.Summary(out)
 			fmt.Fprintf(out, "Demo logins (password %q): %s (rep), %s (manager)\n", opts.Password, RepEmail(1), ManagerEmail(1))
 			return nil
 		},

@@ -72,12 +72,26 @@ func (g *generator) users() error {
 			if err != nil {
 				return err
 			}
-			err = b.add(crm.SyncDevices, dbx.Params{
-				"id": g.id(), "user": r.id, "device_id": fmt.Sprintf("demo-device-%d-%d", i+1, d+1),
+			device := fmt.Sprintf("demo-device-%d-%d", i+1, d+1)
+			row := dbx.Params{
+				"id": g.id(), "user": r.id, "device_id": device,
 				"last_pull_at": synced, "last_push_at": synced, "last_sync_at": synced,
-				"user_agent": "RoundsApp/1.4.2", "created": created, "updated": created,
-			})
-			if err != nil {
+				"user_agent": "RoundsApp/1.4.2", "refused": 0, "stuck_since": "", "created": created, "updated": created,
+			}
+			if i == 1 && d == 1 { // one phone is stuck: its push keeps sending a line of a submitted order (stuck_devices)
+				since, last := ts(g.day(-1).Add(15*time.Hour)), ts(g.day(-1).Add(31*time.Hour))
+				row["refused"], row["stuck_since"], row["last_push_at"], row["last_sync_at"] = 1, since, last, last
+				err = b.add(crm.SyncConflicts, dbx.Params{
+					"id": idFrom(g.side), "collection": crm.OrderLines, "record_id": idFrom(g.side), "field": "", "server_value": "null",
+					"client_value": `{"quantity":2}`, "resolution": "rejected", "user": r.id, "device": device,
+					"rule": "order " + idFrom(g.side) + " is submitted: its lines can no longer change", "count": 1 + g.side.IntN(20),
+					"last_seen_at": last, "created": since, "updated": last,
+				})
+				if err != nil {
+					return err
+				}
+			}
+			if err = b.add(crm.SyncDevices, row); err != nil {
 				return err
 			}
 		}
@@ -85,7 +99,82 @@ func (g *generator) users() error {
 	return b.flush()
 }
 
-func (g *generator) personName() string { return g.pick(firstNames) + " " + g.pick(lastNames) }
+// names keeps the demo's names unique across the company: no two users
+// share a first or a last name (while the lists last), no contact has a
+// user's first name or another person's full name, no two customers share
+// a name. It takes the generator's draws as they were and steps from
+// them to the next free name, so the rest of a seed's data does not move.
+type names struct {
+	userFirst, userLast, full, shops map[string]bool
+}
+
+func newNames() *names {
+	return &names{userFirst: map[string]bool{}, userLast: map[string]bool{}, full: map[string]bool{}, shops: map[string]bool{}}
+}
+
+// user is a user's name from the drawn list positions.
+func (n *names) user(fi, li int) string {
+	first := step(firstNames, fi, func(f string) bool { return !n.userFirst[f] })
+	last := step(lastNames, li, func(l string) bool { return !n.userLast[l] && !n.full[first+" "+l] })
+	n.userFirst[first], n.userLast[last], n.full[first+" "+last] = true, true, true
+	return first + " " + last
+}
+
+// contact is a contact's first and last name (the last with a middle
+// initial, or a number, once the plain pairs are taken).
+func (n *names) contact(fi, li int) (string, string) {
+	for k := 0; k < len(firstNames)*len(lastNames)*27; k++ {
+		first := firstNames[(fi+k)%len(firstNames)]
+		last := lastNames[(li+k/len(firstNames))%len(lastNames)]
+		if i := k / (len(firstNames) * len(lastNames)); i > 0 {
+			last = string(rune('A'+i-1)) + ". " + last
+		}
+		if !n.userFirst[first] && !n.full[first+" "+last] {
+			n.full[first+" "+last] = true
+			return first, last
+		}
+	}
+	first, last := firstNames[fi], lastNames[li]
+	for i := 2; ; i++ {
+		if l := fmt.Sprintf("%s %d", last, i); !n.full[first+" "+l] {
+			n.full[first+" "+l] = true
+			return first, l
+		}
+	}
+}
+
+// shop is a customer's name: a family name and a kind of shop.
+func (n *names) shop(li, ki int) string {
+	for k := 0; k < len(lastNames)*len(shopKinds); k++ {
+		name := lastNames[(li+k)%len(lastNames)] + " " + shopKinds[(ki+k/len(lastNames))%len(shopKinds)]
+		if !n.shops[name] {
+			n.shops[name] = true
+			return name
+		}
+	}
+	for i := 2; ; i++ {
+		if name := fmt.Sprintf("%s %s %d", lastNames[li], shopKinds[ki], i); !n.shops[name] {
+			n.shops[name] = true
+			return name
+		}
+	}
+}
+
+// step is the first entry of list from i on (wrapping) that ok accepts;
+// list[i] when none does.
+func step(list []string, i int, ok func(string) bool) string {
+	for k := range list {
+		if v := list[(i+k)%len(list)]; ok(v) {
+			return v
+		}
+	}
+	return list[i]
+}
+
+func (g *generator) personName() string {
+	fi := g.rng.IntN(len(firstNames))
+	return g.names.user(fi, g.rng.IntN(len(lastNames)))
+}
 
 func (g *generator) products() error {
 	b := g.newBatch()
@@ -164,7 +253,7 @@ func (g *generator) customers() error {
 		loc := locs[r.home.tz]
 		cust := dbx.Params{
 			"id": g.id(), "owner": r.id,
-			"name":     fmt.Sprintf("%s %s", g.pick(lastNames), g.pick(shopKinds)),
+			"name":     g.names.shop(g.rng.IntN(len(lastNames)), g.rng.IntN(len(shopKinds))),
 			"phone":    fmt.Sprintf("+%d %03d %04d", 1+g.rng.IntN(98), g.rng.IntN(1000), g.rng.IntN(10000)),
 			"email":    "",
 			"address":  fmt.Sprintf("%d Market Street, %s", 1+g.rng.IntN(200), r.home.name),
@@ -203,11 +292,12 @@ func (g *generator) customers() error {
 				tz = cities[g.rng.IntN(len(cities))].tz // travels or lives elsewhere
 			}
 			optIn := g.rng.IntN(2) == 0
-			first, last := g.pick(firstNames), g.pick(lastNames)
+			fi := g.rng.IntN(len(firstNames))
+			first, last := g.names.contact(fi, g.rng.IntN(len(lastNames)))
 			err := b.add(crm.Contacts, dbx.Params{
 				"id": id, "customer": custID, "name": first + " " + last, "title": g.pick(titles),
 				"phone":    fmt.Sprintf("+%d %03d %04d", 1+g.rng.IntN(98), g.rng.IntN(1000), g.rng.IntN(10000)),
-				"email":    strings.ToLower(first+"."+last) + "@example.com",
+				"email":    strings.ToLower(first+"."+strings.NewReplacer(". ", "", " ", "").Replace(last)) + "@example.com",
 				"birthday": bday, "birth_year": birthYear, "care_opt_in": optIn,
 				"preferred_channel": g.pick([]string{"push", "push", "email", "phone", "sms"}), "timezone": tz,
 				"created": ts(since), "updated": ts(since),
@@ -361,7 +451,7 @@ func (g *generator) customers() error {
 				"id": g.id(), "collection": crm.Customers, "record_id": custID, "field": "phone",
 				"server_value": `"+49 30 1234567"`, "client_value": `"+49 30 7654321"`, "resolution": "server",
 				"rule": "latest edit wins: the admin's edit was later than the device's", "user": r.id, "device": "demo-device",
-				"created": ts(day), "updated": ts(day),
+				"count": 1, "last_seen_at": ts(day), "created": ts(day), "updated": ts(day),
 			})
 			if err != nil {
 				return err

@@ -130,13 +130,7 @@ func (g *generator) opportunities(b *batch, customer, owner string, loc *time.Lo
 }
 
 // funnelID is id from the funnel's own stream.
-func (g *generator) funnelID() string {
-	var b [15]byte
-	for i := range b {
-		b[i] = idAlphabet[g.funnel.IntN(len(idAlphabet))]
-	}
-	return string(b[:])
-}
+func (g *generator) funnelID() string { return idFrom(g.funnel) }
 
 // customerSize is how many times an ordinary customer's quantities a
 // customer orders: Pareto-distributed (alpha 1.16, the 80/20 rule), 1 to 40.

@@ -14,7 +14,9 @@ import (
 	"database/sql"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -172,6 +174,8 @@ func Run(ctx context.Context, app core.App, opts Options, w io.Writer) (Stats, e
 		return Stats{}, err
 	}
 	g.funnel = rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x5ca1ab1e))
+	g.side = rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x51de))
+	g.names = newNames()
 	steps := []func() error{g.users, g.products, g.campaigns, g.loadStages, g.customers}
 	for _, step := range steps {
 		if err := step(); err != nil {
@@ -231,6 +235,8 @@ type generator struct {
 	reps     []rep
 	stages   []stage
 	funnel   *rand.Rand // the opportunities' own stream
+	side     *rand.Rand // the stuck phone's own stream (the rest does not move with it)
+	names    *names
 	catalog  []product
 	lastShow time.Time
 }
@@ -248,10 +254,12 @@ type product struct {
 const idAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
 
 // id makes a deterministic PocketBase-style id (15 lowercase alphanumerics).
-func (g *generator) id() string {
+func (g *generator) id() string { return idFrom(g.rng) }
+
+func idFrom(rng *rand.Rand) string {
 	var b [15]byte
 	for i := range b {
-		b[i] = idAlphabet[g.rng.IntN(len(idAlphabet))]
+		b[i] = idAlphabet[rng.IntN(len(idAlphabet))]
 	}
 	return string(b[:])
 }
@@ -339,6 +347,22 @@ func (b *batch) flush() error {
 	return nil
 }
 
+// Summary prints every table the seed filled, with its rows, in the order
+// of crm.Collections (then any other, by name).
+func (st Stats) Summary(w io.Writer) {
+	tables := slices.Clone(crm.Collections)
+	for _, t := range slices.Sorted(maps.Keys(st.Rows)) {
+		if !slices.Contains(tables, t) {
+			tables = append(tables, t)
+		}
+	}
+	for _, t := range tables {
+		if st.Rows[t] > 0 {
+			fmt.Fprintf(w, "  %-20s %d\n", t, st.Rows[t])
+		}
+	}
+}
+
 func (g *generator) progress(final bool) {
 	if !final && time.Since(g.lastShow) < time.Second {
 		return
@@ -366,6 +390,13 @@ func insertRows(ctx context.Context, db dbx.Executor, table string, rows []dbx.P
 		cols = append(cols, c)
 	}
 	sort.Strings(cols)
+	for i, row := range rows { // a column missing from the first row would be dropped without a word
+		for c := range row {
+			if _, ok := rows[0][c]; !ok || len(row) != len(cols) {
+				return fmt.Errorf("seed: row %d of %s has columns %v, the first row %v", i, table, slices.Sorted(maps.Keys(row)), cols)
+			}
+		}
+	}
 	quoted := make([]string, len(cols))
 	for i, c := range cols {
 		quoted[i] = `"` + c + `"`

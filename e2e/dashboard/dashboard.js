@@ -1,9 +1,10 @@
 // The PocketBase dashboard (/_/) in Debian's Chromium: sign in as a
-// superuser, look at customers, sync_conflicts and notifications, and
+// superuser, look at stuck_devices (the stuck phone and why), customers,
+// sync_conflicts and notifications, and
 // rename a customer through the record form. Screenshots go to SHOTS.
 //
 // Environment: ROUNDS_URL, ADMIN_EMAIL, ADMIN_PASSWORD, CUSTOMER_NAME,
-// NEW_NAME, SHOTS.
+// NEW_NAME, STUCK_DEVICE, SHOTS.
 'use strict'
 
 const { launch } = require('./browser')
@@ -32,13 +33,20 @@ async function main() {
     await page.waitForSelector('text=New collection', { timeout: 15000 })
     await shot('1-signed-in')
 
-    for (const collection of ['sync_conflicts', 'notifications', 'customers']) {
+    for (const collection of ['stuck_devices', 'sync_conflicts', 'notifications', 'customers']) {
       await page.goto(`${base}/_/#/collections?collection=${collection}`)
       await page.reload() // a full load: no count left over from the previous list
       try {
         await page.waitForFunction(() => /Total: [1-9]/.test(document.body.innerText), null, { timeout: 15000 })
       } catch (e) {
         throw new Error(`${collection} shows no records`)
+      }
+      if (collection === 'stuck_devices') {
+        // one click from the sidebar, and the row says which phone and why
+        const text = await page.textContent('body')
+        for (const want of [process.env.STUCK_DEVICE, 'can no longer change']) {
+          if (!text.includes(want)) throw new Error(`stuck_devices does not show ${JSON.stringify(want)}`)
+        }
       }
       await shot(`2-${collection}`)
     }
@@ -58,7 +66,7 @@ async function main() {
     await page.click('button:has-text("Save changes")')
     await page.waitForSelector(`text=${env('NEW_NAME')}`, { timeout: 15000 })
     await shot('4-saved')
-    process.stdout.write('ok: signed in, browsed 3 collections, renamed a customer\n')
+    process.stdout.write('ok: signed in, browsed 4 collections, renamed a customer\n')
   } finally {
     await browser.close()
   }
