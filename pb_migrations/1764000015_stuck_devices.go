@@ -32,9 +32,12 @@ func init() {
 	})
 }
 
-const stuckDevicesQuery = `SELECT d.id AS id, d.user AS rep, d.device_id AS device, d.user_agent AS user_agent,
-	d.stuck_since AS stuck_since, CAST(d.refused AS INTEGER) AS refused, d.last_push_at AS last_push_at,
+// (the columns in the order the dashboard shows them: the reason before the
+// details, so that it is on screen without scrolling)
+const stuckDevicesQuery = `SELECT d.id AS id, d.user AS rep, d.device_id AS device, d.stuck_since AS stuck_since,
+	CAST(d.refused AS INTEGER) AS refused,
 	CAST(COALESCE((SELECT c.collection || ' ' || c.record_id || ': ' || c.rule FROM sync_conflicts c
 		WHERE c.user = d.user AND c.device = d.device_id AND c.resolution = 'rejected'
-		ORDER BY c.last_seen_at DESC, c.id DESC LIMIT 1), '') AS TEXT) AS latest_reason
+		ORDER BY c.last_seen_at DESC, c.id DESC LIMIT 1), '') AS TEXT) AS latest_reason,
+	d.user_agent AS user_agent, d.last_push_at AS last_push_at
 	FROM sync_devices d WHERE d.stuck_since != ''`
