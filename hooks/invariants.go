@@ -4,9 +4,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/pocketbase/dbx"
 	validation "github.com/pocketbase/ozzo-validation/v4"
+	"github.com/pocketbase/pocketbase/apis"
 	"github.com/pocketbase/pocketbase/core"
 
 	"rounds/crm"
@@ -22,6 +24,12 @@ func registerInvariants(app core.App, deps Deps) {
 			return err
 		}
 		return checkDemotion(app, r)
+	})
+	app.OnRecordDelete(crm.Users).BindFunc(func(e *core.RecordEvent) error {
+		if err := checkUserDelete(e.App, e.Record); err != nil {
+			return err
+		}
+		return e.Next()
 	})
 	onSave(app, crm.Customers, func(app core.App, r *core.Record) error { return crm.PrepareCustomer(r, r.IsNew()) })
 	onSave(app, crm.Contacts, func(app core.App, r *core.Record) error { return crm.PrepareContact(r) })
@@ -196,6 +204,64 @@ func checkDemotion(app core.App, r *core.Record) error {
 		return err
 	}
 	return crm.CheckDemotion(n)
+}
+
+// checkUserDelete refuses to delete a user who owns customers or holds open
+// follow-ups, saying how many and what to do: their work is handed over
+// first. A user still named by the shared history (visits, orders, done
+// follow-ups: the relations PocketBase would refuse to empty) is not
+// deleted either; a rep who leaves is deactivated, which keeps it.
+func checkUserDelete(app core.App, r *core.Record) error {
+	customers, err := countWhere(app, crm.Customers, "owner", r.Id)
+	if err != nil {
+		return err
+	}
+	var open int
+	if err := app.DB().Select("COUNT(*)").From(crm.FollowUps).Where(dbx.HashExp{"assignee": r.Id, "status": "open"}).Row(&open); err != nil {
+		return err
+	}
+	name := r.GetString("name")
+	if name == "" {
+		name = r.GetString("email")
+	}
+	const deactivate = "To let a rep go, deactivate the account instead (active off): it signs them out everywhere and keeps the history of what they did."
+	if customers > 0 || open > 0 {
+		return apis.NewBadRequestError(fmt.Sprintf("%s owns %d customer%s and holds %d open follow-up%s: a manager or an admin hands them to another rep first "+
+			"(a manager on the managers' page; an admin by changing each customer's owner in the dashboard). "+deactivate,
+			name, customers, plural(customers), open, plural(open)), nil)
+	}
+	var named []string
+	collections, err := app.FindAllCollections(core.CollectionTypeBase, core.CollectionTypeAuth)
+	if err != nil {
+		return err
+	}
+	for _, c := range collections {
+		for _, f := range c.Fields {
+			rel, ok := f.(*core.RelationField)
+			if !ok || rel.CollectionId != r.Collection().Id || rel.CascadeDelete || !rel.Required || c.Id == r.Collection().Id {
+				continue
+			}
+			n, err := countWhere(app, c.Name, rel.Name, r.Id)
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				named = append(named, fmt.Sprintf("%d %s", n, strings.ReplaceAll(c.Name, "_", " ")))
+			}
+		}
+	}
+	if len(named) == 0 {
+		return nil
+	}
+	return apis.NewBadRequestError(fmt.Sprintf("%s is named in the shared history (%s): deleting them would leave it without its author. %s",
+		name, strings.Join(named, ", "), deactivate), nil)
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
 }
 
 // countWhere counts the records of collection whose field is value.
