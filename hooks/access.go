@@ -41,6 +41,23 @@ func registerAccess(app core.App) {
 		}
 	}
 
+	// The scope columns are the database's bookkeeping for the read rules:
+	// no answer carries them, a superuser's neither (PocketBase shows hidden
+	// fields to superusers, and the answer to a create showed them empty,
+	// before the database had filled them).
+	var scoped []string
+	for _, s := range policy.ScopeSpecs() {
+		scoped = append(scoped, s.Name)
+	}
+	app.OnRecordEnrich(scoped...).BindFunc(func(e *core.RecordEnrichEvent) error {
+		r := e.Record // the event moves on to the next record of a list
+		if err := e.Next(); err != nil {
+			return err
+		}
+		r.Hide(policy.ScopeOwner, policy.ScopeTeam)
+		return nil
+	})
+
 	// A deactivated account signs in no more than a wrong password does:
 	// the same 400, so that the answer tells nothing about the password.
 	app.OnRecordAuthWithPasswordRequest(crm.Users).BindFunc(func(e *core.RecordAuthWithPasswordRequestEvent) error {

@@ -3,6 +3,7 @@ package hooks_test
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/pocketbase/dbx"
@@ -100,4 +101,44 @@ func TestScopeColumnsFollowEveryChange(t *testing.T) {
 	if teamRecords == 0 {
 		t.Fatal("the test moved nothing into manager X's team")
 	}
+}
+
+// TestScopeColumnsStayInternal: no answer carries a scope column — a list,
+// a record, a relation expanded, the answer to a create — whoever asks, a
+// superuser included (PocketBase shows hidden fields to superusers; the
+// create answer showed scope_team empty, a read right after the manager).
+func TestScopeColumnsStayInternal(t *testing.T) {
+	t.Parallel()
+	app := testapp.New(t)
+	client := testapp.NewClient(t, app)
+	clean := func(what string, res testapp.Response) {
+		t.Helper()
+		if res.Status >= 300 {
+			t.Fatalf("%s: %d %s", what, res.Status, res.Body)
+		}
+		if strings.Contains(res.Body, policy.ScopeOwner) || strings.Contains(res.Body, policy.ScopeTeam) {
+			t.Fatalf("%s carries a scope column: %s", what, res.Body)
+		}
+	}
+	for _, s := range policy.ScopeSpecs() {
+		expand := ""
+		if s.Parent != "" {
+			expand = "&expand=" + s.Parent
+		}
+		for _, actor := range []string{testapp.Admin, testapp.ManagerA, testapp.RepA} {
+			res := client.Do(actor, "GET", "/api/collections/"+s.Name+"/records?perPage=5"+expand, nil)
+			clean(actor+" lists "+s.Name, res)
+			var page struct{ Items []struct{ ID string } }
+			res.JSON(t, &page)
+			for _, it := range page.Items {
+				clean(actor+" reads "+s.Name+"/"+it.ID, client.Do(actor, "GET", "/api/collections/"+s.Name+"/records/"+it.ID+"?"+strings.TrimPrefix(expand, "&"), nil))
+			}
+		}
+	}
+	created := client.Do(testapp.Admin, "POST", "/api/collections/customers/records", map[string]any{"name": "Scope Shop", "owner": testapp.UserRepA})
+	clean("the answer to an admin's create", created)
+	var c struct{ ID string }
+	created.JSON(t, &c)
+	clean("an admin's read after the create", client.Do(testapp.Admin, "GET", "/api/collections/customers/records/"+c.ID, nil))
+	clean("a rep's create", client.Do(testapp.RepA, "POST", "/api/collections/visits/records", map[string]any{"customer": c.ID, "purpose": "first"}))
 }
