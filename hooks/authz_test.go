@@ -81,6 +81,7 @@ func TestAuthorizationGenerative(t *testing.T) {
 			o.checkForecast(t)
 			o.checkWrites(t) // these two change the data
 			o.checkHandOver(t)
+	o.checkBulkHandOver(t)
 		})
 	}
 }
@@ -1035,6 +1036,96 @@ func (o *org) checkHandOver(t *testing.T) {
 				t.Fatalf("seed %d: %s handed %s to %s (role %q, active %q); it belongs to %s", o.seed, a.name, customer, to, u(to, "role"), u(to, "active"), after)
 			}
 			o.loadGraph(t)
+		}
+	}
+}
+
+// checkBulkHandOver: POST /api/manager/hand-over with a set of customers
+// ("customers", some not the caller's) or all of a rep's ("from") moves
+// every one of them when the policy lets the caller hand over each, and
+// otherwise none: 404 when one is out of the caller's sight, else 403.
+func (o *org) checkBulkHandOver(t *testing.T) {
+	o.loadGraph(t)
+	customers, users := o.ids(crm.Customers), o.ids(crm.Users)
+	owners := func() map[string]string {
+		out := map[string]string{}
+		for _, c := range customers {
+			out[c] = o.record(t, crm.Customers, c).GetString("owner")
+		}
+		return out
+	}
+	for _, a := range o.actors {
+		for range 2 {
+			to := o.pick(users)
+			mine := customers
+			if a.policy.Role == policy.Manager {
+				if team := slices.DeleteFunc(slices.Clone(users), func(u string) bool { return o.graph.Resolve(crm.Users, u, "manager") != a.policy.ID }); len(team) > 0 && o.rng.IntN(3) > 0 {
+					to = o.pick(team)
+				}
+				if m := slices.DeleteFunc(slices.Clone(customers), func(c string) bool { return o.graph.Resolve(crm.Customers, c, "owner.manager") != a.policy.ID }); len(m) > 0 && o.rng.IntN(3) > 0 {
+					mine = m
+				}
+			}
+			body := map[string]any{"to": to}
+			var set []string
+			if o.rng.IntN(3) == 0 { // all of one user's customers
+				from := o.pick(users)
+				if len(mine) > 0 && o.rng.IntN(2) == 0 {
+					from = o.graph.Resolve(crm.Customers, o.pick(mine), "owner")
+				}
+				body["from"] = from
+				for _, c := range customers {
+					if o.graph.Resolve(crm.Customers, c, "owner") == from && policy.For(crm.Customers).Reads(a.policy, o.graph, c) {
+						set = append(set, c)
+					}
+				}
+			} else {
+				var list []string
+				for range 1 + o.rng.IntN(4) {
+					c := o.pick(customers)
+					if len(mine) > 0 && o.rng.IntN(4) > 0 {
+						c = o.pick(mine)
+					}
+					list = append(list, c)
+					if !slices.Contains(set, c) {
+						set = append(set, c)
+					}
+				}
+				if o.rng.IntN(3) == 0 { // one of them already the rep's: refused, though the others would move
+					if held := slices.DeleteFunc(slices.Clone(customers), func(c string) bool { return o.graph.Resolve(crm.Customers, c, "owner") != to }); len(held) > 0 {
+						c := o.pick(held)
+						list = append(list, c)
+						if !slices.Contains(set, c) {
+							set = append(set, c)
+						}
+					}
+				}
+				body["customers"] = list
+			}
+			want := http.StatusOK
+			switch {
+			case a.policy.Role != policy.Superuser && !a.policy.SignedIn():
+				want = http.StatusUnauthorized
+			case len(set) == 0 || slices.ContainsFunc(set, func(c string) bool { return !policy.For(crm.Customers).Reads(a.policy, o.graph, c) }):
+				want = http.StatusNotFound
+			case slices.ContainsFunc(set, func(c string) bool { return !policy.HandsOver(a.policy, o.graph, c, to) }):
+				want = http.StatusForbidden
+			}
+			before := owners()
+			res := o.do(t, a, http.MethodPost, "/api/manager/hand-over", body)
+			if res.Status != want {
+				t.Fatalf("seed %d: %s hands %v to %s: %d %s, want %d", o.seed, a.name, body, to, res.Status, res.Body, want)
+			}
+			after := owners()
+			for _, c := range customers {
+				moved := res.Status == http.StatusOK && slices.Contains(set, c)
+				if moved && after[c] != to || !moved && after[c] != before[c] {
+					t.Fatalf("seed %d: %s handed %v to %s (%d): %s went from %s to %s", o.seed, a.name, body, to, res.Status, c, before[c], after[c])
+				}
+			}
+			if res.Status == http.StatusOK {
+				o.loadGraph(t)
+			}
 		}
 	}
 }

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
+	"slices"
 	"strings"
 
+	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/apis"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/router"
@@ -49,58 +51,92 @@ func registerManager(app core.App) {
 	})
 }
 
-// handOverRequest is the body of POST /api/manager/hand-over.
+// handOverRequest is the body of POST /api/manager/hand-over: one customer,
+// a chosen set, or every customer of one rep, to one rep.
 type handOverRequest struct {
-	Customer string `json:"customer"`
-	To       string `json:"to"`
+	Customer  string   `json:"customer"`
+	Customers []string `json:"customers"`
+	From      string   `json:"from"`
+	To        string   `json:"to"`
 }
+
+// maxHandOver is the most customers one hand-over moves.
+const maxHandOver = 5000
 
 // handedByKey carries who handed a customer over into the owner-change
 // hook, which records it in the customer's timeline.
 type handedByKey struct{}
 
-// handleHandOver moves a customer to another rep when the policy lets the
-// caller (policy.HandsOver): the territory hook hands the open follow-ups
-// on and the sync carries the change to both phones. It answers the
-// customer's id and new owner.
+// handleHandOver moves customers to another rep when the policy lets the
+// caller hand over every one of them (policy.HandsOver), all in one
+// transaction: one refusal and nothing moves. The territory hook hands the
+// open follow-ups on and the sync carries the change to the phones. It
+// answers the customers moved and their new owner.
 func handleHandOver(e *core.RequestEvent) error {
 	actor := actorOf(e.Auth)
 	if actor.Role != policy.Superuser && !actor.SignedIn() {
 		return router.NewUnauthorizedError("Sign in with an active manager's account.", nil)
 	}
+	const shape = `{"customer": "<id>"}, {"customers": ["<id>", ...]} or {"from": "<rep id>"}, with "to": "<rep id>"`
 	var req handOverRequest
 	if err := e.BindBody(&req); err != nil {
-		return router.NewBadRequestError(`The body must be JSON: {"customer": "<customer id>", "to": "<rep id>"}.`, nil)
+		return router.NewBadRequestError("The body must be JSON: "+shape+".", nil)
 	}
-	req.Customer, req.To = strings.TrimSpace(req.Customer), strings.TrimSpace(req.To)
+	req.Customer, req.From, req.To = strings.TrimSpace(req.Customer), strings.TrimSpace(req.From), strings.TrimSpace(req.To)
+	given := 0
+	for _, set := range []bool{req.Customer != "", req.Customers != nil, req.From != ""} {
+		if set {
+			given++
+		}
+	}
 	switch {
-	case req.Customer == "":
-		return router.NewBadRequestError(`The field "customer" is required: the id of the customer to hand over.`, nil)
+	case given == 0:
+		return router.NewBadRequestError(`Say which customers to hand over: `+shape+".", nil)
+	case given > 1:
+		return router.NewBadRequestError(`Give one of "customer", "customers" and "from", not several.`, nil)
 	case req.To == "":
-		return router.NewBadRequestError(`The field "to" is required: the id of the rep who takes the customer.`, nil)
+		return router.NewBadRequestError(`The field "to" is required: the id of the rep who takes the customers.`, nil)
+	case req.Customers != nil && len(req.Customers) == 0:
+		return router.NewBadRequestError(`"customers" is empty: list the ids of the customers to hand over.`, nil)
+	case len(req.Customers) > maxHandOver:
+		return router.NewBadRequestError(fmt.Sprintf(`"customers" lists %d customers; at most %d move at once.`, len(req.Customers), maxHandOver), nil)
 	}
-	var owner string
+	var moved []string
 	err := e.App.RunInTransaction(func(tx core.App) error {
 		res := dbResolver{tx}
-		if !policy.For(crm.Customers).Reads(actor, res, req.Customer) {
-			return router.NewNotFoundError(fmt.Sprintf("customer %q was not found among your team's customers.", clipQuery(req.Customer)), nil)
-		}
-		if !policy.HandsOver(actor, res, req.Customer, req.To) {
-			return router.NewForbiddenError(policy.HandOverRefusal(actor, res, req.Customer, clipQuery(req.To))+".", nil)
-		}
-		customer, err := tx.FindRecordById(crm.Customers, req.Customer)
+		ids, err := handOverSet(tx, actor, req)
 		if err != nil {
 			return err
 		}
-		customer.Set("owner", req.To)
+		// every customer is checked before any moves
+		for _, id := range ids {
+			if !policy.For(crm.Customers).Reads(actor, res, id) {
+				return router.NewNotFoundError(fmt.Sprintf("customer %q was not found among your team's customers; nothing was handed over.", clipQuery(id)), nil)
+			}
+		}
+		for _, id := range ids {
+			if why := policy.HandOverRefusal(actor, res, id, req.To); why != "" {
+				if len(ids) > 1 {
+					why = fmt.Sprintf("%s (customer %q); nothing was handed over", why, clipQuery(id))
+				}
+				return router.NewForbiddenError(why+".", nil)
+			}
+		}
 		ctx := e.Request.Context()
 		if actor.Role == policy.Manager {
 			ctx = context.WithValue(ctx, handedByKey{}, actor.ID)
 		}
-		if err := tx.SaveWithContext(ctx, customer); err != nil {
-			return fmt.Errorf("hand over %s: %w", req.Customer, err)
+		for _, id := range ids {
+			customer, err := tx.FindRecordById(crm.Customers, id)
+			if err != nil {
+				return err
+			}
+			customer.Set("owner", req.To)
+			if err := tx.SaveWithContext(ctx, customer); err != nil {
+				return fmt.Errorf("hand over %s: %w", id, err)
+			}
 		}
-		owner = req.To
+		moved = ids
 		return nil
 	})
 	if err != nil {
@@ -108,7 +144,46 @@ func handleHandOver(e *core.RequestEvent) error {
 		if errors.As(err, &apiErr) {
 			return apiErr
 		}
-		return router.NewInternalServerError("The customer could not be handed over; nothing changed.", err)
+		return router.NewInternalServerError("The customers could not be handed over; nothing changed.", err)
 	}
-	return e.JSON(http.StatusOK, map[string]string{"customer": req.Customer, "owner": owner})
+	if req.Customer != "" {
+		return e.JSON(http.StatusOK, map[string]any{"customer": req.Customer, "owner": req.To})
+	}
+	return e.JSON(http.StatusOK, map[string]any{"moved": moved, "count": len(moved), "owner": req.To})
+}
+
+// handOverSet is the customers a hand-over names, each once, in the order
+// given (a rep's: every customer they own that the caller reads, by name).
+func handOverSet(tx core.App, actor policy.Actor, req handOverRequest) ([]string, error) {
+	switch {
+	case req.Customer != "":
+		return []string{req.Customer}, nil
+	case req.From != "":
+		var all []string
+		if err := tx.DB().NewQuery("SELECT id FROM customers WHERE owner = {:o} ORDER BY name, id").Bind(dbx.Params{"o": req.From}).Column(&all); err != nil {
+			return nil, err
+		}
+		res := dbResolver{tx}
+		ids := slices.DeleteFunc(all, func(id string) bool { return !policy.For(crm.Customers).Reads(actor, res, id) })
+		if len(ids) == 0 {
+			return nil, router.NewNotFoundError(fmt.Sprintf("user %q holds no customer of your team.", clipQuery(req.From)), nil)
+		}
+		if len(ids) > maxHandOver {
+			return nil, router.NewBadRequestError(fmt.Sprintf("user %q holds %d customers; at most %d move at once: choose them with \"customers\".", clipQuery(req.From), len(ids), maxHandOver), nil)
+		}
+		return ids, nil
+	}
+	seen := map[string]bool{}
+	var ids []string
+	for _, id := range req.Customers {
+		id = strings.TrimSpace(id)
+		if id == "" {
+			return nil, router.NewBadRequestError(`"customers" holds an empty id.`, nil)
+		}
+		if !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	return ids, nil
 }
