@@ -81,7 +81,7 @@ func TestAuthorizationGenerative(t *testing.T) {
 			o.checkForecast(t)
 			o.checkWrites(t) // these two change the data
 			o.checkHandOver(t)
-	o.checkBulkHandOver(t)
+			o.checkBulkHandOver(t)
 		})
 	}
 }
