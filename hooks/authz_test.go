@@ -494,7 +494,7 @@ func (o *org) reads(t tb, a actor, collection, id string) bool {
 		if !a.policy.Active || a.policy.ID == "" {
 			t.Fatalf("seed %d: the policy lets %s (signed out or deactivated) read %s/%s", o.seed, a.name, collection, id)
 		}
-		if !o.chainReaches(collection, id, a.policy.ID) && collection != crm.Products && collection != crm.Stages { // the catalogue is everyone's
+		if !o.chainReaches(collection, id, a.policy.ID) && collection != crm.Products && collection != crm.Stages && collection != crm.CompanySettings { // the catalogue and the settings are everyone's
 			t.Fatalf("seed %d: the policy lets %s read %s/%s, whose owner chain does not lead to them", o.seed, a.name, collection, id)
 		}
 	}

@@ -404,7 +404,7 @@ func TestTimelineKeepsWhoPromised(t *testing.T) {
 	app := testapp.New(t)
 	client := testapp.NewClient(t, app)
 	type row struct {
-		ID, Summary, User string
+		ID, Summary, User, Holder string
 	}
 	promises := func() map[string]row {
 		t.Helper()
@@ -444,7 +444,7 @@ func TestTimelineKeepsWhoPromised(t *testing.T) {
 	after := promises()
 	for _, id := range []string{"f" + made.ID, "foffline" + "promise01"} {
 		r := after[id]
-		if r.User != testapp.UserRepA || !strings.Contains(r.Summary, "now held by") {
+		if r.User != testapp.UserRepA || r.Holder != testapp.UserRepB || !strings.Contains(r.Summary, "now held by") {
 			t.Fatalf("after the hand-over, promise %s reads %+v; want rep A's, held by rep B", id, r)
 		}
 		f, _ := app.FindRecordById(crm.FollowUps, strings.TrimPrefix(id, "f"))
@@ -594,5 +594,113 @@ func TestSettingsAreCheckedAndTiersFollow(t *testing.T) {
 	}
 	if moved == 0 {
 		t.Fatal("no change of settings moved any customer's tier: the test proves nothing")
+	}
+}
+
+// TestTimelineHasItsParts: each timeline event carries its parts as typed
+// values — texts stay texts whatever they look like ("null", "42", "[1]",
+// "true", empty), amounts are numbers with their currency, a promise has
+// its due date and holder — and a visit with no purpose reads "visited",
+// not "visited:". Texts are drawn from a seed, the odd ones included.
+func TestTimelineHasItsParts(t *testing.T) {
+	t.Parallel()
+	app := testapp.New(t)
+	client := testapp.NewClient(t, app)
+	rng := rand.New(rand.NewPCG(24, 7))
+	odd := []string{"null", "42", "[1]", "true", "", "{\"a\":1}", "Check the display stand", "  spaced  ", "-0", "1e3", "ÄÖÜ 春节"}
+	type made struct{ kind, text string }
+	want := map[string]made{}
+	for i := range 12 {
+		text := odd[rng.IntN(len(odd))]
+		if rng.IntN(2) == 0 {
+			res := client.Do(testapp.RepA, "POST", "/api/collections/visits/records", M{"customer": testapp.CustomerA, "purpose": text, "checked_in_at": testapp.Now.Add(-time.Duration(i) * time.Hour).Format(crm.DateLayout)})
+			var v struct{ ID, Purpose string }
+			res.JSON(t, &v)
+			if res.Status != 200 {
+				t.Fatalf("visit %q: %d %s", text, res.Status, res.Body)
+			}
+			want["v"+v.ID] = made{"visit", v.Purpose}
+		} else if text != "" {
+			res := client.Do(testapp.RepA, "POST", "/api/collections/follow_ups/records", M{"customer": testapp.CustomerA, "note": text, "due_at": "2026-12-05 09:00:00.000Z"})
+			var f struct{ ID, Note string }
+			res.JSON(t, &f)
+			if res.Status != 200 {
+				t.Fatalf("follow-up %q: %d %s", text, res.Status, res.Body)
+			}
+			want["f"+f.ID] = made{"follow_up", f.Note}
+		}
+	}
+	res := client.Do(testapp.ManagerA, "GET", "/api/collections/customer_timeline/records?perPage=500&filter="+url.QueryEscape("customer='"+testapp.CustomerA+"'"), nil)
+	var page struct{ Items []map[string]any }
+	res.JSON(t, &page)
+	seen := 0
+	for _, it := range page.Items {
+		id := fmt.Sprint(it["id"])
+		for _, k := range []string{"title", "detail", "status", "currency", "due", "summary", "at", "kind"} {
+			if _, ok := it[k].(string); !ok {
+				t.Fatalf("%s: %s is %T %v, not a text", id, k, it[k], it[k])
+			}
+		}
+		if _, ok := it["amount"].(float64); !ok {
+			t.Fatalf("%s: amount is %T", id, it["amount"])
+		}
+		if it["kind"] == "order" && (it["currency"] == "" || it["status"] == "") {
+			t.Fatalf("%s: an order without its currency or status: %v", id, it)
+		}
+		w, ok := want[id]
+		if !ok {
+			continue
+		}
+		seen++
+		if it["title"] != w.text || it["kind"] != w.kind {
+			t.Fatalf("%s: title %q (kind %v), want %q", id, it["title"], it["kind"], w.text)
+		}
+		if w.kind == "follow_up" && (it["due"] != "2026-12-05 09:00:00.000Z" || it["holder"] != testapp.UserRepA || it["user"] != testapp.UserRepA) {
+			t.Fatalf("%s: promise parts %v", id, it)
+		}
+		if w.kind == "visit" && (strings.HasSuffix(fmt.Sprint(it["summary"]), ":") || it["status"] != "done") {
+			t.Fatalf("%s: visit summary %q, status %v", id, it["summary"], it["status"])
+		}
+	}
+	if seen != len(want) {
+		t.Fatalf("the timeline shows %d of the %d events made", seen, len(want))
+	}
+}
+
+// TestActivityNamesLastSync: rep_activity carries each rep's latest sync of
+// any phone, for their manager; sync_devices itself stays admins only.
+func TestActivityNamesLastSync(t *testing.T) {
+	t.Parallel()
+	app := testapp.New(t)
+	client := testapp.NewClient(t, app)
+	for i, at := range []string{"2026-03-01 08:00:00.000Z", "2026-03-02 17:30:00.000Z"} {
+		if _, err := app.DB().NewQuery(`INSERT INTO sync_devices (id, user, device_id, user_agent, last_pull_at, last_push_at, last_sync_at, refused, stuck_since, created, updated)
+			VALUES ({:id}, {:u}, {:d}, '', '', '', {:at}, 0, '', '', '')`).Bind(dbx.Params{"id": fmt.Sprintf("lastsyncdev%04d", i), "u": testapp.UserRepA, "d": fmt.Sprint("phone", i), "at": at}).Execute(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res := client.Do(testapp.ManagerA, "GET", "/api/collections/rep_activity/records?perPage=500", nil)
+	var page struct {
+		Items []struct {
+			Rep        string
+			LastSyncAt string `json:"last_sync_at"`
+		}
+	}
+	res.JSON(t, &page)
+	reps := 0
+	for _, it := range page.Items {
+		want := map[string]string{testapp.UserRepA: "2026-03-02 17:30:00.000Z"}[it.Rep]
+		if it.LastSyncAt != want {
+			t.Fatalf("rep %s: last_sync_at %q, want %q", it.Rep, it.LastSyncAt, want)
+		}
+		if it.Rep == testapp.UserRepA {
+			reps++
+		}
+	}
+	if reps == 0 {
+		t.Fatal("the manager sees no row of rep A")
+	}
+	if res := client.Do(testapp.ManagerA, "GET", "/api/collections/sync_devices/records", nil); res.Status != 403 && strings.Contains(res.Body, "lastsyncdev") {
+		t.Fatalf("a manager reads sync_devices: %d %s", res.Status, res.Body)
 	}
 }

@@ -166,7 +166,7 @@ var Specs = []Spec{
 		ServerOwned: []string{"owner", "probability", "weighted_amount", "stage_entered_at", "closed_at", "changed_by"}},
 	{Name: crm.OpportunityHistory, Access: Scoped, Owner: "opportunity.customer.owner", Team: true, ScopeColumns: true},
 	{Name: crm.CustomerEvents, Access: Scoped, Owner: "customer.owner", Team: true, ScopeColumns: true},
-	{Name: crm.CompanySettings, Access: AdminsOnly},
+	{Name: crm.CompanySettings, Access: Catalogue}, // read by every signed-in user (the tier cut-offs, the main currency); admins write
 	{Name: crm.VisitsDue, Access: Scoped, Owner: "owner", Team: true},
 	{Name: crm.CustomerTimeline, Access: Scoped, Owner: "customer.owner", Team: true},
 	{Name: crm.RepActivity, Access: Scoped, Owner: "rep", Team: true},
