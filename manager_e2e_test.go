@@ -1,10 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"net/url"
 	"os"
 	"os/exec"
@@ -29,6 +31,27 @@ type pageExpect struct {
 	Forbidden       []string                 `json:"forbidden"`
 	ForeignCustomer string                   `json:"foreignCustomer"`
 	HandOver        handOverExpect           `json:"handOver"`
+	// Big is the rep with hundreds of customers: their list in the order
+	// the page sorts it first (by name), the search by their name, the CSV
+	Big     bigRep      `json:"big"`
+	Bulk    bulkExpect  `json:"bulk"`
+	Formula string      `json:"formula"` // a customer name a spreadsheet would run
+}
+
+type bigRep struct {
+	ID     string   `json:"id"`
+	Name   string   `json:"name"`
+	Sorted []string `json:"sorted"`
+	// ByNextDue is the order of the list sorted by next visit due
+	ByNextDue []string `json:"byNextDue"`
+}
+
+// bulkExpect: every customer of the inactive rep goes to To; two ticked
+// customers of the big rep go to To as well.
+type bulkExpect struct {
+	From string `json:"from"`
+	To   string `json:"to"`
+	Big  string `json:"big"`
 }
 
 type login struct {
@@ -38,6 +61,10 @@ type login struct {
 
 type periodFigures struct {
 	Figures map[string]float64 `json:"figures"`
+	// Lists are the records behind each figure that opens a list: its
+	// key (the page's data-list) and their ids, as the API gives them to
+	// the manager
+	Lists map[string][]string `json:"lists"`
 	// Uncertain are prefixes of figures that may change while the test
 	// runs (a follow-up falls due within minutes): not compared.
 	Uncertain []string `json:"uncertain"`
@@ -52,7 +79,10 @@ type handOverExpect struct {
 	ToName       string `json:"toName"`
 }
 
-type teamUser struct{ ID, Name, Email, Role, Manager string }
+type teamUser struct {
+	ID, Name, Email, Role, Manager string
+	Active                         bool
+}
 
 type teamCustomer struct {
 	ID, Name, Owner string
@@ -94,25 +124,67 @@ func TestManagersPageInABrowser(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	t.Cleanup(cancel)
 	dir := t.TempDir()
-	setUp(t, ctx, dir, "--customers", "40", "--reps", "4")
+	// the company is drawn from a seed: a new one each day, the same all
+	// day (ROUNDS_MANAGER_SEED=n replays one)
+	seedN := uint64(time.Now().UTC().YearDay())
+	if v := os.Getenv("ROUNDS_MANAGER_SEED"); v != "" {
+		if _, err := fmt.Sscan(v, &seedN); err != nil {
+			t.Fatalf("ROUNDS_MANAGER_SEED: %v", err)
+		}
+	}
+	rng := rand.New(rand.NewPCG(seedN, 24))
+	shape := []string{"--seed", fmt.Sprint(seedN), "--customers", fmt.Sprint(30 + rng.IntN(40)), "--reps", fmt.Sprint(3 + rng.IntN(4))}
+	t.Logf("seed %d: rounds seed %v (ROUNDS_MANAGER_SEED=%d replays it)", seedN, shape, seedN)
+	setUp(t, ctx, dir, shape...)
 	base, logs := startServer(t, ctx, dir)
 	a := api{t: t, base: base}
 	admin := signIn(t, base, "_superusers", demoAdmin, demoAdminPassword)
 	manager := signIn(t, base, "users", seed.ManagerEmail(1), seed.DemoPassword)
 
-	// a rep who did nothing, and one who left: both must be on the page
+	// the odd shapes: a rep who did nothing, one who left holding a few
+	// customers, and one with hundreds of customers and a long name
+	var managerID string
 	for _, u := range all[teamUser](a, admin, "users", url.Values{}) {
-		if u.Email != seed.ManagerEmail(1) {
-			continue
-		}
-		for i, active := range []bool{true, false} {
-			body := map[string]any{"email": fmt.Sprintf("idle%d@rounds.test", i), "password": "idle-rep-password", "passwordConfirm": "idle-rep-password",
-				"name": fmt.Sprintf("Idle Rep %d", i), "role": "rep", "manager": u.ID, "active": active, "timezone": "Europe/Berlin"}
-			if status := a.do("POST", "/api/collections/users/records", admin, body, nil); status != 200 {
-				t.Fatalf("create an idle rep: %d", status)
-			}
+		if u.Email == seed.ManagerEmail(1) {
+			managerID = u.ID
 		}
 	}
+	newRep := func(email, name string, active bool) string {
+		var u teamUser
+		body := map[string]any{"email": email, "password": "idle-rep-password", "passwordConfirm": "idle-rep-password",
+			"name": name, "role": "rep", "manager": managerID, "active": active, "timezone": "Europe/Berlin"}
+		if status := a.do("POST", "/api/collections/users/records", admin, body, &u); status != 200 {
+			t.Fatalf("create rep %s: %d", name, status)
+		}
+		return u.ID
+	}
+	newCustomer := func(name, owner string) string {
+		var c teamCustomer
+		if status := a.do("POST", "/api/collections/customers/records", admin, map[string]any{"name": name, "owner": owner}, &c); status != 200 {
+			t.Fatalf("create customer %s: %d", name, status)
+		}
+		return c.ID
+	}
+	newRep("idle0@rounds.test", "Idle Rep", true)
+	departed := newRep("idle1@rounds.test", "Departed Rep", false)
+	for i := range 1 + rng.IntN(6) {
+		newCustomer(fmt.Sprintf("Left Behind %d", i+1), departed)
+	}
+	bigName := "Maximiliana Featherstonehaugh-Oyelaran de la Vega"
+	big := newRep("big@rounds.test", bigName, true)
+	formula := "=SUM(1,2) Supplies"
+	bigCount := 150 + rng.IntN(200)
+	for i := range bigCount {
+		name := fmt.Sprintf("Account %03d", rng.IntN(1000))
+		switch {
+		case i == 0:
+			name = formula
+		case rng.IntN(10) == 0:
+			name = fmt.Sprintf("The Extraordinarily Long-Named Wholesale Provisions Company of Upper Lusatia %d", i)
+		}
+		newCustomer(name, big)
+	}
+	t.Logf("the big rep holds %d customers", bigCount)
 	users := all[teamUser](a, admin, "users", url.Values{})
 	customers := all[teamCustomer](a, admin, "customers", url.Values{})
 	var me teamUser
@@ -182,15 +254,45 @@ func TestManagersPageInABrowser(t *testing.T) {
 	// the hand-over: a customer of one rep with open follow-ups, to another
 	type followUp struct{ ID, Customer, Assignee, Status string }
 	open := all[followUp](a, admin, "follow_ups", url.Values{"filter": {"status = 'open'"}})
-	from, to := reps[0], reps[1]
-	for _, c := range customers {
-		if c.Owner == from.ID && slices.ContainsFunc(open, func(f followUp) bool { return f.Customer == c.ID && f.Assignee == from.ID }) {
-			expect.HandOver = handOverExpect{Customer: c.ID, CustomerName: c.Name, From: from.ID, FromName: from.Name, To: to.ID, ToName: to.Name}
-			break
+	var from, to teamUser
+	for _, r := range reps {
+		for _, c := range customers {
+			if expect.HandOver.Customer == "" && c.Owner == r.ID && slices.ContainsFunc(open, func(f followUp) bool { return f.Customer == c.ID && f.Assignee == r.ID }) {
+				from = r
+				expect.HandOver = handOverExpect{Customer: c.ID, CustomerName: c.Name, From: r.ID, FromName: r.Name}
+			}
 		}
 	}
-	if expect.HandOver.Customer == "" {
-		t.Fatalf("rep %s has no customer with an open follow-up to hand over", from.Name)
+	for _, r := range reps {
+		if r.ID != from.ID && r.ID != big && r.Active && to.ID == "" {
+			to = r
+		}
+	}
+	if expect.HandOver.Customer == "" || to.ID == "" {
+		t.Fatalf("no rep of the team has a customer with an open follow-up to hand to another active rep")
+	}
+	expect.HandOver.To, expect.HandOver.ToName = to.ID, to.Name
+	expect.Bulk = bulkExpect{From: departed, To: to.ID, Big: big}
+	expect.Formula = formula
+	expect.Big = bigRep{ID: big, Name: bigName}
+	var bigOnes []teamCustomer
+	for _, c := range customers {
+		if c.Owner == big {
+			bigOnes = append(bigOnes, c)
+		}
+	}
+	if len(bigOnes) != bigCount {
+		t.Fatalf("the API gives the big rep %d customers, %d were made", len(bigOnes), bigCount)
+	}
+	slices.SortFunc(bigOnes, func(x, y teamCustomer) int { return cmp.Or(cmp.Compare(x.Name, y.Name), cmp.Compare(x.ID, y.ID)) })
+	for _, c := range bigOnes {
+		expect.Big.Sorted = append(expect.Big.Sorted, c.ID)
+	}
+	slices.SortFunc(bigOnes, func(x, y teamCustomer) int {
+		return cmp.Or(cmp.Compare(x.NextVisitDue, y.NextVisitDue), cmp.Compare(x.ID, y.ID))
+	})
+	for _, c := range bigOnes {
+		expect.Big.ByNextDue = append(expect.Big.ByNextDue, c.ID)
 	}
 	fromToken := signIn(t, base, "users", from.Email, seed.DemoPassword)
 	toToken := signIn(t, base, "users", to.Email, seed.DemoPassword)
@@ -224,6 +326,14 @@ func TestManagersPageInABrowser(t *testing.T) {
 			t.Errorf("open follow-up %s stays with %s after the hand-over", f.ID, f.Assignee)
 		}
 	}
+	// the bulk hand-overs: all of the departed rep's customers, and two
+	// ticked customers of the big rep
+	for _, c := range all[teamCustomer](a, admin, "customers", url.Values{"filter": {fmt.Sprintf("owner = '%s'", expect.Bulk.From)}}) {
+		t.Errorf("customer %s stays with the departed rep after 'hand over all'", c.Name)
+	}
+	if n := len(all[teamCustomer](a, admin, "customers", url.Values{"filter": {fmt.Sprintf("owner = '%s'", big)}})); n != bigCount-2 {
+		t.Errorf("after handing over two ticked customers the big rep holds %d, want %d", n, bigCount-2)
+	}
 	type event struct{ Kind, User, Summary string }
 	events := all[event](a, admin, "customer_events", url.Values{"filter": {fmt.Sprintf("customer = '%s' && kind = 'owner_change'", h.Customer)}})
 	if len(events) != 1 || events[0].User != me.ID {
@@ -250,7 +360,8 @@ func TestManagersPageInABrowser(t *testing.T) {
 // the forecast endpoint, rep_activity, visits_due and open follow-ups.
 func managerFigures(a api, token string, from, to, now time.Time, customers []teamCustomer, team map[string]teamUser) periodFigures {
 	a.t.Helper()
-	f := periodFigures{Figures: map[string]float64{}}
+	f := periodFigures{Figures: map[string]float64{}, Lists: map[string][]string{}}
+	add := func(key, id string) { f.Lists[key] = append(f.Lists[key], id) }
 	// the API answers the manager about their team and nobody else
 	inTeam := func(user, where string) {
 		if _, ok := team[user]; !ok {
@@ -260,6 +371,7 @@ func managerFigures(a api, token string, from, to, now time.Time, customers []te
 	day := func(t time.Time) string { return t.Format(time.DateOnly) }
 
 	var report struct {
+		Start, End string
 		Currencies []struct {
 			Currency                   string
 			Closed, Weighted, Forecast float64
@@ -289,20 +401,39 @@ func managerFigures(a api, token string, from, to, now time.Time, customers []te
 			f.Figures[k+"count"], f.Figures[k+"amount"], f.Figures[k+"stalled"] = float64(s.Count), s.Amount, float64(s.Stalled)
 		}
 	}
-	// a deal that becomes stalled while the test runs
+	// the deals behind the figures: stalled per stage (expected to close
+	// in the period, longer in their stage than its max_days), and every
+	// open deal past its expected close (before today, UTC in the browser)
 	type deal struct {
-		Entered string `json:"stage_entered_at"`
-		Expand  struct {
+		ID, Stage, Currency string
+		Entered             string `json:"stage_entered_at"`
+		Close               string `json:"expected_close"`
+		Expand              struct {
 			Stage struct {
 				MaxDays int `json:"max_days"`
+				Outcome string
 			}
 		}
 	}
+	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC).Format(types.DefaultDateLayout)
+	late := 0.0
 	for _, d := range all[deal](a, token, "opportunities", url.Values{"expand": {"stage"}, "filter": {"stage.outcome = 'open'"}}) {
-		if entered, err := types.ParseDateTime(d.Entered); err == nil && d.Expand.Stage.MaxDays > 0 &&
-			near(entered.Time().AddDate(0, 0, d.Expand.Stage.MaxDays), now) {
-			f.Uncertain = append(f.Uncertain, "funnel.")
+		entered, err := types.ParseDateTime(d.Entered)
+		stalled := err == nil && !entered.IsZero() && d.Expand.Stage.MaxDays > 0 && now.Sub(entered.Time()) > time.Duration(d.Expand.Stage.MaxDays)*24*time.Hour
+		if err == nil && d.Expand.Stage.MaxDays > 0 && near(entered.Time().AddDate(0, 0, d.Expand.Stage.MaxDays), now) {
+			f.Uncertain = append(f.Uncertain, "funnel.", "stalled.") // a deal that becomes stalled while the test runs
 		}
+		if stalled && d.Close >= report.Start && d.Close < report.End {
+			add("stalled."+d.Currency+"."+d.Stage, d.ID)
+		}
+		if d.Close != "" && d.Close < today {
+			add("deals.late", d.ID)
+			late++
+		}
+	}
+	f.Figures["deals.late"] = late
+	if now.Add(15*time.Minute).Day() != now.Day() {
+		f.Uncertain = append(f.Uncertain, "deals.late") // today ends while the test runs
 	}
 
 	// activity: weeks that overlap the period, summed per rep
@@ -351,7 +482,7 @@ func managerFigures(a api, token string, from, to, now time.Time, customers []te
 
 	// customers due right now, by tier
 	type due struct {
-		Owner, Tier string
+		ID, Owner, Tier string
 		DaysOverdue int `json:"days_overdue"`
 	}
 	dues := all[due](a, token, "visits_due", url.Values{})
@@ -369,14 +500,20 @@ func managerFigures(a api, token string, from, to, now time.Time, customers []te
 			}
 			if d.DaysOverdue > 0 {
 				f.Figures["due."+tier+".overdue"]++
+				add("due."+tier+".overdue", d.ID)
+				add("due.all.overdue", d.ID)
 			} else {
 				f.Figures["due."+tier+".today"]++
+				add("due."+tier+".today", d.ID)
 			}
 		}
 	}
 	for _, c := range customers {
 		if _, ok := team[c.Owner]; !ok {
 			continue
+		}
+		if team[c.Owner].Role == "rep" {
+			add("customers."+c.Owner, c.ID)
 		}
 		// a customer whose days overdue tick over, or who falls due, while
 		// the test runs (the view counts whole days since next_visit_due
@@ -392,8 +529,8 @@ func managerFigures(a api, token string, from, to, now time.Time, customers []te
 
 	// open follow-ups, and those overdue now
 	type followUp struct {
-		Assignee string
-		DueAt    string `json:"due_at"`
+		ID, Assignee string
+		DueAt        string `json:"due_at"`
 	}
 	open := all[followUp](a, token, "follow_ups", url.Values{"filter": {"status = 'open'"}})
 	nowText := now.Format(types.DefaultDateLayout)
@@ -403,21 +540,38 @@ func managerFigures(a api, token string, from, to, now time.Time, customers []te
 			inTeam(x.Assignee, "follow_ups")
 			k := "followups." + x.Assignee + "."
 			f.Figures[k+"open"]++
+			add("followups.open", x.ID)
+			add(k+"open", x.ID)
 			if _, ok := f.Figures[k+"overdue"]; !ok {
 				f.Figures[k+"overdue"] = 0
 			}
 			if x.DueAt < nowText {
 				f.Figures[k+"overdue"]++
 				f.Figures["followups.overdue"]++
+				add("followups.overdue", x.ID)
+				add(k+"overdue", x.ID)
 			}
 			if d, err := types.ParseDateTime(x.DueAt); err == nil && near(d.Time(), now) {
 				f.Uncertain = append(f.Uncertain, "followups.")
 			}
 		}
 	}
+	for id, u := range team {
+		if u.Role == "rep" && f.Lists["customers."+id] == nil {
+			f.Lists["customers."+id] = []string{} // a rep who holds nobody: an empty list, still opened from their name
+		}
+	}
+	uncertain := func(k string) bool {
+		return slices.ContainsFunc(f.Uncertain, func(p string) bool { return strings.HasPrefix(k, p) })
+	}
 	for k := range f.Figures {
-		if slices.ContainsFunc(f.Uncertain, func(p string) bool { return strings.HasPrefix(k, p) }) {
+		if uncertain(k) {
 			delete(f.Figures, k)
+		}
+	}
+	for k := range f.Lists {
+		if uncertain(k) {
+			delete(f.Lists, k)
 		}
 	}
 	return f

@@ -18,9 +18,14 @@ import (
 
 // ForecastReport is the answer of GET /api/reports/forecast.
 type ForecastReport struct {
-	From       string                 `json:"from"`
-	To         string                 `json:"to"`
-	Timezone   string                 `json:"timezone"`
+	From     string `json:"from"`
+	To       string `json:"to"`
+	Timezone string `json:"timezone"`
+	// Start and End are the period's bounds as instants (UTC, PocketBase's
+	// date format; End is excluded), so that a page lists the deals behind a
+	// figure with the same bounds the report used.
+	Start      string                 `json:"start"`
+	End        string                 `json:"end"`
 	Currencies []crm.CurrencyForecast `json:"currencies"`
 }
 
@@ -88,11 +93,11 @@ func forecastReps(app core.App, actor policy.Actor, rep string) ([]string, error
 // closed revenue (orders confirmed or fulfilled, by submitted_at) and the
 // open deals expected to close in it, weighted by their stage's win rate.
 func Forecast(app core.App, period crm.Period, reps []string, now time.Time) (ForecastReport, error) {
-	report := ForecastReport{From: period.From, To: period.To, Currencies: []crm.CurrencyForecast{}}
+	report := ForecastReport{From: period.From, To: period.To, Currencies: []crm.CurrencyForecast{},
+		Start: period.Start.UTC().Format(types.DefaultDateLayout), End: period.End.UTC().Format(types.DefaultDateLayout)}
 	repsJSON, _ := json.Marshal(reps)
 	params := dbx.Params{
-		"start": period.Start.UTC().Format(types.DefaultDateLayout), "end": period.End.UTC().Format(types.DefaultDateLayout),
-		"reps": string(repsJSON),
+		"start": report.Start, "end": report.End, "reps": string(repsJSON),
 	}
 	// one condition or none: an OR with a bound flag would keep SQLite
 	// from the (rep, date) indexes

@@ -7,6 +7,10 @@
 //   - nothing of another manager's team appears, and searching for one of
 //     their customers finds nothing;
 //   - the manager hands a customer to another rep and sees the change;
+//   - every figure that opens a list opens the records the API gives the
+//     manager behind it, every page of it, and no list the API has none for;
+//     sorting, CSV export, search by rep, and bulk hand-over work;
+//   - the timeline names the same promiser before and after a hand-over;
 //   - loading, empty and unreachable-server states say what is going on.
 // Screenshots at phone and desktop sizes go to SHOTS.
 'use strict'
@@ -49,6 +53,87 @@ function compare(period, shown, want) {
   }
   if (problems.length) throw new Error(`period ${period}: the page disagrees with the API:\n  ${problems.join('\n  ')}`)
   return seen.size
+}
+
+// listRows walks every page of the open list key: its ids in order, and
+// its total.
+async function listRows(page, key) {
+  const ids = []
+  for (let n = 1; ; n++) {
+    await page.waitForSelector(`#list[data-list="${key}"][data-page="${n}"]:is([data-state=ready], [data-state=empty])`, { timeout: 15000 })
+    const got = await page.$$eval('#list tbody tr[data-id]', (trs) => trs.map((t) => t.dataset.id))
+    const pages = Number(await page.getAttribute('#list', 'data-pages'))
+    check(n === pages || got.length === 25, `list ${key}: page ${n} of ${pages} shows ${got.length} rows, not 25`)
+    ids.push(...got)
+    if (n >= pages) return { ids, total: Number(await page.getAttribute('#list', 'data-total')), pages }
+    await page.click('#list-next')
+  }
+}
+
+const sameSet = (a, b) => a.length === b.length && [...a].sort().join() === [...b].sort().join()
+
+// noNulls: the page prints no null, undefined or NaN (a null child of an
+// element prints "null").
+async function noNulls(page, where) {
+  const text = await page.innerText('main')
+  check(!/\b(null|undefined|NaN)\b/.test(text), `${where}: the page prints null, undefined or NaN`)
+}
+
+// compareLists opens each list the page offers (only keys matching only,
+// when given) and compares its rows with the API's; it returns how many rows.
+async function compareLists(page, period, want, only) {
+  const offered = await page.$$eval('[data-list]:not(#list)', (els) => [...new Set(els.map((e) => e.dataset.list))])
+  const uncertain = (k) => (want.uncertain || []).some((p) => k.startsWith(p))
+  const problems = []
+  for (const k of offered) if (!(k in want.lists) && !uncertain(k)) problems.push(`${k}: the page offers a list the API has no rows for`)
+  for (const [k, ids] of Object.entries(want.lists)) {
+    if (ids.length > 0 && !offered.includes(k) && (!only || only(k))) problems.push(`${k}: the API has ${ids.length} records behind it, the page offers no list`)
+  }
+  if (problems.length) throw new Error(`period ${period}:\n  ${problems.join('\n  ')}`)
+  let rows = 0
+  for (const k of offered) {
+    if (!(k in want.lists) || (only && !only(k))) continue
+    await page.click(`[data-list="${k}"]:not(#list)`)
+    const got = await listRows(page, k)
+    const ids = want.lists[k]
+    check(new Set(got.ids).size === got.ids.length, `period ${period}, list ${k}: a record is listed twice`)
+    check(got.total === ids.length, `period ${period}, list ${k}: says ${got.total} records, the API has ${ids.length}`)
+    check(sameSet(got.ids, ids), `period ${period}, list ${k}: lists ${got.ids.length} records over ${got.pages} pages, the API has ${ids.length}; missing ${ids.filter((i) => !got.ids.includes(i)).slice(0, 3)}, extra ${got.ids.filter((i) => !ids.includes(i)).slice(0, 3)}`)
+    rows += got.ids.length
+    await noNulls(page, `period ${period}, list ${k}`)
+  }
+  return rows
+}
+
+// csvRows parses RFC 4180 text.
+function csvRows(text) {
+  const rows = []
+  let row = []
+  let cell = ''
+  let quoted = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') { cell += '"'; i++ } else if (c === '"') quoted = false
+      else cell += c
+    } else if (c === '"') quoted = true
+    else if (c === ',') { row.push(cell); cell = '' } else if (c === '\r') continue
+    else if (c === '\n') { row.push(cell); rows.push(row); row = []; cell = '' } else cell += c
+  }
+  if (cell || row.length) { row.push(cell); rows.push(row) }
+  return rows
+}
+
+// noClipping: no text leaves its box at the page's width.
+async function noClipping(page, where) {
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
+  check(overflow <= 0, `${where}: the page scrolls sideways by ${overflow}px`)
+  const clipped = await page.evaluate(() => [...document.querySelectorAll('main .card *')]
+    // (a list's column heads are for screen readers only on a phone: each value carries its label)
+    .filter((e) => (e.children.length === 0 || e.classList.contains('total')) && !e.closest('.sr-only') && getComputedStyle(e.closest('thead') || e).position !== 'absolute' && e.offsetParent !== null)
+    .filter((e) => e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).display !== 'inline')
+    .map((e) => `${e.className || e.tagName}: ${e.textContent.trim().slice(0, 40)}`))
+  check(clipped.length === 0, `${where}: these overflow their box: ${clipped.slice(0, 5).join('; ')}`)
 }
 
 async function signIn(page, base, email, password) {
@@ -112,29 +197,58 @@ async function main() {
     const auth = JSON.parse(await page.evaluate(() => localStorage.getItem('pocketbase_auth')))
     check(auth && auth.token && auth.record && auth.record.email === want.manager.email, 'the token is not kept as PocketBase\'s JS SDK keeps it')
     let compared = 0
+    let listed = 0
     for (const [period, figs] of Object.entries(want.periods)) {
       await page.selectOption('#period', period)
       await ready(page)
       compared += compare(period, await figures(page), figs)
+      // every list in the period the screenshots show; the period's own (stalled deals) in the others
+      listed += await compareLists(page, period, figs, period === want.shotPeriod ? null : (k) => k.startsWith('stalled.'))
       await noForeigners(page, want.forbidden, `period ${period}`)
       const text = await page.innerText('main')
       check(!/\b(null|undefined|NaN)\b/.test(text), `period ${period}: the page prints null, undefined or NaN`)
       if (period === want.shotPeriod) await page.screenshot({ path: path.join(shots, 'desktop-overview.png'), fullPage: true })
     }
-    console.log(`compared ${compared} figures over ${Object.keys(want.periods).length} periods`)
+    console.log(`compared ${compared} figures and ${listed} listed records over ${Object.keys(want.periods).length} periods`)
+    const lists = want.periods[want.shotPeriod].lists
+
+    // the big rep's customers: sorted by name, then by next visit due; the CSV holds every one
+    const bigKey = `customers.${want.big.id}`
+    await page.click(`[data-list="${bigKey}"]`)
+    const byName = await listRows(page, bigKey)
+    check(byName.ids.join() === want.big.sorted.join(), `the big rep's customers are not in the order of their names`)
+    await page.click('button[data-sort="next_visit_due"]')
+    await page.waitForSelector('#list[data-state=ready] th[aria-sort=ascending] button[data-sort="next_visit_due"]')
+    const firstPage = await page.$$eval('#list tbody tr[data-id]', (trs) => trs.map((t) => t.dataset.id))
+    check(firstPage.join() === want.big.byNextDue.slice(0, 25).join(), 'sorted by next visit due, the first page is not the API\'s first 25')
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#list-csv')])
+    const csv = csvRows(fs.readFileSync(await download.path(), 'utf8').replace(/^\ufeff/, ''))
+    check(csv[0][0] === 'Customer' && csv[0][csv[0].length - 1] === 'Rounds id', `the CSV's header: ${csv[0]}`)
+    check(sameSet(csv.slice(1).map((r) => r[r.length - 1]), want.big.sorted), `the CSV holds ${csv.length - 1} customers, the rep ${want.big.sorted.length}`)
+    check(csv.slice(1).map((r) => r[r.length - 1]).join() === want.big.byNextDue.join(), 'the CSV is not in the list\'s order')
+    const formula = csv.find((r) => r[0].includes(want.formula.slice(1)))
+    check(formula && formula[0] === "'" + want.formula, `a name a spreadsheet would run is not defused in the CSV: ${formula && formula[0]}`)
+    await page.screenshot({ path: path.join(shots, 'desktop-list-customers.png') })
+
+    // search by a rep's name finds their customers
+    await page.fill('#search', want.big.name)
+    await page.waitForSelector(`#list[data-list=search][data-state=ready][data-total="${want.big.sorted.length}"]`)
 
     // a customer of another team is not found
     await page.fill('#search', want.foreignCustomer)
-    await page.waitForSelector('#results[data-state=empty]')
-    check((await page.innerText('#results')).includes('No customer of your team matches'), 'a search for another team\'s customer does not say it found none')
+    await page.waitForSelector('#list[data-list=search][data-state=empty]')
+    check((await page.innerText('#list')).includes('No customer of your team matches'), 'a search for another team\'s customer does not say it found none')
 
     // the hand-over
     const h = want.handOver
     await page.fill('#search', h.customerName)
-    await page.waitForSelector(`#results [data-customer="${h.customer}"]`)
-    await page.click(`#results [data-customer="${h.customer}"]`)
+    await page.waitForSelector(`#list[data-list=search] tr[data-id="${h.customer}"]`)
+    await page.click(`#list tr[data-id="${h.customer}"] button.link`)
     await page.waitForSelector(`#customer[data-state=ready][data-customer="${h.customer}"]`)
     check((await page.getAttribute('#customer-owner', 'data-owner')) === h.from, 'the customer panel does not show the owner')
+    const promisers = async () => new Map(await page.$$eval('#customer li[data-kind=follow_up]', (lis) => lis.map((l) => [l.dataset.id, l.dataset.promiser])))
+    const before = await promisers()
+    check([...before.values()].includes(h.fromName), `the timeline does not say ${h.fromName} promised the open follow-up`)
     await noForeigners(page, want.forbidden, 'the customer panel')
     await page.selectOption('#handover-to', h.to)
     await page.click('#handover')
@@ -145,8 +259,40 @@ async function main() {
     const panel = await page.innerText('#customer')
     check(panel.includes(`handed from ${h.fromName} to ${h.toName}`), `the timeline does not show the hand-over:\n${panel}`)
     check(panel.includes(`now ${h.toName}'s`), 'no confirmation of the hand-over')
+    const after = await promisers()
+    for (const [id, who] of before) check(after.get(id) === who, `after the hand-over the timeline says ${after.get(id)} promised ${id}, before it said ${who}`)
+    check(panel.includes(`now held by ${h.toName}`), 'the timeline does not say who holds the promise now')
     await ready(page)
     await page.screenshot({ path: path.join(shots, 'desktop-customer.png'), fullPage: true })
+
+    // bulk: every customer of the rep who left, then two ticked of the big rep's
+    const b = want.bulk
+    await page.click(`[data-list="customers.${b.from}"]`)
+    await page.waitForSelector(`#list[data-list="customers.${b.from}"][data-state=ready]`)
+    check((await page.innerText('#list-hint')).includes('has left'), 'the list of a rep who left does not say so')
+    await page.selectOption('#bulk-to', b.to)
+    await page.click('#bulk-all')
+    await page.waitForSelector('#bulk-confirm')
+    await noNulls(page, 'the bulk hand-over')
+    await page.screenshot({ path: path.join(shots, 'desktop-bulk-hand-over.png') })
+    await page.click('#bulk-confirm')
+    await page.waitForSelector(`#list[data-list="customers.${b.from}"][data-state=empty]`, { timeout: 15000 })
+    check((await page.innerText('#list')).includes(`now ${h.toName}'s`), 'no confirmation of the bulk hand-over')
+    await ready(page)
+    await page.click(`[data-list="customers.${b.big}"]`)
+    await page.waitForSelector(`#list[data-list="customers.${b.big}"][data-page="1"][data-state=ready]`)
+    await page.click('#list-next')
+    await page.waitForSelector(`#list[data-list="customers.${b.big}"][data-page="2"][data-state=ready]`)
+    const boxes = await page.$$('#list [data-select]')
+    await boxes[0].check()
+    await boxes[boxes.length - 1].check()
+    await page.selectOption('#bulk-to', b.to)
+    await page.click('#bulk-selected')
+    await page.waitForSelector('#bulk-confirm')
+    await noNulls(page, 'the bulk hand-over of ticked customers')
+    await page.click('#bulk-confirm')
+    await page.waitForSelector(`#list[data-total="${want.big.sorted.length - 2}"]`, { timeout: 15000 })
+    await ready(page)
 
     // unreachable server: a banner that says so, and Retry recovers
     await page.route('**/api/**', (route) => route.abort('connectionrefused'))
@@ -197,9 +343,25 @@ async function main() {
     }
     await page.setViewportSize(PHONE)
     await page.screenshot({ path: path.join(shots, 'phone-overview.png'), fullPage: true })
+    // one list of each kind, at both widths
+    const kinds = ['customers.', 'due.', 'followups.', 'stalled.', 'deals.late']
+    for (const kind of kinds) {
+      const key = Object.keys(lists).find((k) => k.startsWith(kind) && lists[k].length > 0 && (kind !== 'customers.' || k === `customers.${want.big.id}`))
+      const opener = key && await page.$(`[data-list="${key}"]:not(#list)`)
+      if (!opener) continue
+      await opener.click()
+      await page.waitForSelector(`#list[data-list="${key}"][data-state=ready]`)
+      for (const width of [390, 360]) {
+        await page.setViewportSize({ width, height: PHONE.height })
+        await noClipping(page, `list ${key} at ${width} px`)
+        await noNulls(page, `list ${key} at ${width} px`)
+        await page.locator('#list').screenshot({ path: path.join(shots, `phone-${width}-list-${kind.replace(/\W+$/, '')}.png`) })
+      }
+      await page.setViewportSize(PHONE)
+    }
     await page.fill('#search', h.customerName)
-    await page.waitForSelector(`#results [data-customer="${h.customer}"]`)
-    await page.click(`#results [data-customer="${h.customer}"]`)
+    await page.waitForSelector(`#list[data-list=search] tr[data-id="${h.customer}"]`)
+    await page.click(`#list tr[data-id="${h.customer}"] button.link`)
     await page.waitForSelector(`#customer[data-state=ready][data-customer="${h.customer}"]`)
     await page.screenshot({ path: path.join(shots, 'phone-customer.png') })
     const overflow2 = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)

@@ -9,7 +9,7 @@
 const AUTH_KEY = 'pocketbase_auth';
 const PAGE = 500; // records per list request
 
-const state = { token: '', user: null, users: new Map(), team: [], period: null, load: 0 };
+const state = { token: '', user: null, users: new Map(), team: [], stages: new Map(), period: null, report: null, now: '', load: 0 };
 
 // ---------------------------------------------------------------------------
 // DOM helpers
@@ -53,6 +53,22 @@ function day(iso) {
   const d = new Date(iso.replace(' ', 'T'));
   if (Number.isNaN(d.getTime())) return iso.slice(0, 10);
   return d.toLocaleDateString(undefined, { day: 'numeric', month: 'short', year: 'numeric' });
+}
+
+// pbDate is an instant as PocketBase writes it (UTC), to compare in filters.
+const pbDate = (d) => d.toISOString().replace('T', ' ');
+
+const startOfToday = () => { const d = new Date(); return new Date(d.getFullYear(), d.getMonth(), d.getDate()); };
+
+// ago is how long ago an instant was, in words.
+function ago(isoText) {
+  const t = new Date(isoText.replace(' ', 'T')).getTime();
+  if (Number.isNaN(t)) return '—';
+  const min = Math.round((Date.now() - t) / 60000);
+  const rtf = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' });
+  if (min < 60) return rtf.format(-Math.max(0, min), 'minute');
+  if (min < 48 * 60) return rtf.format(-Math.round(min / 60), 'hour');
+  return rtf.format(-Math.round(min / 1440), 'day');
 }
 
 function repName(id) {
@@ -286,14 +302,21 @@ async function loadAll() {
   $('activity-hint').textContent = 'Weeks (Monday to Sunday, UTC) that overlap the period.';
   setSection('due', 'loading', loading('customers due'));
   setSection('followups', 'loading', loading('follow-ups'));
+  // one instant for every "overdue" and "past" on the page, so that a figure and its list agree
+  state.now = pbDate(new Date());
   try {
-    const users = await all('users', { sort: 'name', fields: 'id,name,email,role,active,manager' });
+    const [users, stages] = await Promise.all([
+      all('users', { sort: 'name', fields: 'id,name,email,role,active,manager' }),
+      all('stages', { sort: 'position,name', fields: 'id,name,max_days,outcome' }),
+    ]);
     if (load !== state.load) return;
     state.users = new Map(users.map((u) => [u.id, u]));
     state.team = users.filter((u) => u.role === 'rep' && u.manager === state.user.id);
+    state.stages = new Map(stages.map((x) => [x.id, x]));
   } catch (err) {
     return failAll(load, err);
   }
+  showTierHint(load);
   const results = await Promise.allSettled([
     showForecast(load, p),
     showActivity(load, p),
@@ -325,18 +348,25 @@ async function guarded(load, ids, fn) {
 
 function showForecast(load, p) {
   return guarded(load, ['forecast', 'funnel'], async () => {
-    const report = await api(`/api/reports/forecast?${new URLSearchParams({ from: p.from, to: p.to })}`);
+    const [report, late] = await Promise.all([
+      api(`/api/reports/forecast?${new URLSearchParams({ from: p.from, to: p.to })}`),
+      total('opportunities', LISTS.late().filter),
+    ]);
     if (load !== state.load) return;
+    state.report = report;
+    const lateLine = h('p', { class: 'totals-line' }, late > 0
+      ? h('span', { class: 'warn' }, opener('deals.late', { kind: 'late' }, fig('deals.late', late, count(late, 'open deal', 'open deals'))), ' past their expected close')
+      : h('span', { class: 'quiet' }, fig('deals.late', 0, 'No open deal'), ' is past its expected close.'));
     const currencies = report.currencies || [];
     if (currencies.length === 0) {
       setSection('forecast', 'empty', empty('No closed orders and no open deals expected to close in this period.'));
-      setSection('funnel', 'empty', empty('No open deals expected to close in this period.'));
+      setSection('funnel', late ? 'ready' : 'empty', lateLine, empty('No open deals expected to close in this period.'));
       return;
     }
     setSection('forecast', 'ready', ...currencies.map(forecastOf));
     const stages = currencies.filter((c) => c.by_stage && c.by_stage.length > 0);
-    if (stages.length === 0) setSection('funnel', 'empty', empty('No open deals expected to close in this period.'));
-    else setSection('funnel', 'ready', ...stages.map(funnelOf));
+    if (stages.length === 0) setSection('funnel', late ? 'ready' : 'empty', lateLine, empty('No open deals expected to close in this period.'));
+    else setSection('funnel', 'ready', lateLine, ...stages.map(funnelOf));
   });
 }
 
@@ -371,7 +401,8 @@ function funnelOf(c) {
         h('span', { class: 'nums' },
           fig(`funnel.${cur}.${s.stage}.count`, s.count, count(s.count, 'deal', 'deals')), ' · ',
           fig(`funnel.${cur}.${s.stage}.amount`, s.amount, money(s.amount, cur)),
-          s.stalled > 0 ? h('span', { class: 'warn' }, ' · ', fig(`funnel.${cur}.${s.stage}.stalled`, s.stalled, `${s.stalled} stalled`))
+          s.stalled > 0
+            ? h('span', { class: 'warn' }, ' · ', opener(`stalled.${cur}.${s.stage}`, { kind: 'stalled', stage: s.stage, currency: cur }, fig(`funnel.${cur}.${s.stage}.stalled`, s.stalled, `${s.stalled} stalled`)))
             : h('span', { class: 'quiet' }, ' · ', fig(`funnel.${cur}.${s.stage}.stalled`, 0, 'none stalled')))))));
 }
 
@@ -380,8 +411,9 @@ function showActivity(load, p) {
     const rows = await all('rep_activity', { filter: `week >= ${quote(weekBefore(p.from))} && week <= ${quote(p.to)}` });
     if (load !== state.load) return;
     const byRep = new Map();
+    const zero = () => ({ planned: 0, later: 0, done: 0, verified: 0, productive: 0, orders: 0, weeks: 0, lastSync: '' });
     for (const r of rows) {
-      const a = byRep.get(r.rep) || { planned: 0, later: 0, done: 0, verified: 0, productive: 0, orders: 0, weeks: 0 };
+      const a = byRep.get(r.rep) || zero();
       // done is compared with what was planned up to now; later visits are planned, not missed
       a.planned += r.visits_planned_to_date;
       a.later += r.visits_planned - r.visits_planned_to_date;
@@ -390,6 +422,7 @@ function showActivity(load, p) {
       a.productive += r.productive_visits;
       a.orders += r.orders;
       a.weeks++;
+      if ((r.last_sync_at || '') > a.lastSync) a.lastSync = r.last_sync_at;
       byRep.set(r.rep, a);
     }
     const weeks = new Set(rows.map((r) => r.week)).size;
@@ -398,7 +431,6 @@ function showActivity(load, p) {
       : 'Weeks (Monday to Sunday, UTC) that overlap the period.';
     // every rep of the team, the ones who did nothing (and the inactive) included: they are who a
     // manager must see
-    const zero = () => ({ planned: 0, later: 0, done: 0, verified: 0, productive: 0, orders: 0, weeks: 0 });
     const reps = state.team.map((u) => [u.id, byRep.get(u.id) || zero()]);
     for (const [id, a] of byRep) if (!state.team.some((u) => u.id === id) && a.planned + a.done + a.orders > 0) reps.push([id, a]);
     if (weeks === 0 && rows.length === 0 && p.from > new Date().toISOString().slice(0, 10)) {
@@ -409,14 +441,23 @@ function showActivity(load, p) {
       setSection('activity', 'empty', empty('No reps report to you yet: an admin sets a rep\'s manager in the dashboard.'));
       return;
     }
+    // the last sync of a rep with no week in the period: their latest week says it
+    await Promise.all(reps.filter(([, a]) => !a.lastSync).map(async ([rep, a]) => {
+      const res = await api(`/api/collections/rep_activity/records?${new URLSearchParams({ filter: `rep = ${quote(rep)}`, sort: '-last_sync_at', perPage: '1', skipTotal: '1', fields: 'last_sync_at' })}`);
+      a.lastSync = (res.items[0] && res.items[0].last_sync_at) || '';
+    }));
+    if (load !== state.load) return;
     reps.sort((x, y) => repName(x[0]).localeCompare(repName(y[0])));
     const max = Math.max(1, ...reps.map(([, a]) => Math.max(a.planned, a.done)));
     setSection('activity', 'ready',
       legend(['done', 'Visits done'], ['outline', 'Planned']),
       h('ul', { class: 'rows', 'aria-label': 'Activity per rep' },
         reps.map(([rep, a]) => h('li', { class: 'row', 'data-rep': rep },
-          h('span', { class: 'name' }, repName(rep), state.users.get(rep)?.active === false ? h('span', { class: 'muted' }, ' (inactive)') : '',
-            a.planned + a.later + a.done + a.orders === 0 ? h('span', { class: 'warn' }, ' · nothing this period') : ''),
+          h('span', { class: 'name' },
+            opener(`customers.${rep}`, { kind: 'customers', rep }, repName(rep), 'Open the customers of ' + repName(rep)),
+            state.users.get(rep)?.active === false ? h('span', { class: 'muted' }, ' (inactive)') : '',
+            a.planned + a.later + a.done + a.orders === 0 ? h('span', { class: 'warn' }, ' · nothing this period') : '',
+            h('span', { class: 'sync muted', 'data-last-sync': a.lastSync }, a.lastSync ? `last sync ${ago(a.lastSync)}` : 'no sync yet')),
           bar([[a.done, 'done']], max, { outline: a.planned }),
           h('span', { class: 'nums' },
             fig(`activity.${rep}.visits_done`, a.done), ' of ', fig(`activity.${rep}.visits_planned`, a.planned), ' visits planned so far done · ',
@@ -427,9 +468,12 @@ function showActivity(load, p) {
   });
 }
 
+// tierOf is a tier's filter: C holds the customers no tier was given yet.
+const tierOf = (tier) => (tier === 'C' ? "(tier = 'C' || tier = '')" : `tier = ${quote(tier)}`);
+
 function showDue(load) {
   return guarded(load, ['due'], async () => {
-    const rows = await all('visits_due', { sort: '-days_overdue,tier', expand: 'customer,owner', fields: 'id,tier,days_overdue,next_visit_due,owner,expand.customer.name,expand.owner.name' });
+    const rows = await all('visits_due', { fields: 'id,tier,days_overdue' });
     if (load !== state.load) return;
     if (rows.length === 0) {
       setSection('due', 'empty', empty('Every customer of your team has been visited on time. Nobody is due today.'));
@@ -438,31 +482,40 @@ function showDue(load) {
     const tiers = ['A', 'B', 'C'];
     const cell = (tier, kind) => {
       const n = rows.filter((r) => (r.tier || 'C') === tier && (kind === 'overdue' ? r.days_overdue > 0 : r.days_overdue === 0)).length;
-      return h('td', { class: n > 0 && kind === 'overdue' ? 'warn' : '' }, fig(`due.${tier}.${kind}`, n));
+      const f = fig(`due.${tier}.${kind}`, n);
+      return h('td', { class: n > 0 && kind === 'overdue' ? 'warn' : '' },
+        n > 0 ? opener(`due.${tier}.${kind}`, { kind: 'due', tier, when: kind }, f, `${kind === 'overdue' ? 'Overdue' : 'Due today'}: tier ${tier}`) : f);
     };
-    const worst = rows.filter((r) => r.days_overdue > 0).slice(0, 8);
+    const overdue = rows.filter((r) => r.days_overdue > 0).length;
     setSection('due', 'ready',
       h('table', { class: 'tiers' },
         h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Tier'), h('th', { scope: 'col' }, 'Overdue'), h('th', { scope: 'col' }, 'Due today'))),
         h('tbody', {}, tiers.map((t) => h('tr', {}, h('th', { scope: 'row' }, h('span', { class: `tier tier-${t}` }, t)), cell(t, 'overdue'), cell(t, 'today'))))),
-      worst.length ? h('h3', {}, 'Most overdue') : null,
-      worst.length ? h('ul', { class: 'list' }, worst.map((r) => h('li', {},
-        h('span', { class: `tier tier-${r.tier || 'C'}` }, r.tier || 'C'), ' ',
-        h('button', { type: 'button', class: 'link', onclick: () => openCustomer(r.id) }, (r.expand && r.expand.customer && r.expand.customer.name) || r.id),
-        h('span', { class: 'muted' }, ` · ${(r.expand && r.expand.owner && r.expand.owner.name) || repName(r.owner)} · ${count(r.days_overdue, 'day', 'days')} overdue`)))) : null);
+      overdue > 0 ? h('p', { class: 'more' }, opener('due.all.overdue', { kind: 'due', when: 'overdue' }, `Every overdue customer (${overdue}), most overdue first`)) : null);
   });
+}
+
+async function showTierHint(load) {
+  try {
+    const res = await api('/api/collections/company_settings/records?perPage=1&skipTotal=1');
+    const s = res.items[0];
+    if (load !== state.load || !s) return;
+    const pct = (n) => new Intl.NumberFormat(undefined, { maximumFractionDigits: 1 }).format(n);
+    $('due-hint').textContent = `Right now, by tier: A are the customers that make the first ${pct(s.tier_a_share)} % of revenue over ${count(s.revenue_months, 'month', 'months')}, B the next up to ${pct(s.tier_b_share)} %, C the rest.`;
+  } catch {
+    // the hint stays general
+  }
 }
 
 function showFollowUps(load) {
   return guarded(load, ['followups'], async () => {
-    const rows = await all('follow_ups', { filter: "status = 'open'", sort: 'due_at', expand: 'customer', fields: 'id,due_at,note,assignee,customer,expand.customer.name' });
+    const rows = await all('follow_ups', { filter: "status = 'open'", fields: 'id,due_at,assignee' });
     if (load !== state.load) return;
     if (rows.length === 0) {
       setSection('followups', 'empty', empty('No open follow-ups: every promise is kept.'));
       return;
     }
-    const now = new Date().toISOString().replace('T', ' ');
-    const overdue = (f) => f.due_at < now;
+    const overdue = (f) => f.due_at < state.now;
     const byRep = new Map();
     for (const f of rows) {
       const a = byRep.get(f.assignee) || { open: 0, overdue: 0 };
@@ -470,75 +523,350 @@ function showFollowUps(load) {
       if (overdue(f)) a.overdue++;
       byRep.set(f.assignee, a);
     }
-    const late = rows.filter(overdue);
+    const late = rows.filter(overdue).length;
     const reps = [...byRep.entries()].sort((x, y) => repName(x[0]).localeCompare(repName(y[0])));
+    const link = (key, spec, f, n) => (n > 0 ? opener(key, spec, f) : f);
     setSection('followups', 'ready',
-      h('p', { class: 'totals-line' }, fig('followups.open', rows.length, count(rows.length, 'open follow-up', 'open follow-ups')), ', ',
-        h('span', { class: late.length ? 'warn' : '' }, fig('followups.overdue', late.length, `${late.length} overdue`))),
+      h('p', { class: 'totals-line' },
+        link('followups.open', { kind: 'followups' }, fig('followups.open', rows.length, count(rows.length, 'open follow-up', 'open follow-ups')), rows.length), ', ',
+        h('span', { class: late ? 'warn' : '' }, link('followups.overdue', { kind: 'followups', overdue: true }, fig('followups.overdue', late, `${late} overdue`), late))),
       h('ul', { class: 'rows compact', 'aria-label': 'Follow-ups per rep' }, reps.map(([rep, a]) => h('li', { class: 'row', 'data-rep': rep },
         h('span', { class: 'name' }, repName(rep)),
-        bar([[a.overdue, 'late'], [a.open - a.overdue, 'open']], rows.length > 0 ? Math.max(...reps.map(([, b]) => b.open)) : 1),
-        h('span', { class: 'nums' }, fig(`followups.${rep}.open`, a.open, `${a.open} open`), ' · ', fig(`followups.${rep}.overdue`, a.overdue, `${a.overdue} overdue`))))),
-      late.length ? h('h3', {}, 'Overdue') : null,
-      late.length ? h('ul', { class: 'list' }, late.slice(0, 8).map((f) => h('li', {},
-        h('button', { type: 'button', class: 'link', onclick: () => openCustomer(f.customer) }, (f.expand && f.expand.customer && f.expand.customer.name) || f.customer),
-        h('span', {}, `: ${f.note || 'follow up'}`),
-        h('span', { class: 'muted' }, ` · due ${day(f.due_at)} · ${repName(f.assignee)}`)))) : null);
+        bar([[a.overdue, 'late'], [a.open - a.overdue, 'open']], Math.max(...reps.map(([, b]) => b.open))),
+        h('span', { class: 'nums' },
+          link(`followups.${rep}.open`, { kind: 'followups', rep }, fig(`followups.${rep}.open`, a.open, `${a.open} open`), a.open), ' · ',
+          link(`followups.${rep}.overdue`, { kind: 'followups', rep, overdue: true }, fig(`followups.${rep}.overdue`, a.overdue, `${a.overdue} overdue`), a.overdue))))));
   });
+}
+
+// ---------------------------------------------------------------------------
+// Lists: every number opens the records behind it, paged, sortable and
+// exported as CSV, read with the manager's token (the policy decides)
+
+const LIST_PAGE = 25;
+
+// total is how many records of a collection a filter finds.
+async function total(collection, filter) {
+  const res = await api(`/api/collections/${collection}/records?${new URLSearchParams({ filter, perPage: '1', fields: 'id' })}`);
+  return res.totalItems;
+}
+
+const cust = (r) => (r.expand && r.expand.customer && r.expand.customer.name) || '';
+const ownerName = (r, field) => (r.expand && r.expand[field] && r.expand[field].name) || repName(r[field]);
+const daysSince = (iso) => (iso ? Math.max(0, Math.floor((Date.now() - new Date(iso.replace(' ', 'T')).getTime()) / 86400000)) : 0);
+const dealColumns = [
+  { label: 'Deal', value: (r) => r.title, sort: 'title' },
+  { label: 'Customer', value: cust, customer: (r) => r.customer },
+  { label: 'Rep', value: (r) => ownerName(r, 'owner'), rep: true },
+  { label: 'Amount', value: (r) => money(r.amount, r.currency), csv: (r) => r.amount, sort: 'amount', num: true },
+  { label: 'Currency', value: (r) => r.currency, csvOnly: true },
+  { label: 'Stage', value: (r) => (r.expand && r.expand.stage && r.expand.stage.name) || '' },
+  { label: 'Days in stage', value: (r) => daysSince(r.stage_entered_at), sort: '-stage_entered_at', num: true },
+  { label: 'Expected close', value: (r) => day(r.expected_close), csv: (r) => (r.expected_close || '').slice(0, 10), sort: 'expected_close' },
+];
+const dealFields = 'id,title,customer,owner,amount,currency,stage,stage_entered_at,expected_close,expand.customer.name,expand.owner.name,expand.stage.name';
+
+// LISTS: each kind of list, from what opened it to its query and columns.
+const LISTS = {
+  stalled: (o) => {
+    const st = state.stages.get(o.stage) || { name: 'a stage', max_days: 0 };
+    const cutoff = pbDate(new Date(Date.now() - st.max_days * 86400000));
+    const r = state.report || {};
+    return {
+      title: `Stalled in ${st.name} (${o.currency})`,
+      hint: `Open deals expected to close in the period, longer than ${count(st.max_days, 'day', 'days')} in ${st.name}.`,
+      collection: 'opportunities', repField: 'owner', columns: dealColumns, fields: dealFields, expand: 'customer,owner,stage',
+      filter: `stage = ${quote(o.stage)} && currency = ${quote(o.currency)} && expected_close >= ${quote(r.start)} && expected_close < ${quote(r.end)} && stage_entered_at != '' && stage_entered_at < ${quote(cutoff)}`,
+      sort: 'stage_entered_at', noun: ['deal', 'deals'],
+    };
+  },
+  late: () => ({
+    title: 'Deals past their expected close',
+    hint: 'Open deals whose expected close is before today: move the date, or close them won or lost.',
+    collection: 'opportunities', repField: 'owner', columns: dealColumns, fields: dealFields, expand: 'customer,owner,stage',
+    filter: `stage.outcome = 'open' && expected_close != '' && expected_close < ${quote(pbDate(startOfToday()))}`,
+    sort: 'expected_close', noun: ['deal', 'deals'],
+  }),
+  due: (o) => ({
+    title: `${o.when === 'overdue' ? 'Overdue for a visit' : 'Due for a visit today'}${o.tier ? `: tier ${o.tier}` : ''}`,
+    hint: o.when === 'overdue' ? 'Customers whose next visit was due before today.' : 'Customers whose next visit is due today.',
+    collection: 'visits_due', repField: 'owner', expand: 'customer,owner', fields: 'id,tier,days_overdue,next_visit_due,last_visit_at,owner,expand.customer.name,expand.owner.name',
+    filter: [o.tier ? tierOf(o.tier) : '', o.when === 'overdue' ? 'days_overdue > 0' : 'days_overdue = 0'].filter(Boolean).join(' && '),
+    sort: '-days_overdue', noun: ['customer', 'customers'],
+    columns: [
+      { label: 'Customer', value: cust, customer: (r) => r.id },
+      { label: 'Tier', value: (r) => r.tier || 'C', sort: 'tier' },
+      { label: 'Rep', value: (r) => ownerName(r, 'owner'), rep: true },
+      { label: 'Last visit', value: (r) => day(r.last_visit_at), csv: (r) => (r.last_visit_at || '').slice(0, 10), sort: 'last_visit_at' },
+      { label: 'Due', value: (r) => day(r.next_visit_due), csv: (r) => (r.next_visit_due || '').slice(0, 10), sort: 'next_visit_due' },
+      { label: 'Days overdue', value: (r) => r.days_overdue, sort: '-days_overdue', num: true },
+    ],
+  }),
+  followups: (o) => ({
+    title: `${o.overdue ? 'Overdue follow-ups' : 'Open follow-ups'}${o.rep ? ` of ${repName(o.rep)}` : ''}`,
+    hint: o.overdue ? 'Promises whose due time has passed.' : 'Promises not yet kept.',
+    collection: 'follow_ups', repField: 'assignee', expand: 'customer,assignee,promised_by', fields: 'id,note,due_at,customer,assignee,promised_by,expand.customer.name,expand.assignee.name,expand.promised_by.name',
+    filter: ["status = 'open'", o.overdue ? `due_at < ${quote(state.now)}` : ''].filter(Boolean).join(' && '),
+    sort: 'due_at', noun: ['follow-up', 'follow-ups'], rep: o.rep,
+    columns: [
+      { label: 'Customer', value: cust, customer: (r) => r.customer },
+      { label: 'Promise', value: (r) => r.note || 'Follow up' },
+      { label: 'Held by', value: (r) => ownerName(r, 'assignee'), rep: true },
+      { label: 'Promised by', value: (r) => (r.promised_by ? ownerName(r, 'promised_by') : ownerName(r, 'assignee')) },
+      { label: 'Due', value: (r) => day(r.due_at), csv: (r) => (r.due_at || '').slice(0, 10), sort: 'due_at' },
+    ],
+  }),
+  customers: (o) => ({
+    title: o.q ? `Customers matching “${o.q}”` : `Customers of ${repName(o.rep)}`,
+    hint: o.q ? 'By customer name or by the rep who holds them.' : (state.users.get(o.rep)?.active === false ? `${repName(o.rep)} has left: hand their customers to another rep.` : 'Tick customers to hand them to another rep of your team.'),
+    collection: 'customers', repField: 'owner', expand: 'owner', fields: 'id,name,tier,city,owner,last_visit_at,next_visit_due,expand.owner.name',
+    filter: o.q ? `(name ~ ${quote(o.q)} || owner.name ~ ${quote(o.q)})` : '',
+    sort: 'name', noun: ['customer', 'customers'], rep: o.rep, selectable: true,
+    empty: o.q ? `No customer of your team matches “${o.q}”.` : `${repName(o.rep)} holds no customer.`,
+    columns: [
+      { label: 'Customer', value: (r) => r.name, customer: (r) => r.id, sort: 'name' },
+      { label: 'Tier', value: (r) => r.tier || 'C', sort: 'tier' },
+      { label: 'City', value: (r) => r.city || '', sort: 'city' },
+      { label: 'Rep', value: (r) => ownerName(r, 'owner'), rep: true },
+      { label: 'Last visit', value: (r) => day(r.last_visit_at), csv: (r) => (r.last_visit_at || '').slice(0, 10), sort: 'last_visit_at' },
+      { label: 'Next visit due', value: (r) => day(r.next_visit_due), csv: (r) => (r.next_visit_due || '').slice(0, 10), sort: 'next_visit_due' },
+    ],
+  }),
+};
+
+let list = null; // the open list: { key, opts, spec, page, sort, rep, selected, seq }
+
+// opener makes a figure a button that opens its list.
+function opener(key, opts, child, label) {
+  return h('button', { type: 'button', class: 'link opener', 'data-list': key, title: label || null, onclick: () => openList(key, opts) }, child);
+}
+
+function openList(key, opts) {
+  const spec = LISTS[opts.kind](opts);
+  list = { key, opts, spec, page: 1, sort: spec.sort, rep: opts.rep || '', selected: new Set(), seq: 0 };
+  const card = $('list');
+  card.hidden = false;
+  loadList().then(() => card.scrollIntoView({ block: 'start' }));
+}
+
+function listFilter() {
+  const parts = [list.spec.filter];
+  if (list.rep) parts.push(`${list.spec.repField} = ${quote(list.rep)}`);
+  return parts.filter(Boolean).join(' && ');
+}
+
+async function loadList(notice) {
+  const card = $('list');
+  const seq = ++list.seq;
+  const { spec } = list;
+  card.dataset.state = 'loading';
+  card.dataset.list = list.key;
+  $('list-title').textContent = spec.title;
+  $('list-hint').textContent = spec.hint;
+  const body = card.querySelector('.body');
+  if (!body.querySelector('table')) body.replaceChildren(loading(spec.noun[1]));
+  try {
+    const q = new URLSearchParams({ page: String(list.page), perPage: String(LIST_PAGE), sort: `${list.sort},id`, expand: spec.expand, fields: spec.fields });
+    const filter = listFilter();
+    if (filter) q.set('filter', filter);
+    const res = await api(`/api/collections/${spec.collection}/records?${q}`);
+    if (seq !== list.seq) return;
+    if (res.items.length === 0 && list.page > 1) {
+      list.page = Math.max(1, res.totalPages);
+      return loadList(notice);
+    }
+    renderList(res, notice);
+  } catch (err) {
+    if (seq !== list.seq) return;
+    card.dataset.state = 'error';
+    body.replaceChildren(h('p', { class: 'error' }, err.message));
+    if (err.status === 0) showBanner(err.message, () => loadList());
+  }
+}
+
+function renderList(res, notice) {
+  const card = $('list');
+  const { spec } = list;
+  // one rep's list needs no rep column
+  const cols = spec.columns.filter((c) => !c.csvOnly && !(list.rep && c.rep));
+  const reps = [...state.team].sort((a, b) => repName(a.id).localeCompare(repName(b.id)));
+  const repSelect = h('select', { id: 'list-rep', 'aria-label': 'Rep', onchange: (e) => { list.rep = e.target.value; list.page = 1; list.selected.clear(); loadList(); } },
+    h('option', { value: '' }, 'Every rep'), reps.map((u) => h('option', { value: u.id }, repName(u.id) + (u.active ? '' : ' (inactive)'))));
+  repSelect.value = list.rep;
+  const head = cols.map((c) => {
+    if (!c.sort) return h('th', { scope: 'col', class: c.num ? 'num' : '' }, c.label);
+    const on = list.sort === c.sort ? 'ascending' : list.sort === flip(c.sort) ? 'descending' : null;
+    return h('th', { scope: 'col', class: c.num ? 'num' : '', 'aria-sort': on },
+      h('button', { type: 'button', class: 'link sort', 'data-sort': c.sort, onclick: () => { list.sort = list.sort === c.sort ? flip(c.sort) : c.sort; list.page = 1; loadList(); } },
+        c.label, on ? (on === 'ascending' ? ' ▲' : ' ▼') : ''));
+  });
+  const check = (r) => h('input', { type: 'checkbox', 'data-select': r.id, 'aria-label': `Select ${spec.columns[0].value(r)}`, checked: list.selected.has(r.id),
+    onchange: (e) => { if (e.target.checked) list.selected.add(r.id); else list.selected.delete(r.id); bulkBar(res.totalItems); } });
+  const rows = res.items.map((r) => h('tr', { 'data-id': r.id },
+    spec.selectable ? h('td', { class: 'pick' }, check(r)) : null,
+    cols.map((c, i) => {
+      const v = c.value(r);
+      const text = v === undefined || v === null || v === '' ? '—' : String(v);
+      const cell = c.customer ? h('button', { type: 'button', class: 'link', onclick: () => openCustomer(c.customer(r)) }, text) : text;
+      return h(i === 0 ? 'th' : 'td', { scope: i === 0 ? 'row' : null, class: c.num ? 'num' : '', 'data-label': c.label }, cell);
+    })));
+  const pages = Math.max(1, res.totalPages);
+  card.dataset.state = res.totalItems ? 'ready' : 'empty';
+  card.dataset.total = String(res.totalItems);
+  card.dataset.page = String(list.page);
+  card.dataset.pages = String(pages);
+  card.querySelector('.body').replaceChildren(...[
+    h('div', { class: 'list-tools' },
+      h('label', {}, 'Rep ', repSelect),
+      h('span', { class: 'count' }, `${count(res.totalItems, spec.noun[0], spec.noun[1])}`),
+      h('button', { type: 'button', id: 'list-csv', class: 'secondary', disabled: res.totalItems === 0, onclick: exportList }, 'Download CSV')),
+    notice ? h('p', { class: 'notice', role: 'status' }, notice) : null,
+    spec.selectable ? h('div', { id: 'bulk', class: 'bulk' }) : null,
+    res.totalItems === 0 ? empty(spec.empty || `No ${spec.noun[1]} here.`) : h('div', { class: 'table-wrap' },
+      h('table', { class: 'records' },
+        h('thead', {}, h('tr', {}, spec.selectable ? h('th', { scope: 'col', class: 'pick' }, h('input', { type: 'checkbox', id: 'select-page', 'aria-label': 'Select this page',
+          checked: res.items.length > 0 && res.items.every((r) => list.selected.has(r.id)),
+          onchange: (e) => { for (const r of res.items) { if (e.target.checked) list.selected.add(r.id); else list.selected.delete(r.id); } renderList(res); } })) : null, head)),
+        h('tbody', {}, rows))),
+    pages > 1 ? h('nav', { class: 'pager', 'aria-label': 'Pages' },
+      h('button', { type: 'button', id: 'list-prev', class: 'secondary', disabled: list.page <= 1, onclick: () => { list.page--; loadList(); } }, 'Previous'),
+      h('span', {}, `Page ${list.page} of ${pages}`),
+      h('button', { type: 'button', id: 'list-next', class: 'secondary', disabled: list.page >= pages, onclick: () => { list.page++; loadList(); } }, 'Next')) : null,
+  ].filter(Boolean));
+  if (spec.selectable) bulkBar(res.totalItems);
+}
+
+const flip = (sort) => (sort.startsWith('-') ? sort.slice(1) : '-' + sort);
+
+// bulkBar offers to hand the ticked customers, or every customer of the
+// chosen rep, to another active rep of the team: one request, all or none.
+function bulkBar(totalItems) {
+  const bar = $('bulk');
+  if (!bar) return;
+  const from = list.rep && state.users.get(list.rep);
+  const mine = from && from.manager === state.user.id;
+  const n = list.selected.size;
+  const targets = state.team.filter((u) => u.active && u.id !== list.rep);
+  if (n === 0 && !mine) {
+    bar.replaceChildren(h('span', { class: 'muted' }, 'Tick customers to hand them over, or choose a rep to hand over all of theirs.'));
+    return;
+  }
+  if (targets.length === 0) {
+    bar.replaceChildren(h('span', { class: 'muted' }, 'No other active rep in your team to hand customers to.'));
+    return;
+  }
+  const select = h('select', { id: 'bulk-to', 'aria-label': 'Rep who takes the customers' },
+    h('option', { value: '' }, 'Choose a rep…'), targets.map((u) => h('option', { value: u.id }, repName(u.id))));
+  const error = h('p', { class: 'error', role: 'alert', hidden: true });
+  const confirmBox = h('div', { class: 'confirm', hidden: true });
+  const ask = (what, body, label) => () => {
+    error.hidden = true;
+    if (!select.value) {
+      error.textContent = 'Choose the rep who takes the customers.';
+      error.hidden = false;
+      return;
+    }
+    const to = state.users.get(select.value);
+    confirmBox.replaceChildren(
+      h('p', {}, `Hand ${what} to ${to.name}? Their open follow-ups go with them, and the phones get the change at their next sync.`),
+      h('button', { type: 'button', id: 'bulk-confirm', onclick: () => bulkHandOver({ ...body, to: to.id }, to, error, confirmBox) }, `${label} to ${to.name}`),
+      h('button', { type: 'button', class: 'link', onclick: () => { confirmBox.hidden = true; } }, 'Cancel'));
+    confirmBox.hidden = false;
+    confirmBox.querySelector('button').focus();
+  };
+  bar.replaceChildren(...[
+    h('label', {}, 'Hand to ', select),
+    n > 0 ? h('button', { type: 'button', id: 'bulk-selected', onclick: ask(count(n, 'customer', 'customers'), { customers: [...list.selected] }, `Hand ${n}`) }, `Hand over ${n} ticked`) : null,
+    mine && totalItems > 0 ? h('button', { type: 'button', id: 'bulk-all', class: n > 0 ? 'secondary' : '', onclick: ask(`all ${count(totalItems, 'customer', 'customers')} of ${repName(list.rep)}`, { from: list.rep }, `Hand all ${totalItems}`) }, `Hand over all ${totalItems}`) : null,
+    confirmBox, error].filter(Boolean)); // a null child would print "null"
+}
+
+async function bulkHandOver(body, to, error, confirmBox) {
+  const buttons = confirmBox.querySelectorAll('button');
+  buttons.forEach((b) => { b.disabled = true; });
+  try {
+    const res = await api('/api/manager/hand-over', { method: 'POST', body });
+    list.selected.clear();
+    await loadList(`${count(res.count, 'customer is', 'customers are')} now ${to.name}'s. The phones get the change at their next sync.`);
+    loadAll();
+  } catch (err) {
+    buttons.forEach((b) => { b.disabled = false; });
+    error.textContent = err.message;
+    error.hidden = false;
+  }
+}
+
+// exportList downloads every row of the open list (not only the page) as
+// CSV, with the same filter and order.
+async function exportList() {
+  const button = $('list-csv');
+  button.disabled = true;
+  button.textContent = 'Preparing…';
+  try {
+    const { spec } = list;
+    const filter = listFilter();
+    const rows = await all(spec.collection, { sort: `${list.sort},id`, expand: spec.expand, fields: spec.fields, ...(filter ? { filter } : {}) });
+    const cols = spec.columns;
+    const lines = [[...cols.map((c) => c.label), 'Rounds id'], ...rows.map((r) => [...cols.map((c) => (c.csv ? c.csv(r) : c.value(r))), r.id])];
+    const csv = '\ufeff' + lines.map((l) => l.map(csvCell).join(',')).join('\r\n') + '\r\n';
+    const a = h('a', { href: URL.createObjectURL(new Blob([csv], { type: 'text/csv;charset=utf-8' })), download: `rounds-${list.key.replace(/[^A-Za-z0-9.-]+/g, '-')}-${iso(new Date())}.csv` });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 10000);
+  } catch (err) {
+    showBanner(err.message, exportList);
+  } finally {
+    button.disabled = false;
+    button.textContent = 'Download CSV';
+  }
+}
+
+// csvCell quotes a cell (RFC 4180) and defuses a text a spreadsheet would
+// run as a formula.
+function csvCell(v) {
+  let s = v === undefined || v === null ? '' : String(v);
+  if (typeof v !== 'number' && /^[=+\-@\t\r]/.test(s)) s = "'" + s;
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
 // ---------------------------------------------------------------------------
 // Customers: search, timeline, hand-over
 
 let searchTimer = 0;
-let searchSeq = 0;
 
 function onSearch() {
   clearTimeout(searchTimer);
   searchTimer = setTimeout(search, 250);
 }
 
-async function search() {
+function search() {
   const q = $('search').value.trim();
-  const out = $('results');
-  const seq = ++searchSeq;
   if (!q) {
-    out.replaceChildren();
+    if (list && list.opts.q) $('list').hidden = true;
     return;
   }
-  out.replaceChildren(loading('customers'));
-  out.dataset.state = 'loading';
-  try {
-    const params = new URLSearchParams({ filter: `name ~ ${quote(q)}`, sort: 'name', perPage: '20', expand: 'owner', fields: 'id,name,tier,city,owner,expand.owner.name' });
-    const res = await api(`/api/collections/customers/records?${params}`);
-    if (seq !== searchSeq) return;
-    out.dataset.state = res.items.length ? 'ready' : 'empty';
-    if (res.items.length === 0) {
-      out.replaceChildren(empty(`No customer of your team matches “${q}”.`));
-      return;
-    }
-    out.replaceChildren(h('ul', { class: 'list results-list' }, res.items.map((c) => h('li', {},
-      h('button', { type: 'button', class: 'result', 'data-customer': c.id, onclick: () => openCustomer(c.id) },
-        h('span', { class: `tier tier-${c.tier || 'C'}` }, c.tier || 'C'), ' ', h('strong', {}, c.name),
-        h('span', { class: 'muted' }, ` · ${[c.city, (c.expand && c.expand.owner && c.expand.owner.name) || repName(c.owner)].filter(Boolean).join(' · ')}`))))));
-  } catch (err) {
-    if (seq !== searchSeq) return;
-    out.dataset.state = 'error';
-    out.replaceChildren(h('p', { class: 'error' }, err.message));
-    if (err.status === 0) showBanner(err.message, search);
+  const spec = { kind: 'customers', q };
+  if (list && list.opts.q !== undefined && !$('list').hidden) {
+    list = { ...list, opts: spec, spec: LISTS.customers(spec), page: 1, selected: new Set() };
+    loadList();
+  } else {
+    openList('search', spec);
   }
 }
 
+const TIMELINE_FIELDS = 'id,at,kind,summary,user,holder,title,detail,status,amount,currency,due,expand.user.name,expand.holder.name';
+
 async function openCustomer(id) {
   const panel = $('customer');
-  $('results').replaceChildren();
   panel.hidden = false;
   panel.dataset.state = 'loading';
   panel.replaceChildren(loading('the customer'));
+  panel.scrollIntoView({ block: 'start' });
   try {
     const [c, timeline] = await Promise.all([
       api(`/api/collections/customers/records/${encodeURIComponent(id)}?expand=owner`),
-      all('customer_timeline', { filter: `customer = ${quote(id)}`, sort: '-at', expand: 'user', fields: 'id,at,kind,summary,user,expand.user.name' }),
+      all('customer_timeline', { filter: `customer = ${quote(id)}`, sort: '-at,id', expand: 'user,holder', fields: TIMELINE_FIELDS }),
     ]);
     renderCustomer(c, timeline);
     panel.scrollIntoView({ block: 'start' });
@@ -553,6 +881,9 @@ function renderCustomer(c, timeline, notice) {
   const owner = (c.expand && c.expand.owner && c.expand.owner.name) || repName(c.owner);
   const others = state.team.filter((u) => u.id !== c.owner && u.active);
   const form = handOverForm(c, others);
+  const now = pbDate(new Date());
+  const coming = timeline.filter((t) => t.at > now).reverse(); // soonest first
+  const past = timeline.filter((t) => t.at <= now);
   panel.dataset.state = 'ready';
   panel.dataset.customer = c.id;
   panel.replaceChildren(...[
@@ -566,20 +897,61 @@ function renderCustomer(c, timeline, notice) {
       h('span', {}, ` · next visit due ${day(c.next_visit_due)}`)),
     notice ? h('p', { class: 'notice', role: 'status' }, notice) : null,
     form,
-    h('h4', {}, 'Timeline'),
-    timeline.length === 0 ? empty('Nothing has happened with this customer yet.') : timelineOf(timeline, TIMELINE_FIRST),
+    coming.length ? h('h4', {}, 'Coming up') : null,
+    coming.length ? timelineOf(coming, TIMELINE_FIRST) : null,
+    h('h4', {}, 'History'),
+    past.length === 0 ? empty('Nothing has happened with this customer yet.') : timelineOf(past, TIMELINE_FIRST),
   ].filter(Boolean));
 }
 
 const TIMELINE_FIRST = 30; // events shown before "Show all"
 
+const KIND_LABEL = { visit: 'Visit', follow_up: 'Promise', order: 'Order', opportunity: 'Deal', care_message: 'Care message', owner_change: 'Hand-over', tier_change: 'Tier', conflict: 'Two edits met' };
+
+// eventText is an event in words, from its parts, in the reader's formats.
+function eventText(t) {
+  const by = (t.expand && t.expand.user && t.expand.user.name) || '';
+  const holder = (t.expand && t.expand.holder && t.expand.holder.name) || '';
+  const field = (t.title || '').replace(/_/g, ' ');
+  switch (t.kind) {
+    case 'visit':
+      return { main: t.status === 'planned' ? `Visit planned${t.title ? `: ${t.title}` : ''}` : `Visited${t.title ? `: ${t.title}` : ''}`, detail: t.detail, by };
+    case 'follow_up': {
+      const status = { open: t.due && t.due < pbDate(new Date()) ? 'overdue' : 'open', done: 'kept', cancelled: 'cancelled' }[t.status] || t.status;
+      return { main: t.title || 'Follow up', detail: `due ${day(t.due)} · ${status}`, by: by ? `promised by ${by}${holder && holder !== by ? `, now held by ${holder}` : ''}` : '', promiser: by };
+    }
+    case 'order':
+      return { main: `Order ${t.status}: ${money(t.amount, t.currency)}`, detail: t.detail, by };
+    case 'opportunity':
+      return { main: `${t.title}: ${t.detail} · ${money(t.amount, t.currency)}`, detail: t.status === 'won' ? 'won' : t.status === 'lost' ? 'lost' : '', by };
+    case 'care_message':
+      return { main: `${t.detail.charAt(0).toUpperCase()}${t.detail.slice(1)} to ${t.title}`, detail: t.status, by };
+    case 'conflict': {
+      const kept = {
+        server: `the ${field} already saved was kept, as it was the later edit`,
+        client: `the phone's later edit of the ${field} was kept`,
+        merged: `both texts of the ${field} were kept`,
+        restored: 'it had been deleted on one side and edited on the other: the edit was kept',
+        rejected: `a phone's change could not be saved (${t.detail})`,
+      }[t.status] || `the ${field} was settled`;
+      return { main: `Two edits met: ${kept}.`, detail: '', by };
+    }
+    default: // hand-overs and tier changes: the server's words, with its sums in the reader's format
+      return { main: (t.summary || '').replace(/\b(\d+(?:\.\d+)?) ([A-Z]{3})\b/g, (_, n, cur) => money(Number(n), cur)), detail: '', by };
+  }
+}
+
 function timelineOf(events, limit) {
-  const list = h('ol', { class: 'timeline' }, events.slice(0, limit).map((t) => h('li', { 'data-kind': t.kind },
-    h('time', {}, day(t.at)),
-    h('div', {},
-      h('span', { class: `kind kind-${t.kind}` }, t.kind.replace('_', ' ')),
-      h('p', { class: 'summary' }, t.summary),
-      t.expand && t.expand.user ? h('span', { class: 'by muted' }, t.expand.user.name) : null))));
+  const list = h('ol', { class: 'timeline' }, events.slice(0, limit).map((t) => {
+    const e = eventText(t);
+    return h('li', { 'data-kind': t.kind, 'data-id': t.id, 'data-promiser': e.promiser || null },
+      h('time', { datetime: (t.at || '').replace(' ', 'T') }, day(t.at)),
+      h('div', {},
+        h('span', { class: `kind kind-${t.kind}` }, KIND_LABEL[t.kind] || t.kind.replace(/_/g, ' ')),
+        h('p', { class: 'summary' }, e.main),
+        e.detail ? h('p', { class: 'detail muted' }, e.detail) : null,
+        e.by ? h('span', { class: 'by muted' }, e.by) : null));
+  }));
   if (events.length <= limit) return list;
   const wrap = h('div', {}, list);
   wrap.append(h('button', { type: 'button', class: 'link more', onclick: () => wrap.replaceWith(timelineOf(events, events.length)) },
@@ -624,9 +996,10 @@ async function handOver(c, to, error, confirmBox) {
     await api('/api/manager/hand-over', { method: 'POST', body: { customer: c.id, to: to.id } });
     const [fresh, timeline] = await Promise.all([
       api(`/api/collections/customers/records/${encodeURIComponent(c.id)}?expand=owner`),
-      all('customer_timeline', { filter: `customer = ${quote(c.id)}`, sort: '-at', expand: 'user', fields: 'id,at,kind,summary,user,expand.user.name' }),
+      all('customer_timeline', { filter: `customer = ${quote(c.id)}`, sort: '-at,id', expand: 'user,holder', fields: TIMELINE_FIELDS }),
     ]);
     renderCustomer(fresh, timeline, `${c.name} is now ${to.name}'s. Both phones get the change at their next sync.`);
+    if (list && !$('list').hidden) loadList();
     loadAll();
   } catch (err) {
     buttons.forEach((b) => { b.disabled = false; });
@@ -662,5 +1035,6 @@ document.addEventListener('DOMContentLoaded', () => {
     if (retryFn) retryFn();
   });
   $('search').addEventListener('input', onSearch);
+  $('list-close').addEventListener('click', () => { $('list').hidden = true; list = null; });
   resume();
 });
