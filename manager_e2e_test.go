@@ -33,9 +33,9 @@ type pageExpect struct {
 	HandOver        handOverExpect           `json:"handOver"`
 	// Big is the rep with hundreds of customers: their list in the order
 	// the page sorts it first (by name), the search by their name, the CSV
-	Big     bigRep      `json:"big"`
-	Bulk    bulkExpect  `json:"bulk"`
-	Formula string      `json:"formula"` // a customer name a spreadsheet would run
+	Big     bigRep     `json:"big"`
+	Bulk    bulkExpect `json:"bulk"`
+	Formula string     `json:"formula"` // a customer name a spreadsheet would run
 }
 
 type bigRep struct {
@@ -483,7 +483,7 @@ func managerFigures(a api, token string, from, to, now time.Time, customers []te
 	// customers due right now, by tier
 	type due struct {
 		ID, Owner, Tier string
-		DaysOverdue int `json:"days_overdue"`
+		DaysOverdue     int `json:"days_overdue"`
 	}
 	dues := all[due](a, token, "visits_due", url.Values{})
 	for _, d := range dues {
