@@ -36,6 +36,8 @@ const (
 	CareInvites    = "care_invites"
 	// StuckDevices is a view of the phones whose pushes keep being refused.
 	StuckDevices = "stuck_devices"
+	// Quotas are reps' targets: closed revenue per period and currency.
+	Quotas = "quotas"
 )
 
 // Collections lists every collection Rounds defines or extends.
@@ -43,7 +45,7 @@ var Collections = []string{
 	Users, Customers, Contacts, Visits, FollowUps, Products, Orders, OrderLines,
 	Devices, ContactDevices, CareCampaigns, Notifications, SyncConflicts, SyncDevices, CareInvites,
 	Stages, Opportunities, OpportunityHistory, CompanySettings, CustomerEvents,
-	VisitsDue, CustomerTimeline, RepActivity, StuckDevices,
+	VisitsDue, CustomerTimeline, RepActivity, StuckDevices, Quotas,
 }
 
 // Roles of a user.

@@ -268,6 +268,13 @@ func (o *org) build(t *testing.T) {
 			}
 		}
 	}
+	for _, rep := range owners { // targets: none, or a month or two
+		for m := range rng.IntN(3) {
+			start := time.Date(2026, time.Month(1+m), 1, 0, 0, 0, 0, time.UTC)
+			o.save(t, crm.Quotas, o.id("quo"), map[string]any{"rep": rep, "period_start": start, "period_end": start.AddDate(0, 1, -1),
+				"amount": 1000 * (1 + rng.IntN(90)), "currency": "EUR"})
+		}
+	}
 	for _, u := range users {
 		if rng.IntN(2) == 0 {
 			o.save(t, crm.Devices, o.id("dev"), map[string]any{"user": u, "token": "tok-" + o.id("t"), "platform": "android"})
@@ -516,7 +523,7 @@ func (o *org) chainReaches(collection, id, user string) bool {
 		owner = o.graph.Resolve(collection, id, "order.customer.owner")
 	case crm.OpportunityHistory:
 		owner = o.graph.Resolve(collection, id, "opportunity.customer.owner")
-	case crm.RepActivity, crm.StuckDevices:
+	case crm.RepActivity, crm.StuckDevices, crm.Quotas:
 		owner = o.graph.Resolve(collection, id, "rep")
 	default:
 		owner = o.graph.Resolve(collection, id, "customer.owner")
@@ -593,6 +600,7 @@ var expands = map[string]string{
 	crm.OrderLines: "order,order.customer,product",
 	crm.Users:      "manager,devices_via_user,customers_via_owner,users_via_manager",
 	crm.Devices:    "user",
+	crm.Quotas:     "rep,rep.manager",
 }
 
 // filters on fields the caller may not see: each must select nothing the
@@ -1175,6 +1183,7 @@ var freeField = map[string]struct {
 	crm.Products:      {"name", func(i int) any { return fmt.Sprintf("Product %d", i) }},
 	crm.Stages:        {"name", func(i int) any { return fmt.Sprintf("Stage %d", i) }},
 	crm.Opportunities: {"title", func(i int) any { return fmt.Sprintf("Deal %d", i) }},
+	crm.Quotas:        {"amount", func(i int) any { return 1000 + i }},
 }
 
 // newRecord is a valid new record of collection under parent (a record of
@@ -1197,6 +1206,10 @@ func newRecord(collection, parent string, i int) (map[string]any, string) {
 		return map[string]any{"token": fmt.Sprintf("new-token-%d", i), "platform": "ios"}, ""
 	case crm.Opportunities:
 		return map[string]any{"customer": parent, "title": fmt.Sprintf("Deal %d", i), "amount": 500, "currency": "EUR", "stage": crm.DefaultStages[i%4].ID}, crm.Customers
+	case crm.Quotas: // (a period of its own: one quota per rep, currency and start)
+		start := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, i)
+		return map[string]any{"rep": parent, "period_start": start.Format(time.DateOnly), "period_end": start.AddDate(0, 1, -1).Format(time.DateOnly),
+			"amount": 5000, "currency": "EUR"}, crm.Users
 	}
 	return nil, ""
 }

@@ -95,6 +95,7 @@ func Register(app core.App, deps Deps) {
 	registerFunnel(app, deps)
 	registerReports(app, deps)
 	registerCoverage(app, deps)
+	registerQuotas(app)
 	registerTiers(app, deps)
 	registerManager(app)
 	registerApp(app)

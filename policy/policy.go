@@ -123,6 +123,9 @@ type Spec struct {
 	// ScopeColumns: the records carry their scope in indexed columns kept
 	// by the database (scope.go), and the read rules compare those.
 	ScopeColumns bool
+	// TeamWrites: the writers write the records of the reps who report to
+	// them, not their own (a manager sets the quotas of their reps).
+	TeamWrites bool
 }
 
 // Relations maps every relation field the policy follows to its collection.
@@ -136,6 +139,7 @@ var Relations = map[string]string{
 var (
 	reps     = []Role{Rep}
 	everyone = []Role{Rep, Manager}
+	managers = []Role{Manager}
 	writable = []Action{Create, Update, Delete}
 	consent  = []string{"care_opt_in", "consent_at", "consent_method", "opted_out_at", "weekly_max", "quiet_start", "quiet_end"}
 )
@@ -171,6 +175,9 @@ var Specs = []Spec{
 	{Name: crm.CustomerTimeline, Access: Scoped, Owner: "customer.owner", Team: true},
 	{Name: crm.RepActivity, Access: Scoped, Owner: "rep", Team: true},
 	{Name: crm.StuckDevices, Access: AdminsOnly}, // the rep hears of it in the morning digest
+	// a rep's target: the rep reads it; their manager (or an admin) sets it
+	{Name: crm.Quotas, Access: Scoped, Owner: "rep", Team: true, Writers: managers, Write: writable, TeamWrites: true,
+		Immutable: []string{"rep"}},
 	{Name: crm.Devices, Access: Scoped, Owner: "user", Writers: everyone, Write: writable, Author: "user"},
 	{Name: crm.ContactDevices, Access: AdminsOnly},
 	{Name: crm.CareCampaigns, Access: AdminsOnly},
@@ -261,7 +268,11 @@ func (s Spec) Rule(action Action) *string {
 			roles[i] = fmt.Sprintf("@request.auth.role = '%s'", r)
 		}
 		expr = fmt.Sprintf("%s && (%s)", signedIn, strings.Join(roles, " || "))
-		if action != Create || s.Owner != s.Author {
+		if s.TeamWrites {
+			// the record's user reports to the writer (for a create, the
+			// user named in the body: PocketBase checks the new record)
+			expr += fmt.Sprintf(" && %s = @request.auth.id && %s.role = '%s'", s.TeamPath(), s.Owner, Rep)
+		} else if action != Create || s.Owner != s.Author {
 			// (PocketBase checks a create rule before the request hooks
 			// run; where the owner is the author, the guard stamps the
 			// writer or refuses with a 403 naming the field)
@@ -333,7 +344,15 @@ func (s Spec) WritesRecord(a Actor, r Resolver, id string, action Action) bool {
 	if a.Role == Superuser {
 		return true
 	}
-	if !a.SignedIn() || !s.Writes(a.Role, action) || !s.InScope(a, r, id) {
+	if !a.SignedIn() || !s.Writes(a.Role, action) {
+		return false
+	}
+	if s.TeamWrites {
+		owner := s.ownerOf(r, id)
+		if owner == "" || owner == a.ID || r.Resolve(crm.Users, owner, "manager") != a.ID || r.Resolve(crm.Users, owner, "role") != string(Rep) {
+			return false
+		}
+	} else if !s.InScope(a, r, id) {
 		return false
 	}
 	if s.While != nil && (action != Create || s.WhileOnCreate) {
