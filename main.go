@@ -65,7 +65,8 @@ func main() {
 // may wait for their turn before one is answered 429 (default 250; 0 turns
 // the queue off), ROUNDS_PUSH_SHARE for how many places in it one rep may
 // hold (default 2; 0: no limit), ROUNDS_REPLICA_URL and ROUNDS_REPLICA_SYNC for continuous
-// replication (default off).
+// replication (default off), ROUNDS_MAP_TILES for the managers' map's tile server
+// (default OpenStreetMap's).
 func config(getenv func(string) string) (hooks.Deps, error) {
 	var deps hooks.Deps
 	if cfg, ok := fcm.FromEnv(getenv); ok {
@@ -117,6 +118,11 @@ func config(getenv func(string) string) (hooks.Deps, error) {
 			deps.PushQueue = -1 // off
 		}
 	}
+	tiles, err := hooks.ParseMapTiles(getenv("ROUNDS_MAP_TILES"))
+	if err != nil {
+		return deps, err
+	}
+	deps.MapTiles = tiles
 	if s := getenv("ROUNDS_PUSH_SHARE"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 0 || n > 100000 {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"rounds/crm"
+	"rounds/hooks"
 	"rounds/seed"
 )
 
@@ -272,13 +273,22 @@ func TestConfigRejectsBadValues(t *testing.T) {
 		"ROUNDS_PUSH_SHARE":           {"ROUNDS_PUSH_SHARE": "two"},
 		"ROUNDS_REPLICA_URL":          {"ROUNDS_REPLICA_URL": "ftp://backups.example.com/rounds"},
 		"ROUNDS_REPLICA_SYNC":         {"ROUNDS_REPLICA_URL": "file:///tmp/rounds-replica", "ROUNDS_REPLICA_SYNC": "fast"},
+		"ROUNDS_MAP_TILES":            {"ROUNDS_MAP_TILES": "https://tiles.example.com/{z}/{x}.png"},
+		"ROUNDS_MAP_TILES ":           {"ROUNDS_MAP_TILES": "ftp://tiles.example.com/{z}/{x}/{y}.png"},
+		"ROUNDS_MAP_TILES  ":          {"ROUNDS_MAP_TILES": "https://tiles.{s}.example.com/{z}/{x}/{y}.png"},
 	} {
+		name = strings.TrimSpace(name)
 		if _, err := config(env(kv)); err == nil || (name != "ROUNDS_TIMEZONE" && !strings.Contains(err.Error(), name)) {
 			t.Errorf("%v: %v", kv, err)
 		}
 	}
-	deps, err := config(env(map[string]string{"ROUNDS_PUBLIC_URL": "https://rounds.example.com/", "ROUNDS_TERRITORY_GRACE_DAYS": "0", "ROUNDS_PUSH_QUEUE": "0", "ROUNDS_PUSH_SHARE": "3"}))
-	if err != nil || deps.PublicURL != "https://rounds.example.com" || deps.TerritoryGrace >= 0 || deps.PushQueue >= 0 || deps.PushShare != 3 || deps.Replica != nil {
+	deps, err := config(env(map[string]string{"ROUNDS_PUBLIC_URL": "https://rounds.example.com/", "ROUNDS_TERRITORY_GRACE_DAYS": "0", "ROUNDS_PUSH_QUEUE": "0", "ROUNDS_PUSH_SHARE": "3",
+		"ROUNDS_MAP_TILES": "https://{s}.tiles.example.com/base/{z}/{x}/{y}@2x.png"}))
+	if err != nil || deps.PublicURL != "https://rounds.example.com" || deps.TerritoryGrace >= 0 || deps.PushQueue >= 0 || deps.PushShare != 3 || deps.Replica != nil ||
+		deps.MapTiles != "https://{s}.tiles.example.com/base/{z}/{x}/{y}@2x.png" {
 		t.Fatalf("good values: %+v %v", deps, err)
+	}
+	if deps, _ := config(env(nil)); deps.MapTiles != hooks.DefaultMapTiles {
+		t.Fatalf("the map's tiles default to %q", deps.MapTiles)
 	}
 }

@@ -1,18 +1,26 @@
 package main
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"image"
+	"image/color"
+	"image/draw"
+	"image/png"
 	"math"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -87,6 +95,7 @@ type teamUser struct {
 type teamCustomer struct {
 	ID, Name, Owner string
 	NextVisitDue    string `json:"next_visit_due"`
+	Lat, Lng        float64
 }
 
 type listed[T any] struct {
@@ -136,7 +145,21 @@ func TestManagersPageInABrowser(t *testing.T) {
 	shape := []string{"--seed", fmt.Sprint(seedN), "--customers", fmt.Sprint(30 + rng.IntN(40)), "--reps", fmt.Sprint(3 + rng.IntN(4))}
 	t.Logf("seed %d: rounds seed %v (ROUNDS_MANAGER_SEED=%d replays it)", seedN, shape, seedN)
 	setUp(t, ctx, dir, shape...)
-	base, logs := startServer(t, ctx, dir)
+	// the map's tiles come from a tile server on loopback (ROUNDS_MAP_TILES)
+	tile := image.NewRGBA(image.Rect(0, 0, 256, 256))
+	draw.Draw(tile, tile.Bounds(), image.NewUniform(color.RGBA{R: 214, G: 226, B: 214, A: 255}), image.Point{}, draw.Src)
+	var tilePNG bytes.Buffer
+	if err := png.Encode(&tilePNG, tile); err != nil {
+		t.Fatal(err)
+	}
+	var tilesServed atomic.Int64
+	tileServer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tilesServed.Add(1)
+		w.Header().Set("Content-Type", "image/png")
+		_, _ = w.Write(tilePNG.Bytes())
+	}))
+	t.Cleanup(tileServer.Close)
+	base, logs := startServer(t, ctx, dir, "ROUNDS_MAP_TILES="+tileServer.URL+"/{z}/{x}/{y}.png")
 	a := api{t: t, base: base}
 	admin := signIn(t, base, "_superusers", demoAdmin, demoAdminPassword)
 	manager := signIn(t, base, "users", seed.ManagerEmail(1), seed.DemoPassword)
@@ -165,7 +188,7 @@ func TestManagersPageInABrowser(t *testing.T) {
 		}
 		return c.ID
 	}
-	newRep("idle0@rounds.test", "Idle Rep", true)
+	idle := newRep("idle0@rounds.test", "Idle Rep", true)
 	departed := newRep("idle1@rounds.test", "Departed Rep", false)
 	for i := range 1 + rng.IntN(6) {
 		newCustomer(fmt.Sprintf("Left Behind %d", i+1), departed)
@@ -185,6 +208,24 @@ func TestManagersPageInABrowser(t *testing.T) {
 		newCustomer(name, big)
 	}
 	t.Logf("the big rep holds %d customers", bigCount)
+
+	// targets, set by the manager: a month, a quarter, a stretch across
+	// periods (prorated), for some reps; the idle rep has one and nothing closed
+	now := time.Now().UTC()
+	for _, u := range all[teamUser](a, admin, "users", url.Values{}) {
+		if u.Manager != managerID || u.Role != "rep" || !u.Active || (u.ID != idle && rng.IntN(3) == 0) {
+			continue
+		}
+		for range 1 + rng.IntN(3) {
+			start := time.Date(now.Year(), now.Month()-time.Month(rng.IntN(6)), 1+rng.IntN(28), 0, 0, 0, 0, time.UTC)
+			end := start.AddDate(0, 1+rng.IntN(4), -rng.IntN(20))
+			body := map[string]any{"rep": u.ID, "period_start": start.Format(time.DateOnly), "period_end": end.Format(time.DateOnly),
+				"amount": 1000 * (1 + rng.IntN(500)), "currency": "EUR"}
+			if status := a.do("POST", "/api/collections/quotas/records", manager, body, nil); status != 200 && status != 400 {
+				t.Fatalf("the manager sets a quota: %d", status) // (400: one already starts that day)
+			}
+		}
+	}
 	users := all[teamUser](a, admin, "users", url.Values{})
 	customers := all[teamCustomer](a, admin, "customers", url.Values{})
 	var me teamUser
@@ -235,7 +276,6 @@ func TestManagersPageInABrowser(t *testing.T) {
 		t.Fatal("the seed gave the other team no customer whose name differs from the team's")
 	}
 
-	now := time.Now().UTC()
 	expect := pageExpect{
 		Manager: login{seed.ManagerEmail(1), seed.DemoPassword}, Rep: login{seed.RepEmail(1), seed.DemoPassword},
 		Periods: map[string]periodFigures{}, ShotPeriod: "this-quarter", Forbidden: foreign, ForeignCustomer: foreignCustomers[0],
@@ -243,12 +283,12 @@ func TestManagersPageInABrowser(t *testing.T) {
 	y, m := now.Year(), now.Month()
 	q := time.Month((int(m)-1)/3*3 + 1)
 	date := func(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 0, 0, 0, 0, time.UTC) }
-	for name, p := range map[string][2]time.Time{
-		"this-quarter": {date(y, q, 1), date(y, q+3, 0)},
-		"this-month":   {date(y, m, 1), date(y, m+1, 0)},
-		"last-month":   {date(y, m-1, 1), date(y, m, 0)},
+	for name, p := range map[string][4]time.Time{ // each with the period before it
+		"this-quarter": {date(y, q, 1), date(y, q+3, 0), date(y, q-3, 1), date(y, q, 0)},
+		"this-month":   {date(y, m, 1), date(y, m+1, 0), date(y, m-1, 1), date(y, m, 0)},
+		"last-month":   {date(y, m-1, 1), date(y, m, 0), date(y, m-2, 1), date(y, m-1, 0)},
 	} {
-		expect.Periods[name] = managerFigures(a, manager, p[0], p[1], now, customers, team)
+		expect.Periods[name] = managerFigures(a, manager, p, now, customers, team)
 	}
 
 	// the hand-over: a customer of one rep with open follow-ups, to another
@@ -313,6 +353,9 @@ func TestManagersPageInABrowser(t *testing.T) {
 	if err != nil {
 		t.Fatalf("managers' page scenario failed: %v\nserver log:\n%s", err, logs.String())
 	}
+	if tilesServed.Load() == 0 {
+		t.Error("the map asked the tile server of ROUNDS_MAP_TILES for no tile")
+	}
 
 	// the change the page made, as the server and both phones see it
 	h := expect.HandOver
@@ -358,7 +401,8 @@ func TestManagersPageInABrowser(t *testing.T) {
 // managerFigures is every figure the managers' page should show for the
 // period from..to (inclusive days), from the API's answers to the manager:
 // the forecast endpoint, rep_activity, visits_due and open follow-ups.
-func managerFigures(a api, token string, from, to, now time.Time, customers []teamCustomer, team map[string]teamUser) periodFigures {
+func managerFigures(a api, token string, p [4]time.Time, now time.Time, customers []teamCustomer, team map[string]teamUser) periodFigures {
+	from, to := p[0], p[1]
 	a.t.Helper()
 	f := periodFigures{Figures: map[string]float64{}, Lists: map[string][]string{}}
 	add := func(key, id string) { f.Lists[key] = append(f.Lists[key], id) }
@@ -389,12 +433,79 @@ func managerFigures(a api, token string, from, to, now time.Time, customers []te
 	if status := a.do("GET", "/api/reports/forecast?from="+day(from)+"&to="+day(to), token, nil, &report); status != 200 {
 		a.t.Fatalf("forecast: %d", status)
 	}
+	var before struct {
+		Currencies []struct {
+			Currency string
+			Closed   float64
+			ByRep    []struct {
+				Rep    string
+				Closed float64
+			} `json:"by_rep"`
+		}
+	}
+	if status := a.do("GET", "/api/reports/forecast?from="+day(p[2])+"&to="+day(p[3]), token, nil, &before); status != 200 {
+		a.t.Fatalf("forecast of the period before: %d", status)
+	}
+	// targets: each quota prorated by the days it shares with the period
+	type quota struct {
+		Rep, Currency string
+		Start         string `json:"period_start"`
+		End           string `json:"period_end"`
+		Amount        float64
+	}
+	target := map[string]float64{} // currency + "." + rep
+	for _, q := range all[quota](a, token, "quotas", url.Values{}) {
+		inTeam(q.Rep, "quotas")
+		qs, _ := time.Parse(time.DateOnly, q.Start[:10])
+		qe, _ := time.Parse(time.DateOnly, q.End[:10])
+		first, last := qs, qe
+		if from.After(first) {
+			first = from
+		}
+		if to.Before(last) {
+			last = to
+		}
+		if shared := last.Sub(first).Hours()/24 + 1; shared > 0 {
+			target[q.Currency+"."+q.Rep] += q.Amount * shared / (qe.Sub(qs).Hours()/24 + 1)
+		}
+	}
 	for _, c := range report.Currencies {
 		k := "forecast." + c.Currency + "."
 		f.Figures[k+"closed"], f.Figures[k+"weighted"], f.Figures[k+"forecast"] = c.Closed, c.Weighted, c.Forecast
+		f.Figures[k+"previous"] = 0
+		prev := map[string]float64{}
+		for _, b := range before.Currencies {
+			if b.Currency == c.Currency {
+				f.Figures[k+"previous"] = b.Closed
+				for _, r := range b.ByRep {
+					prev[r.Rep] = r.Closed
+				}
+			}
+		}
+		reps := map[string]bool{}
 		for _, r := range c.ByRep {
 			inTeam(r.Rep, "the forecast")
 			f.Figures[k+"rep."+r.Rep+".closed"], f.Figures[k+"rep."+r.Rep+".weighted"] = r.Closed, r.Weighted
+			reps[r.Rep] = true
+		}
+		teamTarget := 0.0
+		for key, amount := range target {
+			cur, rep, _ := strings.Cut(key, ".")
+			if cur != c.Currency || amount <= 0 {
+				continue
+			}
+			if !reps[rep] { // a rep with a target and nothing yet is listed
+				f.Figures[k+"rep."+rep+".closed"], f.Figures[k+"rep."+rep+".weighted"] = 0, 0
+				reps[rep] = true
+			}
+			f.Figures[k+"rep."+rep+".target"] = math.Round(amount*100) / 100
+			teamTarget += math.Round(amount*100) / 100
+		}
+		if teamTarget > 0 {
+			f.Figures[k+"target"] = teamTarget
+		}
+		for rep := range reps {
+			f.Figures[k+"rep."+rep+".previous"] = prev[rep]
 		}
 		for _, s := range c.ByStage {
 			k := "funnel." + c.Currency + "." + s.Stage + "."
@@ -555,6 +666,43 @@ func managerFigures(a api, token string, from, to, now time.Time, customers []te
 				f.Uncertain = append(f.Uncertain, "followups.")
 			}
 		}
+	}
+	// the map: the customers the manager reads that have a location (0, 0
+	// is none), those overdue, and the period's check-ins with a place
+	located := func(lat, lng float64) bool { return lat != 0 || lng != 0 }
+	f.Figures["map.customers"], f.Figures["map.overdue"] = 0, 0
+	unplaced := 0.0
+	for _, c := range all[teamCustomer](a, token, "customers", url.Values{}) {
+		inTeam(c.Owner, "customers")
+		if !located(c.Lat, c.Lng) {
+			unplaced++
+			continue
+		}
+		f.Figures["map.customers"]++
+		if c.NextVisitDue != "" && c.NextVisitDue < today {
+			f.Figures["map.overdue"]++
+		}
+	}
+	if unplaced > 0 {
+		f.Figures["map.unplaced"] = unplaced
+	}
+	type checkIn struct {
+		Lat       float64 `json:"check_in_lat"`
+		Lng       float64 `json:"check_in_lng"`
+		GeoStatus string  `json:"geo_status"`
+	}
+	f.Figures["map.checkins"], f.Figures["map.checkins_verified"] = 0, 0
+	for _, v := range all[checkIn](a, token, "visits", url.Values{"filter": {fmt.Sprintf("checked_in_at >= '%s' && checked_in_at < '%s'",
+		from.Format(types.DefaultDateLayout), to.AddDate(0, 0, 1).Format(types.DefaultDateLayout))}}) {
+		if located(v.Lat, v.Lng) {
+			f.Figures["map.checkins"]++
+			if v.GeoStatus == "verified" {
+				f.Figures["map.checkins_verified"]++
+			}
+		}
+	}
+	if now.Add(15*time.Minute).Day() != now.Day() {
+		f.Uncertain = append(f.Uncertain, "map.") // today ends while the test runs
 	}
 	for id, u := range team {
 		if u.Role == "rep" && f.Lists["customers."+id] == nil {

@@ -18,6 +18,10 @@ import (
 type Deps struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// MapTiles is the tile URL template of the managers' map
+	// (ROUNDS_MAP_TILES, checked by ParseMapTiles); empty means
+	// OpenStreetMap's.
+	MapTiles string
 	// SyncRetention is how long the change log keeps changes (and
 	// tombstones); a device offline for longer gets a full re-sync.
 	// Zero means 90 days.
@@ -97,7 +101,7 @@ func Register(app core.App, deps Deps) {
 	registerCoverage(app, deps)
 	registerQuotas(app)
 	registerTiers(app, deps)
-	registerManager(app)
+	registerManager(app, deps)
 	registerApp(app)
 	registerReplication(app, deps)
 	if deps.PublicURL != "" {

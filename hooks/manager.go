@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -20,9 +21,62 @@ import (
 )
 
 // pageSecurity is the content policy of the managers' page: its own
-// scripts, styles and API only; never framed; no address sent on.
-const pageSecurity = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
-	"form-action 'none'; base-uri 'none'; frame-ancestors 'none'"
+// scripts, styles and API only, and images from the map's tile server;
+// never framed; no address sent on.
+func pageSecurity(tiles string) string {
+	return "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: " + tileSource(tiles) + "; connect-src 'self'; " +
+		"form-action 'none'; base-uri 'none'; frame-ancestors 'none'"
+}
+
+// DefaultMapTiles is OpenStreetMap's tile server, the map's default.
+const DefaultMapTiles = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+
+// ParseMapTiles checks a tile URL template (ROUNDS_MAP_TILES): http(s),
+// with {z}, {x} and {y}, and {s} (subdomains a, b, c) only as the host's
+// first label. Empty means DefaultMapTiles.
+func ParseMapTiles(s string) (string, error) {
+	if s == "" {
+		return DefaultMapTiles, nil
+	}
+	bad := func(why string) (string, error) {
+		return "", fmt.Errorf("ROUNDS_MAP_TILES must be a tile URL template such as %s (%s), got %q", DefaultMapTiles, why, s)
+	}
+	for _, p := range []string{"{z}", "{x}", "{y}"} {
+		if !strings.Contains(s, p) {
+			return bad("it lacks " + p)
+		}
+	}
+	u, err := url.Parse(strings.NewReplacer("{s}", "s", "{z}", "0", "{x}", "0", "{y}", "0", "{r}", "").Replace(s))
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+		return bad("an http or https address")
+	}
+	if n := strings.Count(s, "{s}"); n > 1 || n == 1 && !strings.HasPrefix(s, u.Scheme+"://{s}.") {
+		return bad("{s} only as the first part of the host name")
+	}
+	return s, nil
+}
+
+// tileSource is the content-policy source of a tile template: its scheme,
+// host and port ({s}. as a wildcard).
+func tileSource(tiles string) string {
+	scheme, rest, _ := strings.Cut(tiles, "://")
+	host, _, _ := strings.Cut(rest, "/")
+	return scheme + "://" + strings.Replace(host, "{s}", "*", 1)
+}
+
+// mapConfig is /manager/map-config.json: what the page's map loads tiles
+// from, and the credit the tiles ask for.
+type mapConfig struct {
+	Tiles       string `json:"tiles"`
+	Attribution string `json:"attribution"`
+}
+
+func mapConfigOf(tiles string) mapConfig {
+	if tiles == DefaultMapTiles {
+		return mapConfig{Tiles: tiles, Attribution: "© OpenStreetMap contributors"}
+	}
+	return mapConfig{Tiles: tiles, Attribution: "Map tiles: " + strings.Replace(tileSource(tiles), "*.", "", 1)}
+}
 
 // serveEmbedded serves embedded files at prefix/ (prefix alone redirects there)
 // under a content policy: never sniffed, no address sent on, and revalidated
@@ -43,9 +97,18 @@ func serveEmbedded(se *core.ServeEvent, prefix string, files fs.FS, policy strin
 
 // registerManager serves the managers' page and its one write: handing a
 // customer from one rep of the team to another.
-func registerManager(app core.App) {
+func registerManager(app core.App, deps Deps) {
+	tiles := deps.MapTiles
+	if tiles == "" {
+		tiles = DefaultMapTiles
+	}
 	app.OnServe().BindFunc(func(se *core.ServeEvent) error {
-		serveEmbedded(se, "/manager", manager.Files(), pageSecurity)
+		// (public, as the page's own files are: no data, only where tiles come from)
+		se.Router.GET("/manager/map-config.json", func(e *core.RequestEvent) error {
+			e.Response.Header().Set("Cache-Control", "no-cache")
+			return e.JSON(http.StatusOK, mapConfigOf(tiles))
+		})
+		serveEmbedded(se, "/manager", manager.Files(), pageSecurity(tiles))
 		se.Router.POST("/api/manager/hand-over", handleHandOver)
 		return se.Next()
 	})

@@ -202,6 +202,15 @@ async function main() {
       await page.selectOption('#period', period)
       await ready(page)
       compared += compare(period, await figures(page), figs)
+      // every customer and check-in with a place is a marker on the map
+      for (const [cls, key] of [['m-customer', 'map.customers'], ['m-checkin', 'map.checkins']]) {
+        const n = await page.$$eval(`#map path.${cls}`, (els) => els.length)
+        if (key in figs.figures) check(n === figs.figures[key], `period ${period}: the map shows ${n} ${cls} markers, the API has ${figs.figures[key]}`)
+      }
+      if (period === want.shotPeriod) {
+        await page.waitForSelector('#map img.leaflet-tile-loaded', { timeout: 15000 })
+        await page.locator('#map-card').screenshot({ path: path.join(shots, 'desktop-map.png') })
+      }
       // every list in the period the screenshots show; the period's own (stalled deals) in the others
       listed += await compareLists(page, period, figs, period === want.shotPeriod ? null : (k) => k.startsWith('stalled.'))
       await noForeigners(page, want.forbidden, `period ${period}`)
@@ -325,10 +334,22 @@ async function main() {
     await page.screenshot({ path: path.join(shots, 'desktop-empty.png'), fullPage: true })
     await page.context().close()
 
-    // the phone: signed in again, overview and a customer
+    // the phone: signed in again, overview and a customer; the map's tiles
+    // cannot be reached, and its markers are still there
     page = await open(PHONE)
+    await page.route(/\/\d+\/\d+\/\d+\.png$/, (route) => route.abort('internetdisconnected'))
     await signIn(page, base, want.manager.email, want.manager.password)
     await ready(page)
+    await page.waitForSelector('#map-note:not([hidden])')
+    check((await page.innerText('#map-note')).includes('could not be loaded'), 'the map does not say its tiles could not be loaded')
+    const placed = await page.$$eval('#map path.m-customer', (els) => els.length)
+    const wantPlaced = want.periods[want.shotPeriod].figures['map.customers']
+    check(wantPlaced === undefined || placed === wantPlaced, `without tiles the map shows ${placed} customers, the API has ${wantPlaced}`)
+    for (const width of [390, 360]) {
+      await page.setViewportSize({ width, height: PHONE.height })
+      await page.locator('#map-card').screenshot({ path: path.join(shots, `phone-${width}-map-offline.png`) })
+    }
+    await page.setViewportSize(PHONE)
     await noForeigners(page, want.forbidden, 'the phone')
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
     check(overflow <= 0, `the phone page scrolls sideways by ${overflow}px`)

@@ -92,6 +92,10 @@ function bar(parts, max, opts = {}) {
     if (w > 0) svg.append(h('rect', { x, y: 0, width: w, height: 10, class: cls }));
     x += w;
   }
+  if (opts.target !== undefined && max > 0) {
+    const tx = Math.min(99.4, (100 * opts.target) / max);
+    svg.append(h('rect', { x: tx, y: 0, width: 0.6, height: 10, class: 'target' }));
+  }
   return svg;
 }
 
@@ -253,15 +257,38 @@ function periods(today) {
   const y = today.getFullYear();
   const m = today.getMonth();
   const q = Math.floor(m / 3) * 3;
-  const range = (id, label, a, b) => ({ id, label, from: iso(a), to: iso(b) });
+  // each period with the one before it, of the same length, for comparison
+  const range = (id, label, a, b, prevLabel, pa, pb) => ({ id, label, from: iso(a), to: iso(b), prev: { label: prevLabel, from: iso(pa), to: iso(pb) } });
   return [
-    range('this-month', 'This month', new Date(y, m, 1), new Date(y, m + 1, 0)),
-    range('last-month', 'Last month', new Date(y, m - 1, 1), new Date(y, m, 0)),
-    range('this-quarter', 'This quarter', new Date(y, q, 1), new Date(y, q + 3, 0)),
-    range('last-quarter', 'Last quarter', new Date(y, q - 3, 1), new Date(y, q, 0)),
-    range('next-quarter', 'Next quarter', new Date(y, q + 3, 1), new Date(y, q + 6, 0)),
-    range('this-year', 'This year', new Date(y, 0, 1), new Date(y, 11, 31)),
+    range('this-month', 'This month', new Date(y, m, 1), new Date(y, m + 1, 0), 'last month', new Date(y, m - 1, 1), new Date(y, m, 0)),
+    range('last-month', 'Last month', new Date(y, m - 1, 1), new Date(y, m, 0), 'the month before', new Date(y, m - 2, 1), new Date(y, m - 1, 0)),
+    range('this-quarter', 'This quarter', new Date(y, q, 1), new Date(y, q + 3, 0), 'last quarter', new Date(y, q - 3, 1), new Date(y, q, 0)),
+    range('last-quarter', 'Last quarter', new Date(y, q - 3, 1), new Date(y, q, 0), 'the quarter before', new Date(y, q - 6, 1), new Date(y, q - 3, 0)),
+    range('next-quarter', 'Next quarter', new Date(y, q + 3, 1), new Date(y, q + 6, 0), 'this quarter', new Date(y, q, 1), new Date(y, q + 3, 0)),
+    range('this-year', 'This year', new Date(y, 0, 1), new Date(y, 11, 31), 'last year', new Date(y - 1, 0, 1), new Date(y - 1, 11, 31)),
   ];
+}
+
+// dayNumber counts days (for prorating a quota by the days it shares with a period).
+const dayNumber = (date) => Math.round(Date.UTC(...date.slice(0, 10).split('-').map((v, i) => Number(v) - (i === 1 ? 1 : 0))) / 86400000);
+
+// targets sums each rep's quotas per currency over the period, each
+// prorated by the days it shares with the period: rep -> currency -> amount.
+function targets(quotas, p) {
+  const out = new Map();
+  const from = dayNumber(p.from);
+  const to = dayNumber(p.to);
+  for (const q of quotas) {
+    const qs = dayNumber(q.period_start);
+    const qe = dayNumber(q.period_end);
+    const shared = Math.min(qe, to) - Math.max(qs, from) + 1;
+    if (shared <= 0 || qe < qs) continue;
+    const byCur = out.get(q.rep) || new Map();
+    byCur.set(q.currency, (byCur.get(q.currency) || 0) + (q.amount * shared) / (qe - qs + 1));
+    out.set(q.rep, byCur);
+  }
+  for (const byCur of out.values()) for (const [cur, v] of byCur) byCur.set(cur, Math.round(v * 100) / 100);
+  return out;
 }
 
 function setUpPeriods() {
@@ -302,6 +329,7 @@ async function loadAll() {
   $('activity-hint').textContent = 'Weeks (Monday to Sunday, UTC) that overlap the period.';
   setSection('due', 'loading', loading('customers due'));
   setSection('followups', 'loading', loading('follow-ups'));
+  setSection('map-card', 'loading', loading('the map'));
   // one instant for every "overdue" and "past" on the page, so that a figure and its list agree
   state.now = pbDate(new Date());
   try {
@@ -322,6 +350,7 @@ async function loadAll() {
     showActivity(load, p),
     showDue(load),
     showFollowUps(load),
+    showMap(load, p),
   ]);
   if (load !== state.load) return;
   const failed = results.find((r) => r.status === 'rejected');
@@ -331,7 +360,7 @@ async function loadAll() {
 
 function failAll(load, err) {
   if (load !== state.load) return;
-  for (const id of ['forecast', 'funnel', 'activity', 'due', 'followups']) setSection(id, 'error', h('p', { class: 'error' }, err.message));
+  for (const id of ['forecast', 'funnel', 'activity', 'due', 'followups', 'map-card']) setSection(id, 'error', h('p', { class: 'error' }, err.message));
   if (err.status === 0) showBanner(err.message, loadAll);
   $('main').dataset.state = 'error';
 }
@@ -348,8 +377,10 @@ async function guarded(load, ids, fn) {
 
 function showForecast(load, p) {
   return guarded(load, ['forecast', 'funnel'], async () => {
-    const [report, late] = await Promise.all([
+    const [report, prev, quotas, late] = await Promise.all([
       api(`/api/reports/forecast?${new URLSearchParams({ from: p.from, to: p.to })}`),
+      api(`/api/reports/forecast?${new URLSearchParams({ from: p.prev.from, to: p.prev.to })}`),
+      all('quotas', { filter: `period_start <= ${quote(p.to + ' 23:59:59.999Z')} && period_end >= ${quote(p.from)}`, fields: 'rep,period_start,period_end,amount,currency' }),
       total('opportunities', LISTS.late().filter),
     ]);
     if (load !== state.load) return;
@@ -363,30 +394,46 @@ function showForecast(load, p) {
       setSection('funnel', late ? 'ready' : 'empty', lateLine, empty('No open deals expected to close in this period.'));
       return;
     }
-    setSection('forecast', 'ready', ...currencies.map(forecastOf));
+    const goals = targets(quotas, p);
+    setSection('forecast', 'ready', ...currencies.map((c) => forecastOf(c, (prev.currencies || []).find((x) => x.currency === c.currency), goals, p.prev.label)));
     const stages = currencies.filter((c) => c.by_stage && c.by_stage.length > 0);
     if (stages.length === 0) setSection('funnel', late ? 'ready' : 'empty', lateLine, empty('No open deals expected to close in this period.'));
     else setSection('funnel', 'ready', lateLine, ...stages.map(funnelOf));
   });
 }
 
-function forecastOf(c) {
+// forecastOf is a currency's forecast: the totals, and per rep closed and
+// weighted, attainment of their target, and what they closed the period
+// before. A rep with a target and nothing yet is listed too.
+function forecastOf(c, prev, goals, prevLabel) {
   const cur = c.currency;
-  const reps = [...c.by_rep].sort((a, b) => b.forecast - a.forecast);
-  const max = Math.max(1, ...reps.map((r) => r.closed + r.weighted));
+  const before = new Map(((prev && prev.by_rep) || []).map((r) => [r.rep, r.closed]));
+  const rows = [...c.by_rep];
+  for (const [rep, byCur] of goals) if (byCur.has(cur) && !rows.some((r) => r.rep === rep)) rows.push({ rep, closed: 0, weighted: 0, forecast: 0 });
+  rows.sort((a, b) => b.forecast - a.forecast || repName(a.rep).localeCompare(repName(b.rep)));
+  const target = (rep) => (goals.get(rep) && goals.get(rep).get(cur)) || 0;
+  const teamTarget = Math.round(rows.reduce((s, r) => s + target(r.rep), 0) * 100) / 100;
+  const reached = rows.reduce((s, r) => s + (target(r.rep) > 0 ? r.closed : 0), 0); // by the reps who have a target
+  const max = Math.max(1, ...rows.map((r) => Math.max(r.closed + r.weighted, target(r.rep))));
+  const pct = (a, b) => `${Math.round((100 * a) / b)} %`;
+  const prevClosed = (prev && prev.closed) || 0;
   return h('div', { class: 'currency' },
     h('div', { class: 'totals' },
       h('div', { class: 'total' }, h('span', { class: 'label' }, 'Closed'), fig(`forecast.${cur}.closed`, c.closed, money(c.closed, cur))),
       h('div', { class: 'total' }, h('span', { class: 'label' }, 'Weighted pipeline'), fig(`forecast.${cur}.weighted`, c.weighted, money(c.weighted, cur))),
-      h('div', { class: 'total strong' }, h('span', { class: 'label' }, `Forecast (${cur})`), fig(`forecast.${cur}.forecast`, c.forecast, money(c.forecast, cur)))),
-    legend(['closed', 'Closed'], ['weighted', 'Weighted']),
+      h('div', { class: 'total strong' }, h('span', { class: 'label' }, `Forecast (${cur})`), fig(`forecast.${cur}.forecast`, c.forecast, money(c.forecast, cur))),
+      teamTarget > 0 ? h('div', { class: 'total' }, h('span', { class: 'label' }, `Target · ${pct(reached, teamTarget)} reached`), fig(`forecast.${cur}.target`, teamTarget, money(teamTarget, cur))) : null,
+      h('div', { class: 'total' }, h('span', { class: 'label' }, `Closed ${prevLabel}`), fig(`forecast.${cur}.previous`, prevClosed, money(prevClosed, cur)))),
+    legend(['closed', 'Closed'], ['weighted', 'Weighted'], ['target', 'Target']),
     h('ul', { class: 'rows', 'aria-label': `Forecast per rep in ${cur}` },
-      reps.map((r) => h('li', { class: 'row', 'data-rep': r.rep },
+      rows.map((r) => h('li', { class: 'row', 'data-rep': r.rep },
         h('span', { class: 'name' }, repName(r.rep)),
-        bar([[r.closed, 'closed'], [r.weighted, 'weighted']], max),
+        bar([[r.closed, 'closed'], [r.weighted, 'weighted']], max, { target: target(r.rep) || undefined }),
         h('span', { class: 'nums' },
           fig(`forecast.${cur}.rep.${r.rep}.closed`, r.closed, money(r.closed, cur)), ' closed · ',
-          fig(`forecast.${cur}.rep.${r.rep}.weighted`, r.weighted, money(r.weighted, cur)), ' weighted')))));
+          fig(`forecast.${cur}.rep.${r.rep}.weighted`, r.weighted, money(r.weighted, cur)), ' weighted',
+          target(r.rep) > 0 ? [' · ', h('strong', {}, pct(r.closed, target(r.rep))), ' of ', fig(`forecast.${cur}.rep.${r.rep}.target`, target(r.rep), money(target(r.rep), cur)), ' target'] : '',
+          ' · ', fig(`forecast.${cur}.rep.${r.rep}.previous`, before.get(r.rep) || 0, money(before.get(r.rep) || 0, cur)), ` ${prevLabel}`)))));
 }
 
 function funnelOf(c) {
@@ -1006,6 +1053,109 @@ async function handOver(c, to, error, confirmBox) {
     error.textContent = err.message;
     error.hidden = false;
   }
+}
+
+// ---------------------------------------------------------------------------
+// The map: the team's customers and the period's check-ins (Leaflet,
+// vendored; tiles from the server's ROUNDS_MAP_TILES). Markers are vector
+// shapes, so the map shows them even when no tile loads.
+
+const TIER_COLOR = { A: '#1f5fbf', B: '#6f9be0', C: '#9aa5b4' };
+const mapState = { map: null, customers: null, checkins: null, config: null, tileErrors: 0 };
+
+// located: 0, 0 (or nothing) is no location, not a point in the Gulf of Guinea.
+const located = (lat, lng) => Number.isFinite(lat) && Number.isFinite(lng) && (lat !== 0 || lng !== 0);
+
+function setMapNote(text) {
+  const note = $('map-note');
+  note.textContent = text;
+  note.hidden = !text;
+}
+
+function ensureMap() {
+  if (mapState.map || typeof L === 'undefined') return mapState.map;
+  const map = L.map('map', { worldCopyJump: true, zoomSnap: 0.5 });
+  const c = mapState.config;
+  const tiles = L.tileLayer(c.tiles, { attribution: c.attribution, maxZoom: 19, subdomains: 'abc', crossOrigin: false });
+  tiles.on('tileerror', () => {
+    if (mapState.tileErrors++ === 0) setMapNote('The map\'s background could not be loaded (no connection to the tile server?): the markers are still in their places.');
+  });
+  tiles.on('tileload', () => { $('map').dataset.tiles = 'loaded'; });
+  tiles.addTo(map);
+  mapState.customers = L.layerGroup().addTo(map);
+  mapState.checkins = L.layerGroup().addTo(map);
+  const toggle = (id, layer) => $(id).addEventListener('change', (e) => (e.target.checked ? layer.addTo(map) : layer.remove()));
+  toggle('map-show-customers', mapState.customers);
+  toggle('map-show-checkins', mapState.checkins);
+  mapState.map = map;
+  return map;
+}
+
+function popup(title, lines, customer) {
+  return h('div', { class: 'map-popup' }, h('strong', {}, title), lines.filter(Boolean).map((l) => h('div', {}, l)),
+    customer ? h('button', { type: 'button', onclick: () => openCustomer(customer) }, 'Open the customer') : null);
+}
+
+function showMap(load, p) {
+  return guarded(load, ['map-card'], async () => {
+    const start = pbDate(new Date(...p.from.split('-').map((v, i) => Number(v) - (i === 1 ? 1 : 0))));
+    const [y, m, d] = p.to.split('-').map(Number);
+    const end = pbDate(new Date(y, m - 1, d + 1));
+    const [config, customers, visits] = await Promise.all([
+      mapState.config || fetch('map-config.json').then((r) => (r.ok ? r.json() : Promise.reject(new ApiError(r.status, 'The map\'s settings could not be read.')))),
+      all('customers', { fields: 'id,name,tier,lat,lng,owner,next_visit_due,expand.owner.name', expand: 'owner' }),
+      all('visits', { filter: `checked_in_at >= ${quote(start)} && checked_in_at < ${quote(end)}`, expand: 'customer,rep', fields: 'id,checked_in_at,check_in_lat,check_in_lng,geo_status,customer,rep,expand.customer.name,expand.rep.name' }),
+    ]);
+    if (load !== state.load) return;
+    mapState.config = config;
+    const today = pbDate(startOfToday());
+    const placed = customers.filter((c) => located(c.lat, c.lng));
+    const overdue = placed.filter((c) => c.next_visit_due && c.next_visit_due < today).length;
+    const checkins = visits.filter((v) => located(v.check_in_lat, v.check_in_lng));
+    const verified = checkins.filter((v) => v.geo_status === 'verified').length;
+    setSection('map-card', 'ready',
+      h('p', { class: 'totals-line' },
+        fig('map.customers', placed.length, count(placed.length, 'customer', 'customers')), ' on the map (',
+        fig('map.overdue', overdue, `${overdue} overdue`), ')',
+        customers.length > placed.length ? [', ', fig('map.unplaced', customers.length - placed.length, `${customers.length - placed.length} without a location`)] : '',
+        ' · ', fig('map.checkins', checkins.length, count(checkins.length, 'check-in', 'check-ins')), ' in the period, ',
+        fig('map.checkins_verified', verified, `${verified} at the shop`)),
+      legend(['tier-A-dot', 'A'], ['tier-B-dot', 'B'], ['tier-C-dot', 'C'], ['overdue-dot', 'Overdue'], ['verified-dot', 'Check-in at the shop'], ['away-dot', 'Away or unknown']));
+    const map = ensureMap();
+    if (!map) {
+      setMapNote('The map could not be drawn.');
+      return;
+    }
+    mapState.customers.clearLayers();
+    mapState.checkins.clearLayers();
+    const points = [];
+    for (const c of placed) {
+      const tier = c.tier || 'C';
+      const late = c.next_visit_due && c.next_visit_due < today;
+      L.circleMarker([c.lat, c.lng], {
+        radius: { A: 8, B: 6.5, C: 5 }[tier], color: late ? '#b3261e' : '#ffffff', weight: late ? 3 : 1.5,
+        fillColor: TIER_COLOR[tier], fillOpacity: 0.9, className: `m-customer tier-${tier}${late ? ' overdue' : ''}`,
+      }).bindPopup(popup(c.name, [`Tier ${tier} · ${ownerName(c, 'owner')}`, late ? `Overdue since ${day(c.next_visit_due)}` : `Next visit due ${day(c.next_visit_due)}`], c.id))
+        .addTo(mapState.customers);
+      points.push([c.lat, c.lng]);
+    }
+    for (const v of checkins) {
+      const ok = v.geo_status === 'verified';
+      L.circleMarker([v.check_in_lat, v.check_in_lng], {
+        radius: 3.5, color: ok ? '#1c5133' : '#8a5a00', weight: 1, fillColor: ok ? '#2e7d4f' : '#f0b429', fillOpacity: 1,
+        className: `m-checkin${ok ? ' verified' : ''}`,
+      }).bindPopup(popup(cust(v) || 'A customer', [`Check-in ${day(v.checked_in_at)} · ${ownerName(v, 'rep')}`, ok ? 'At the shop' : (v.geo_status === 'far' ? 'Away from the shop' : 'Place unknown')], v.customer))
+        .addTo(mapState.checkins);
+      points.push([v.check_in_lat, v.check_in_lng]);
+    }
+    map.invalidateSize();
+    if (points.length) map.fitBounds(points, { padding: [24, 24], maxZoom: 14 });
+    else map.setView([20, 0], 2);
+    if (!points.length) setMapNote('No customer of your team has a location yet: reps set it on their phones, admins in the dashboard.');
+    else if (!mapState.tileErrors) setMapNote('');
+    $('map').dataset.customers = String(placed.length);
+    $('map').dataset.checkins = String(checkins.length);
+  });
 }
 
 // ---------------------------------------------------------------------------
