@@ -202,6 +202,13 @@ async function main() {
       await page.selectOption('#period', period)
       await ready(page)
       compared += compare(period, await figures(page), figs)
+      check(!(await page.$('#list:not([hidden])[data-list^="stalled."]')), `period ${period}: the stalled deals of the period before stay listed`)
+      if (period === want.shotPeriod) {
+        if (await page.isVisible('#list')) await page.click('#list-close')
+        await page.waitForSelector('#map img.leaflet-tile-loaded', { timeout: 15000 })
+        await page.evaluate(() => window.scrollTo(0, 0))
+        await page.screenshot({ path: path.join(shots, 'desktop-overview.png'), fullPage: true })
+      }
       // every customer and check-in with a place is a marker on the map
       for (const [cls, key] of [['m-customer', 'map.customers'], ['m-checkin', 'map.checkins']]) {
         const n = await page.$$eval(`#map path.${cls}`, (els) => els.length)
@@ -216,7 +223,6 @@ async function main() {
       await noForeigners(page, want.forbidden, `period ${period}`)
       const text = await page.innerText('main')
       check(!/\b(null|undefined|NaN)\b/.test(text), `period ${period}: the page prints null, undefined or NaN`)
-      if (period === want.shotPeriod) await page.screenshot({ path: path.join(shots, 'desktop-overview.png'), fullPage: true })
     }
     console.log(`compared ${compared} figures and ${listed} listed records over ${Object.keys(want.periods).length} periods`)
     const lists = want.periods[want.shotPeriod].lists

@@ -293,14 +293,19 @@ function targets(quotas, p) {
 
 function setUpPeriods() {
   const select = $('period');
-  const list = periods(new Date());
-  select.replaceChildren(...list.map((p) => h('option', { value: p.id }, p.label)));
+  const ranges = periods(new Date());
+  select.replaceChildren(...ranges.map((p) => h('option', { value: p.id }, p.label)));
   const wanted = new URLSearchParams(location.hash.slice(1)).get('period');
-  state.period = list.find((p) => p.id === wanted) || list.find((p) => p.id === 'this-quarter');
+  state.period = ranges.find((p) => p.id === wanted) || ranges.find((p) => p.id === 'this-quarter');
   select.value = state.period.id;
   select.onchange = () => {
-    state.period = list.find((p) => p.id === select.value);
+    state.period = ranges.find((p) => p.id === select.value);
     history.replaceState(null, '', `#period=${state.period.id}`);
+    // a list of the period's deals belongs to the period left behind
+    if (list && list.opts.kind === 'stalled') {
+      $('list').hidden = true;
+      list = null;
+    }
     loadAll();
   };
 }
@@ -666,14 +671,14 @@ const LISTS = {
   customers: (o) => ({
     title: o.q ? `Customers matching “${o.q}”` : `Customers of ${repName(o.rep)}`,
     hint: o.q ? 'By customer name or by the rep who holds them.' : (state.users.get(o.rep)?.active === false ? `${repName(o.rep)} has left: hand their customers to another rep.` : 'Tick customers to hand them to another rep of your team.'),
-    collection: 'customers', repField: 'owner', expand: 'owner', fields: 'id,name,tier,city,owner,last_visit_at,next_visit_due,expand.owner.name',
+    collection: 'customers', repField: 'owner', expand: 'owner', fields: 'id,name,tier,address,owner,last_visit_at,next_visit_due,expand.owner.name',
     filter: o.q ? `(name ~ ${quote(o.q)} || owner.name ~ ${quote(o.q)})` : '',
     sort: 'name', noun: ['customer', 'customers'], rep: o.rep, selectable: true,
     empty: o.q ? `No customer of your team matches “${o.q}”.` : `${repName(o.rep)} holds no customer.`,
     columns: [
       { label: 'Customer', value: (r) => r.name, customer: (r) => r.id, sort: 'name' },
       { label: 'Tier', value: (r) => r.tier || 'C', sort: 'tier' },
-      { label: 'City', value: (r) => r.city || '', sort: 'city' },
+      { label: 'Address', value: (r) => r.address || '' },
       { label: 'Rep', value: (r) => ownerName(r, 'owner'), rep: true },
       { label: 'Last visit', value: (r) => day(r.last_visit_at), csv: (r) => (r.last_visit_at || '').slice(0, 10), sort: 'last_visit_at' },
       { label: 'Next visit due', value: (r) => day(r.next_visit_due), csv: (r) => (r.next_visit_due || '').slice(0, 10), sort: 'next_visit_due' },
@@ -939,7 +944,7 @@ function renderCustomer(c, timeline, notice) {
       h('button', { type: 'button', class: 'link close', onclick: () => { panel.hidden = true; } }, 'Close')),
     h('p', { class: 'facts' },
       h('span', {}, 'Rep: ', h('strong', { id: 'customer-owner', 'data-owner': c.owner }, owner)),
-      c.city ? h('span', {}, ` · ${c.city}`) : null,
+      c.address ? h('span', {}, ` · ${c.address}`) : null,
       h('span', {}, ` · last visit ${day(c.last_visit_at)}`),
       h('span', {}, ` · next visit due ${day(c.next_visit_due)}`)),
     notice ? h('p', { class: 'notice', role: 'status' }, notice) : null,
@@ -989,7 +994,7 @@ function eventText(t) {
 }
 
 function timelineOf(events, limit) {
-  const list = h('ol', { class: 'timeline' }, events.slice(0, limit).map((t) => {
+  const ol = h('ol', { class: 'timeline' }, events.slice(0, limit).map((t) => {
     const e = eventText(t);
     return h('li', { 'data-kind': t.kind, 'data-id': t.id, 'data-promiser': e.promiser || null },
       h('time', { datetime: (t.at || '').replace(' ', 'T') }, day(t.at)),
@@ -999,8 +1004,8 @@ function timelineOf(events, limit) {
         e.detail ? h('p', { class: 'detail muted' }, e.detail) : null,
         e.by ? h('span', { class: 'by muted' }, e.by) : null));
   }));
-  if (events.length <= limit) return list;
-  const wrap = h('div', {}, list);
+  if (events.length <= limit) return ol;
+  const wrap = h('div', {}, ol);
   wrap.append(h('button', { type: 'button', class: 'link more', onclick: () => wrap.replaceWith(timelineOf(events, events.length)) },
     `Show all ${events.length} events`));
   return wrap;
