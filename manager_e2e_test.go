@@ -208,6 +208,13 @@ func TestManagersPageInABrowser(t *testing.T) {
 		newCustomer(name, big)
 	}
 	t.Logf("the big rep holds %d customers", bigCount)
+	// a deal past its expected close, whatever the seed drew
+	if status := a.do("POST", "/api/collections/opportunities/records", admin, map[string]any{"customer": newCustomer("Overdue Deal Holdings", big),
+		"owner": big, "title": "Renewal that slipped", "amount": 12345.67, "currency": "EUR", "stage": "stageproposal00",
+		"expected_close": time.Now().UTC().AddDate(0, 0, -3-rng.IntN(60)).Format(time.DateOnly)}, nil); status != 200 {
+		t.Fatalf("create a deal past its expected close: %d", status)
+	}
+	bigCount++
 
 	// targets, set by the manager: a month, a quarter, a stretch across
 	// periods (prorated), for some reps; the idle rep has one and nothing closed
@@ -289,6 +296,10 @@ func TestManagersPageInABrowser(t *testing.T) {
 		"last-month":   {date(y, m-1, 1), date(y, m, 0), date(y, m-2, 1), date(y, m-1, 0)},
 	} {
 		expect.Periods[name] = managerFigures(a, manager, p, now, customers, team)
+	}
+
+	if len(expect.Periods["this-quarter"].Lists["deals.late"]) == 0 && !slices.Contains(expect.Periods["this-quarter"].Uncertain, "deals.late") {
+		t.Fatal("the API lists no deal past its expected close, though one was made")
 	}
 
 	// the hand-over: a customer of one rep with open follow-ups, to another

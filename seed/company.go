@@ -220,6 +220,39 @@ func (g *generator) campaigns() error {
 	return b.flush()
 }
 
+// quotas gives every rep a monthly target from six months back to three
+// ahead, near a twelfth of what they closed in the last year (from its own
+// random stream, so that nothing else moves).
+func (g *generator) quotas() error {
+	var rows []struct {
+		Rep   string  `db:"rep"`
+		Total float64 `db:"total"`
+	}
+	if err := g.app.DB().NewQuery(`SELECT rep, SUM(total) AS total FROM orders WHERE status IN ('confirmed', 'fulfilled')
+		AND submitted_at >= {:since} GROUP BY rep`).Bind(dbx.Params{"since": ts(g.day(-365))}).All(&rows); err != nil {
+		return err
+	}
+	yearly := map[string]float64{}
+	for _, r := range rows {
+		yearly[r.Rep] = r.Total
+	}
+	b := g.newBatch()
+	created := ts(g.day(-200))
+	today := g.day(0)
+	for _, r := range g.reps {
+		monthly := math.Max(1000, math.Round(yearly[r.id]/12*(0.9+0.4*g.side.Float64())/1000)*1000)
+		for m := -6; m <= 3; m++ {
+			start := time.Date(today.Year(), today.Month()+time.Month(m), 1, 0, 0, 0, 0, time.UTC)
+			err := b.add(crm.Quotas, dbx.Params{"id": idFrom(g.side), "rep": r.id, "period_start": ts(start), "period_end": ts(start.AddDate(0, 1, -1)),
+				"amount": monthly, "currency": "EUR", "created": created, "updated": created})
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return b.flush()
+}
+
 // local returns the time at hour:minute on day offset in tz.
 func (g *generator) local(offset, hour, minute int, loc *time.Location) time.Time {
 	d := g.day(offset)

@@ -176,7 +176,7 @@ func Run(ctx context.Context, app core.App, opts Options, w io.Writer) (Stats, e
 	g.funnel = rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x5ca1ab1e))
 	g.side = rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x51de))
 	g.names = newNames()
-	steps := []func() error{g.users, g.products, g.campaigns, g.loadStages, g.customers}
+	steps := []func() error{g.users, g.products, g.campaigns, g.loadStages, g.customers, g.quotas}
 	for _, step := range steps {
 		if err := step(); err != nil {
 			_ = rsync.InstallCapture(app.NonconcurrentDB())

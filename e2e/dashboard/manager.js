@@ -81,7 +81,7 @@ async function noNulls(page, where) {
 
 // compareLists opens each list the page offers (only keys matching only,
 // when given) and compares its rows with the API's; it returns how many rows.
-async function compareLists(page, period, want, only) {
+async function compareLists(page, period, want, only, shot, shotDir) {
   const offered = await page.$$eval('[data-list]:not(#list)', (els) => [...new Set(els.map((e) => e.dataset.list))])
   const uncertain = (k) => (want.uncertain || []).some((p) => k.startsWith(p))
   const problems = []
@@ -101,6 +101,13 @@ async function compareLists(page, period, want, only) {
     check(sameSet(got.ids, ids), `period ${period}, list ${k}: lists ${got.ids.length} records over ${got.pages} pages, the API has ${ids.length}; missing ${ids.filter((i) => !got.ids.includes(i)).slice(0, 3)}, extra ${got.ids.filter((i) => !ids.includes(i)).slice(0, 3)}`)
     rows += got.ids.length
     await noNulls(page, `period ${period}, list ${k}`)
+    const kind = k.split('.')[0] === 'deals' ? 'late' : k.split('.')[0]
+    if (shot && !shot.has(kind)) { // one screenshot of each kind of list
+      shot.add(kind)
+      if (got.pages > 1) await page.click(`[data-list="${k}"]:not(#list)`) // opened again: its first page
+      await page.waitForSelector(`#list[data-list="${k}"][data-page="1"]:is([data-state=ready], [data-state=empty])`)
+      await page.locator('#list').screenshot({ path: path.join(shotDir, `desktop-list-${kind}.png`) })
+    }
   }
   return rows
 }
@@ -219,7 +226,7 @@ async function main() {
         await page.locator('#map-card').screenshot({ path: path.join(shots, 'desktop-map.png') })
       }
       // every list in the period the screenshots show; the period's own (stalled deals) in the others
-      listed += await compareLists(page, period, figs, period === want.shotPeriod ? null : (k) => k.startsWith('stalled.'))
+      listed += await compareLists(page, period, figs, period === want.shotPeriod ? null : (k) => k.startsWith('stalled.'), period === want.shotPeriod ? new Set() : null, shots)
       await noForeigners(page, want.forbidden, `period ${period}`)
       const text = await page.innerText('main')
       check(!/\b(null|undefined|NaN)\b/.test(text), `period ${period}: the page prints null, undefined or NaN`)
