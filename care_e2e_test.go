@@ -135,7 +135,7 @@ func TestCareEndToEnd(t *testing.T) {
 	for _, c := range all.Items {
 		a.do("PATCH", "/api/collections/contacts/records/"+c.ID, admin, map[string]any{"birthday": "", "care_opt_in": false}, nil)
 	}
-	a.do("PATCH", "/api/collections/contacts/records/"+contact, admin, map[string]any{"birthday": today.Format("01-02"), "timezone": zone}, nil)
+	a.do("PATCH", "/api/collections/contacts/records/"+contact, admin, map[string]any{"birthday": today.Format("01-02"), "birthday_calendar": "gregorian", "timezone": zone}, nil)
 	a.do("PATCH", "/api/collections/users/records/"+me.Record.ID, admin, map[string]any{"timezone": zone}, nil)
 
 	var invite struct{ Token string }

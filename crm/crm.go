@@ -45,7 +45,7 @@ var Collections = []string{
 	Users, Customers, Contacts, Visits, FollowUps, Products, Orders, OrderLines,
 	Devices, ContactDevices, CareCampaigns, Notifications, SyncConflicts, SyncDevices, CareInvites,
 	Stages, Opportunities, OpportunityHistory, CompanySettings, CustomerEvents,
-	VisitsDue, CustomerTimeline, RepActivity, StuckDevices, Quotas,
+	VisitsDue, CustomerTimeline, RepActivity, StuckDevices, Quotas, CareTemplates,
 }
 
 // Roles of a user.

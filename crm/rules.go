@@ -72,9 +72,13 @@ func PrepareCustomer(r Record, isNew bool) error {
 	return nil
 }
 
-// PrepareContact checks the birthday and the time zone.
+// PrepareContact checks the birthday (in its calendar) and the time zone.
 func PrepareContact(r Record) error {
-	if err := CheckBirthday(r.GetString("birthday")); err != nil {
+	check := CheckBirthday
+	if r.GetString("birthday_calendar") == "lunar" {
+		check = CheckLunarDay
+	}
+	if err := check(r.GetString("birthday")); err != nil {
 		return fieldError("birthday", "invalid_birthday", "%v", err)
 	}
 	if err := CheckTimezone(r.GetString("timezone")); err != nil {
@@ -83,9 +87,13 @@ func PrepareContact(r Record) error {
 	return nil
 }
 
-// PrepareCampaign checks a campaign's day of the year.
+// PrepareCampaign checks a campaign's day of the year, in its calendar.
 func PrepareCampaign(r Record) error {
-	if err := CheckBirthday(r.GetString("date")); err != nil {
+	check := CheckBirthday
+	if r.GetString("calendar") == "lunar" {
+		check = CheckLunarDay
+	}
+	if err := check(r.GetString("date")); err != nil {
 		return fieldError("date", "invalid_date", "%v", err)
 	}
 	return nil

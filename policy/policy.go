@@ -181,6 +181,7 @@ var Specs = []Spec{
 	{Name: crm.Devices, Access: Scoped, Owner: "user", Writers: everyone, Write: writable, Author: "user"},
 	{Name: crm.ContactDevices, Access: AdminsOnly},
 	{Name: crm.CareCampaigns, Access: AdminsOnly},
+	{Name: crm.CareTemplates, Access: AdminsOnly}, // the words of greetings, per language
 	{Name: crm.Notifications, Access: AdminsOnly},
 	{Name: crm.SyncConflicts, Access: AdminsOnly},
 	{Name: crm.SyncDevices, Access: AdminsOnly},

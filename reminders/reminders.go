@@ -226,10 +226,15 @@ func (r *run) digests() error {
 			Name     string `db:"name"`
 			Customer string `db:"customer_name"`
 		}
+		// each birthday in its own calendar (a lunar one on its lunar day)
 		if err := r.app.DB().NewQuery(`
 			SELECT ct.name, c.name AS customer_name FROM contacts ct JOIN customers c ON c.id = ct.customer
-			WHERE ct.birthday IN (SELECT value FROM json_each({:keys})) AND c.owner = {:r} ORDER BY ct.name LIMIT 20`).
-			Bind(dbx.Params{"keys": jsonList(care.CelebratedOn(tomorrow)), "r": rep.ID}).All(&birthdays); err != nil {
+			WHERE c.owner = {:r} AND (
+				(ct.birthday_calendar != 'lunar' AND ct.birthday IN (SELECT value FROM json_each({:gregorian}))) OR
+				(ct.birthday_calendar = 'lunar' AND ct.birthday IN (SELECT value FROM json_each({:lunar}))))
+			ORDER BY ct.name LIMIT 20`).
+			Bind(dbx.Params{"gregorian": jsonList(care.CelebratedOn(tomorrow)), "lunar": jsonList(care.LunarCelebratedOn(tomorrow)), "r": rep.ID}).
+			All(&birthdays); err != nil {
 			return err
 		}
 		stalled, late, err := r.dealsToChase(rep.ID, start)
@@ -415,10 +420,13 @@ type recipient struct {
 	QuietStart   string `db:"quiet_start"`
 	QuietEnd     string `db:"quiet_end"`
 	WeeklyMax    int    `db:"weekly_max"`
+	Language     string `db:"language"`
+	Birthday     string `db:"birthday"`
+	Calendar     string `db:"birthday_calendar"`
 }
 
 const recipientColumns = `ct.id, ct.name, ct.timezone AS contact_tz, c.timezone AS customer_tz, COALESCE(u.timezone, '') AS rep_tz,
-	COALESCE(u.name, '') AS rep_name, ct.quiet_start, ct.quiet_end, ct.weekly_max`
+	COALESCE(u.name, '') AS rep_name, ct.quiet_start, ct.quiet_end, ct.weekly_max, ct.language, ct.birthday, ct.birthday_calendar`
 
 // greet decides and enqueues one greeting for a contact whose day it is.
 func (r *run) greet(c recipient, day care.Date, window care.Window, kind, key, title, body string) error {
@@ -466,22 +474,53 @@ func (r *run) greet(c recipient, day care.Date, window care.Window, kind, key, t
 type Recipient = recipient
 
 // SelectBirthdays returns the opted-in contacts who celebrate a birthday on
-// day (29 February birthdays on 28 February of common years), through the
-// birthday index: the cost follows the birthdays, not the contacts.
+// day, each in their own calendar: 29 February birthdays on 28 February of
+// common years; lunar ones as care.LunarCelebratedOn says (a 30th on the
+// 29th of a short month, a leap month's birthday in its regular month).
+// It reads through the birthday index: the cost follows the birthdays,
+// not the contacts.
 func SelectBirthdays(app core.App, day care.Date) ([]Recipient, error) {
+	gregorian, lunar := care.CelebratedOn(day), care.LunarCelebratedOn(day)
 	var rows []recipient
 	err := app.DB().NewQuery(`SELECT ` + recipientColumns + `
 		FROM contacts ct INDEXED BY idx_contacts_birthday_opt_in
 		JOIN customers c ON c.id = ct.customer LEFT JOIN users u ON u.id = c.owner
 		WHERE ct.birthday IN (SELECT value FROM json_each({:keys})) AND ct.care_opt_in = TRUE`).
-		Bind(dbx.Params{"keys": jsonList(care.CelebratedOn(day))}).All(&rows)
+		Bind(dbx.Params{"keys": jsonList(append(slices.Clone(gregorian), lunar...))}).All(&rows)
 	if err != nil {
 		return nil, fmt.Errorf("birthdays on %s: %w", day, err)
 	}
-	return rows, nil
+	return slices.DeleteFunc(rows, func(c recipient) bool {
+		if c.Calendar == care.Lunar {
+			return !slices.Contains(lunar, c.Birthday)
+		}
+		return !slices.Contains(gregorian, c.Birthday)
+	}), nil
 }
 
-// birthdays greets opted-in contacts on their birthday morning.
+// words is a greeting's title and body for a contact, in their language:
+// the campaign's template for it, else the kind's, else the fallback.
+func (r *run) words(kind, campaign string, c recipient, fallbackTitle, fallbackBody string) (title, body string, err error) {
+	lang := crm.LanguageOf(c.Language)
+	var t []struct {
+		Title string `db:"title"`
+		Body  string `db:"body"`
+	}
+	err = r.app.DB().NewQuery(`SELECT title, body FROM ` + crm.CareTemplates + `
+		WHERE kind = {:k} AND language = {:l} AND (campaign = {:c} OR campaign = '') ORDER BY campaign = '' LIMIT 1`).
+		Bind(dbx.Params{"k": kind, "l": lang, "c": campaign}).All(&t)
+	if err != nil {
+		return "", "", fmt.Errorf("care templates: %w", err)
+	}
+	title, body = fallbackTitle, fallbackBody
+	if len(t) > 0 {
+		title, body = t[0].Title, t[0].Body
+	}
+	return crm.Fill(title, lang, c.Name, c.RepName), crm.Fill(body, lang, c.Name, c.RepName), nil
+}
+
+// birthdays greets opted-in contacts on their birthday morning, in their
+// calendar and language.
 func (r *run) birthdays() error {
 	for _, day := range care.DatesAround(r.now) {
 		rows, err := SelectBirthdays(r.app, day)
@@ -489,12 +528,12 @@ func (r *run) birthdays() error {
 			return err
 		}
 		for _, c := range rows {
-			body := "Wishing you a wonderful day."
-			if c.RepName != "" {
-				body = "Warm wishes from " + c.RepName + " and all of us."
+			title, body, err := r.words(crm.KindBirthdayGreeting, "", c, "Happy birthday, {first_name}!", "Wishing you a wonderful day. Warm wishes from {rep}.")
+			if err != nil {
+				return err
 			}
 			key := fmt.Sprintf("birthday:%s:%s", c.ID, day)
-			if err := r.greet(c, day, care.BirthdayWindow, "birthday_greeting", key, "Happy birthday, "+firstName(c.Name)+"!", body); err != nil {
+			if err := r.greet(c, day, care.BirthdayWindow, crm.KindBirthdayGreeting, key, title, body); err != nil {
 				return err
 			}
 		}
@@ -502,20 +541,14 @@ func (r *run) birthdays() error {
 	return nil
 }
 
-// holidays sends the active care campaigns of the day to the opted-in
-// contacts of customers in the campaign's tiers.
+// holidays sends the active care campaigns of the day (each in its own
+// calendar) to the opted-in contacts of customers in the campaign's tiers,
+// in each contact's language.
 func (r *run) holidays() error {
 	for _, day := range care.DatesAround(r.now) {
-		campaigns, err := r.app.FindRecordsByFilter(crm.CareCampaigns, "active = true && date = {:d}", "", 0, 0, dbx.Params{"d": day.MMDD()})
+		campaigns, err := r.campaignsOn(day)
 		if err != nil {
 			return err
-		}
-		if day.Month == time.February && day.Day == 28 && !care.IsLeap(day.Year) {
-			leap, err := r.app.FindRecordsByFilter(crm.CareCampaigns, "active = true && date = '02-29'", "", 0, 0)
-			if err != nil {
-				return err
-			}
-			campaigns = append(campaigns, leap...)
 		}
 		for _, camp := range campaigns {
 			tiers := camp.GetStringSlice("tiers")
@@ -535,12 +568,33 @@ func (r *run) holidays() error {
 				return fmt.Errorf("campaign %s: %w", camp.Id, err)
 			}
 			for _, c := range rows {
+				title, body, err := r.words(crm.KindHolidayGreeting, camp.Id, c, camp.GetString("title"), camp.GetString("body"))
+				if err != nil {
+					return err
+				}
 				key := fmt.Sprintf("holiday:%s:%s:%s", camp.Id, c.ID, day)
-				if err := r.greet(c, day, care.HolidayWindow, "holiday_greeting", key, camp.GetString("title"), camp.GetString("body")); err != nil {
+				if err := r.greet(c, day, care.HolidayWindow, crm.KindHolidayGreeting, key, title, body); err != nil {
 					return err
 				}
 			}
 		}
 	}
 	return nil
+}
+
+// campaignsOn lists the active campaigns celebrated on day, each in its
+// own calendar (a Gregorian 29 February on 28 February of common years).
+func (r *run) campaignsOn(day care.Date) ([]*core.Record, error) {
+	var ids []string
+	err := r.app.DB().NewQuery(`SELECT id FROM ` + crm.CareCampaigns + ` WHERE active = TRUE AND (
+		(calendar != 'lunar' AND date IN (SELECT value FROM json_each({:gregorian}))) OR
+		(calendar = 'lunar' AND date IN (SELECT value FROM json_each({:lunar})))) ORDER BY id`).
+		Bind(dbx.Params{"gregorian": jsonList(care.CelebratedOn(day)), "lunar": jsonList(care.LunarCelebratedOn(day))}).Column(&ids)
+	if err != nil {
+		return nil, fmt.Errorf("campaigns on %s: %w", day, err)
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	return r.app.FindRecordsByIds(crm.CareCampaigns, ids)
 }

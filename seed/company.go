@@ -198,23 +198,47 @@ func (g *generator) products() error {
 }
 
 func (g *generator) campaigns() error {
+	// the birthday greeting's words come with the migrations: counted, so
+	// that the summary says what the table holds
+	shipped, err := g.app.CountRecords(crm.CareTemplates)
+	if err != nil {
+		return err
+	}
+	g.stats.Rows[crm.CareTemplates] += int(shipped)
 	b := g.newBatch()
 	created := ts(g.day(-200))
 	list := []struct {
-		name, date, title, body, tiers string
+		name, calendar, date, title, body, tiers, zhTitle, zhBody string
 	}{
-		{"New Year", "01-01", "Happy New Year!", "Thank you for a great year together. All the best for the new one!", `[]`},
-		{"Midsummer", "06-21", "Happy midsummer", "Enjoy the longest day of the year.", `["A","B"]`},
-		{"Partner day", "09-15", "Thank you, partner", "Our best customers make our year. Thank you.", `["A"]`},
-		{"Christmas", "12-25", "Season's greetings", "Warm wishes for the holidays from your Rounds team.", `[]`},
+		{"New Year", "gregorian", "01-01", "Happy New Year!", "Thank you for a great year together. All the best for the new one!", `[]`,
+			"新年快乐！", "感谢您一年来的支持，祝您新年万事如意！"},
+		{"Midsummer", "gregorian", "06-21", "Happy midsummer", "Enjoy the longest day of the year.", `["A","B"]`, "", ""},
+		{"Partner day", "gregorian", "09-15", "Thank you, partner", "Our best customers make our year. Thank you.", `["A"]`, "", ""},
+		{"Christmas", "gregorian", "12-25", "Season's greetings", "Warm wishes for the holidays from your Rounds team.", `[]`, "", ""},
+		// the lunar ones, with their Chinese words (the side stream's ids: nothing else moves)
+		{"Spring Festival 春节", "lunar", "01-01", "Happy Lunar New Year!", "Wishing you health and success in the new year.", `[]`,
+			"新春快乐！", "恭祝{name}新春大吉，万事如意！"},
+		{"Mid-Autumn Festival 中秋节", "lunar", "08-15", "Happy Mid-Autumn Festival", "May the full moon bring you and yours joy.", `["A","B"]`,
+			"中秋快乐！", "花好月圆，祝{name}阖家幸福！"},
 	}
-	for _, c := range list {
+	for i, c := range list {
+		id := g.id()
+		if i >= 4 {
+			id = idFrom(g.side)
+		}
 		err := b.add(crm.CareCampaigns, dbx.Params{
-			"id": g.id(), "name": c.name, "date": c.date, "title": c.title, "body": c.body, "tiers": c.tiers,
+			"id": id, "name": c.name, "calendar": c.calendar, "date": c.date, "title": c.title, "body": c.body, "tiers": c.tiers,
 			"active": true, "created": created, "updated": created,
 		})
 		if err != nil {
 			return err
+		}
+		if c.zhTitle != "" {
+			err := b.add(crm.CareTemplates, dbx.Params{"id": idFrom(g.side), "kind": crm.KindHolidayGreeting, "campaign": id, "language": "zh-CN",
+				"title": c.zhTitle, "body": c.zhBody, "created": created, "updated": created})
+			if err != nil {
+				return err
+			}
 		}
 	}
 	return b.flush()
@@ -327,7 +351,15 @@ func (g *generator) customers() error {
 			optIn := g.rng.IntN(2) == 0
 			fi := g.rng.IntN(len(firstNames))
 			first, last := g.names.contact(fi, g.rng.IntN(len(lastNames)))
+			// one contact in five reads Chinese (the side stream: nothing else
+			// moves); birthdays stay Gregorian, as the phones read them until
+			// the synced schema carries birthday_calendar
+			lang, cal := "en", "gregorian"
+			if g.side.IntN(5) == 0 {
+				lang = "zh-CN"
+			}
 			err := b.add(crm.Contacts, dbx.Params{
+				"language": lang, "birthday_calendar": cal,
 				"id": id, "customer": custID, "name": first + " " + last, "title": g.pick(titles),
 				"phone":    fmt.Sprintf("+%d %03d %04d", 1+g.rng.IntN(98), g.rng.IntN(1000), g.rng.IntN(10000)),
 				"email":    strings.ToLower(first+"."+strings.NewReplacer(". ", "", " ", "").Replace(last)) + "@example.com",

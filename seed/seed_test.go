@@ -38,7 +38,7 @@ func dump(t *testing.T, app core.App) string {
 		}
 		for _, r := range rows {
 			delete(r, "password")
-			if table == crm.Stages || table == crm.CompanySettings { // made by a migration, stamped with its clock
+			if table == crm.Stages || table == crm.CompanySettings || (table == crm.CareTemplates && strings.HasPrefix(r["id"].String, "caretemplate")) { // made by a migration, stamped with its clock
 				delete(r, "created")
 				delete(r, "updated")
 			}
