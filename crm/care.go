@@ -17,6 +17,12 @@ const (
 	KindHolidayGreeting  = "holiday_greeting"
 )
 
+// Channels of customer messages (notifications.channel; empty is push).
+const (
+	ChannelPush  = "push"
+	ChannelEmail = "email"
+)
+
 // Languages of care messages; the first is the default.
 var Languages = []string{"en", "zh-CN"}
 

@@ -82,6 +82,8 @@ func registerCare(app core.App, deps Deps, signers *signerFor) {
 		se.Router.POST("/api/care/preferences", h.preferencesJSON)
 		se.Router.GET("/care/preferences", h.preferencesPage)
 		se.Router.POST("/care/preferences", h.preferencesPage)
+		se.Router.GET("/care/unsubscribe", h.unsubscribePage)
+		se.Router.POST("/care/unsubscribe", h.unsubscribePage)
 		return se.Next()
 	})
 }
@@ -489,6 +491,53 @@ func (h *careHandlers) preferencesPage(e *core.RequestEvent) error {
 	d.QuietStart, d.QuietEnd, d.WeeklyMax = contact.GetString("quiet_start"), contact.GetString("quiet_end"), contact.GetInt("weekly_max")
 	return render(status, d)
 }
+
+// unsubscribePage is every e-mail's unsubscribe link (List-Unsubscribe).
+// GET asks (a link checker or a mail scanner that follows it changes
+// nothing); POST unsubscribes: the one-click POST of RFC 8058 a mail
+// client sends with "List-Unsubscribe=One-Click", or the page's button.
+// Opting out cancels what is queued, as on the preferences page.
+func (h *careHandlers) unsubscribePage(e *core.RequestEvent) error {
+	token := linkToken(e)
+	if e.Request.Method == http.MethodPost {
+		if err := e.Request.ParseForm(); err == nil && e.Request.PostForm.Get("token") != "" {
+			token = e.Request.PostForm.Get("token")
+		}
+	}
+	render := func(status int, d pageData) error { return servePage(e, status, unsubscribePage, d) }
+	contact, err := h.contactFromLink(e, token)
+	if err != nil {
+		var apiErr *router.ApiError
+		if errors.As(err, &apiErr) {
+			return render(apiErr.Status, pageData{Error: apiErr.Message})
+		}
+		return err
+	}
+	d := pageData{Token: token, Name: contact.GetString("name"), OptIn: contact.GetBool("care_opt_in")}
+	if e.Request.Method == http.MethodPost {
+		no := false
+		if _, err := h.applyPreferences(e.App, contact, preferences{CareOptIn: &no}); err != nil {
+			return err
+		}
+		d.OptIn, d.Saved = false, true
+	}
+	return render(http.StatusOK, d)
+}
+
+var unsubscribePage = template.Must(template.New("unsubscribe").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Unsubscribe</title>
+<style>body{font-family:system-ui,sans-serif;max-width:28rem;margin:1.5rem auto;padding:0 1rem;line-height:1.5}
+button{font-size:1rem;padding:.6rem 1.2rem;margin-top:1rem}.note{background:#eef7ee;padding:.6rem}.error{background:#fbeaea;padding:.6rem}</style></head>
+<body>
+{{if .Error}}<h1>This link does not work</h1><p class="error">{{.Error}}</p>
+{{else if .Saved}}<h1>You are unsubscribed</h1><p class="note">{{.Name}}, you will not receive any more messages from us. Anything waiting to be sent was cancelled.</p>
+<p><a href="/care/preferences?token={{.Token}}">Change your mind, or choose what you receive</a></p>
+{{else if not .OptIn}}<h1>You are not subscribed</h1><p>{{.Name}}, we send you no messages.</p>
+{{else}}<h1>Unsubscribe, {{.Name}}?</h1><p>You will not receive any more greetings or messages from us.</p>
+<form method="post" action="/care/unsubscribe"><input type="hidden" name="token" value="{{.Token}}"><button type="submit">Unsubscribe</button></form>
+<p><a href="/care/preferences?token={{.Token}}">Or choose what you receive, and when</a></p>{{end}}
+</body></html>`))
 
 var invitePage = template.Must(template.New("invite").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">

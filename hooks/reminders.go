@@ -48,5 +48,9 @@ func runReminders(ctx context.Context, app core.App, deps Deps, signers *signerF
 			token, _, err := signer.Issue(contact, care.ScopeManage, care.PreferencesTTL)
 			return linkURL(app, "/care/preferences", token), err
 		},
+		UnsubscribeURL: func(contact string) (string, error) {
+			token, _, err := signer.Issue(contact, care.ScopeManage, care.PreferencesTTL)
+			return linkURL(app, "/care/unsubscribe", token), err
+		},
 	})
 }

@@ -152,7 +152,7 @@ var Specs = []Spec{
 		Author: "owner", ServerOwned: []string{"owner", "tier", "revenue_12m", "tier_changed_at", "last_visit_at", "next_visit_due"},
 		AdminOnly: []string{"visit_every_days"}},
 	{Name: crm.Contacts, Access: Scoped, Owner: "customer.owner", Team: true, ScopeColumns: true, Writers: reps, Write: writable,
-		Parent: "customer", CustomerOwned: consent},
+		Parent: "customer", CustomerOwned: consent, ServerOwned: []string{"email_stopped_at", "email_stop_reason"}},
 	{Name: crm.Visits, Access: Scoped, Owner: "customer.owner", Team: true, ScopeColumns: true, Writers: reps, Write: writable,
 		Parent: "customer", Author: "rep", ServerOwned: []string{"rep", "geo_status"}},
 	{Name: crm.FollowUps, Access: Scoped, Owner: "customer.owner", Team: true, ScopeColumns: true, Writers: reps, Write: writable,

@@ -89,7 +89,12 @@ func Deliver(ctx context.Context, app core.App, sender Sender, now time.Time, li
 	}
 
 	var jobs []*job
+	var mails []*core.Record
 	for _, n := range due {
+		if n.GetString("channel") == crm.ChannelEmail {
+			mails = append(mails, n)
+			continue
+		}
 		status, reason, targets, err := recipients(app, n, now)
 		if err != nil {
 			return st, err
@@ -123,6 +128,9 @@ func Deliver(ctx context.Context, app core.App, sender Sender, now time.Time, li
 			Title: n.GetString("title"), Body: n.GetString("body"), Data: data,
 			CollapseKey: n.GetString("dedup_key"), ExpiresAt: n.GetDateTime("expires_at").Time(),
 		}})
+	}
+	if err := deliverMail(ctx, app, now, at, mails, &st); err != nil {
+		return st, err
 	}
 	if len(jobs) == 0 {
 		return st, nil

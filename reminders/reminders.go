@@ -27,6 +27,9 @@ type Config struct {
 	// PreferencesURL returns a contact's preferences link; every customer
 	// message carries it.
 	PreferencesURL func(contact string) (string, error)
+	// UnsubscribeURL returns a contact's one-click unsubscribe link, which
+	// every e-mail carries (List-Unsubscribe, RFC 8058).
+	UnsubscribeURL func(contact string) (string, error)
 	// Sender delivers; nil is outbox-only mode.
 	Sender push.Sender
 	// DeliverLimit bounds the outbox rows delivered per run (0: 2,000).
@@ -69,6 +72,7 @@ type run struct {
 // notification is an outbox row to write.
 type notification struct {
 	Kind, Audience, User, Contact, DedupKey, Title, Body string
+	Channel                                              string // "" is push
 	Data                                                 map[string]any
 	ExpiresAt                                            time.Time
 	Status, Reason                                       string // "" means pending
@@ -98,6 +102,7 @@ func (r *run) enqueue(n notification) error {
 	rec.Load(map[string]any{
 		"kind": n.Kind, "audience": n.Audience, "user": n.User, "contact": n.Contact, "dedup_key": n.DedupKey,
 		"title": clip(n.Title, 200), "body": clip(n.Body, 4000), "status": status, "error": n.Reason, "data": string(data),
+		"channel": n.Channel,
 	})
 	if !n.ExpiresAt.IsZero() {
 		rec.Set("expires_at", n.ExpiresAt.UTC())
@@ -423,10 +428,14 @@ type recipient struct {
 	Language     string `db:"language"`
 	Birthday     string `db:"birthday"`
 	Calendar     string `db:"birthday_calendar"`
+	Channel      string `db:"preferred_channel"`
+	Email        string `db:"email"`
+	EmailStopped string `db:"email_stopped_at"`
 }
 
 const recipientColumns = `ct.id, ct.name, ct.timezone AS contact_tz, c.timezone AS customer_tz, COALESCE(u.timezone, '') AS rep_tz,
-	COALESCE(u.name, '') AS rep_name, ct.quiet_start, ct.quiet_end, ct.weekly_max, ct.language, ct.birthday, ct.birthday_calendar`
+	COALESCE(u.name, '') AS rep_name, ct.quiet_start, ct.quiet_end, ct.weekly_max, ct.language, ct.birthday, ct.birthday_calendar,
+	ct.preferred_channel, ct.email, ct.email_stopped_at`
 
 // greet decides and enqueues one greeting for a contact whose day it is.
 func (r *run) greet(c recipient, day care.Date, window care.Window, kind, key, title, body string) error {
@@ -456,7 +465,24 @@ func (r *run) greet(c recipient, day care.Date, window care.Window, kind, key, t
 		return nil
 	}
 	n := notification{Kind: kind, Audience: "customer", Contact: c.ID, DedupKey: key, Title: title, Body: body,
-		ExpiresAt: care.EndOfDay(local), Data: map[string]any{}}
+		ExpiresAt: care.EndOfDay(local), Data: map[string]any{"language": crm.LanguageOf(c.Language)}}
+	if c.Channel == crm.ChannelEmail { // the customer reads e-mail: the greeting goes there, and only there
+		n.Channel = crm.ChannelEmail
+		switch {
+		case verdict == care.Skip:
+		case c.Email == "":
+			verdict, reason = care.Skip, "no e-mail address"
+		case c.EmailStopped != "":
+			verdict, reason = care.Skip, "mail to this address was stopped after the mail server refused it for good"
+		}
+		if r.cfg.UnsubscribeURL != nil {
+			u, err := r.cfg.UnsubscribeURL(c.ID)
+			if err != nil {
+				return err
+			}
+			n.Data["unsubscribe_url"] = u
+		}
+	}
 	if verdict == care.Skip {
 		n.Status, n.Reason = push.Skipped, reason
 	}
