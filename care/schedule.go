@@ -82,6 +82,9 @@ func DateOf(t time.Time) Date {
 // String formats d as YYYY-MM-DD.
 func (d Date) String() string { return fmt.Sprintf("%04d-%02d-%02d", d.Year, d.Month, d.Day) }
 
+// Before reports whether d is an earlier day than e.
+func (d Date) Before(e Date) bool { return d.String() < e.String() }
+
 // MMDD formats d's day of the year as MM-DD.
 func (d Date) MMDD() string { return fmt.Sprintf("%02d-%02d", d.Month, d.Day) }
 
@@ -213,7 +216,39 @@ func (g Greeting) Decide(now time.Time) (Verdict, string) {
 	case g.WeeklyMax > 0 && g.SentThisWeek >= g.WeeklyMax:
 		return Skip, fmt.Sprintf("weekly maximum of %d reached", g.WeeklyMax)
 	case g.Quiet.Contains(now):
-		return Wait, "" // quiet hours may end inside the window
+		if _, ok := g.FirstOpen(now); !ok {
+			return Skip, "quiet hours (" + g.Quiet.Start.String() + "–" + g.Quiet.End.String() + ") cover the rest of its window"
+		}
+		return Wait, "" // quiet hours end inside the window
 	}
 	return Send, ""
+}
+
+// FirstOpen is the first minute at or after from, inside the window of
+// from's local day and outside the quiet hours; ok is false when there is
+// none (the window has passed, or quiet hours cover the rest of it).
+func (g Greeting) FirstOpen(from time.Time) (time.Time, bool) {
+	y, m, d := from.Date()
+	open := time.Date(y, m, d, g.Window.Start.Hour, g.Window.Start.Minute, 0, 0, from.Location())
+	shut := time.Date(y, m, d, g.Window.End.Hour, g.Window.End.Minute, 0, 0, from.Location())
+	t := from
+	if t.Before(open) {
+		t = open
+	}
+	if s := t.Truncate(time.Minute); s.Before(t) {
+		t = s.Add(time.Minute)
+	}
+	for ; t.Before(shut); t = t.Add(time.Minute) {
+		if !g.Quiet.Contains(t) {
+			return t, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// Bounds are the instants the window of day opens and shuts in loc.
+func (w Window) Bounds(day Date, loc *time.Location) (open, shut time.Time) {
+	open = time.Date(day.Year, day.Month, day.Day, w.Start.Hour, w.Start.Minute, 0, 0, loc)
+	shut = time.Date(day.Year, day.Month, day.Day, w.End.Hour, w.End.Minute, 0, 0, loc)
+	return open, shut
 }

@@ -149,6 +149,9 @@ func TestGreetingDecisions(t *testing.T) {
 		{"quiet hours: wait", care.Greeting{Window: care.BirthdayWindow, Quiet: care.Quiet{Start: care.Clock{Hour: 9}, End: care.Clock{Hour: 10}}}, at(9, 30), care.Wait, ""},
 		{"quiet hours over: send", care.Greeting{Window: care.BirthdayWindow, Quiet: care.Quiet{Start: care.Clock{Hour: 9}, End: care.Clock{Hour: 10}}}, at(10, 15), care.Send, ""},
 		{"holiday window", care.Greeting{Window: care.HolidayWindow}, at(9, 30), care.Wait, ""},
+		{"quiet hours cover the rest of the window: skip", care.Greeting{Window: care.BirthdayWindow, Quiet: care.Quiet{Start: care.Clock{Hour: 10}, End: care.Clock{Hour: 8}}}, at(10, 0), care.Skip, "quiet hours (10:00–08:00)"},
+		{"quiet hours end a minute before the window shuts: wait", care.Greeting{Window: care.BirthdayWindow, Quiet: care.Quiet{Start: care.Clock{Hour: 9}, End: care.Clock{Hour: 10, Minute: 59}}}, at(9, 0), care.Wait, ""},
+		{"quiet hours end as the window shuts: skip", care.Greeting{Window: care.BirthdayWindow, Quiet: care.Quiet{Start: care.Clock{Hour: 9}, End: care.Clock{Hour: 11}}}, at(9, 0), care.Skip, "quiet hours"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -21,6 +21,8 @@ const (
 const (
 	ChannelPush  = "push"
 	ChannelEmail = "email"
+	ChannelPhone = "phone" // the rep calls: a follow-up instead of a message
+	ChannelSMS   = "sms"   // no provider yet: such greetings are skipped, saying so
 )
 
 // Languages of care messages; the first is the default.

@@ -14,6 +14,7 @@ import (
 	"rounds/care"
 	"rounds/crm"
 	"rounds/internal/testapp"
+	"rounds/reminders"
 )
 
 // TestGreetingsInTheirCalendarAndLanguage draws contacts (calendar,
@@ -135,9 +136,6 @@ func calendarScenario(t *testing.T, seed uint64, from, to time.Time) {
 	}
 	want := map[string]string{} // dedup key -> title
 	for _, c := range contacts {
-		if !c.optIn {
-			continue
-		}
 		loc := care.Zone(time.UTC, c.zone, "Europe/Berlin") // the fixture's customers are in Berlin (rep X's in New York)
 		if c.zone == "" && c.customer == testapp.CustomerX {
 			loc = care.Zone(time.UTC, "America/New_York")
@@ -150,6 +148,9 @@ func calendarScenario(t *testing.T, seed uint64, from, to time.Time) {
 				if lang == "zh-CN" {
 					title = c.name + "，生日快乐！"
 				}
+				if !c.optIn {
+					title = "no consent"
+				}
 				want[fmt.Sprintf("birthday:%s:%s", c.id, day)] = title
 			}
 			for _, camp := range camps {
@@ -158,6 +159,9 @@ func calendarScenario(t *testing.T, seed uint64, from, to time.Time) {
 					title := camp.title
 					if lang == "zh-CN" && camp.zh != "" {
 						title = strings.ReplaceAll(camp.zh, "{name}", c.name)
+					}
+					if !c.optIn {
+						title = "no consent"
 					}
 					want[fmt.Sprintf("holiday:%s:%s:%s", camp.id, c.id, day)] = title
 				}
@@ -168,10 +172,12 @@ func calendarScenario(t *testing.T, seed uint64, from, to time.Time) {
 	// days the model judges
 	got := map[string]string{}
 	var rows []struct {
-		Key   string `db:"dedup_key"`
-		Title string `db:"title"`
+		Key    string `db:"dedup_key"`
+		Title  string `db:"title"`
+		Status string `db:"status"`
+		Error  string `db:"error"`
 	}
-	if err := w.app.DB().NewQuery("SELECT dedup_key, title FROM notifications WHERE audience = 'customer' AND id != {:fixture}").
+	if err := w.app.DB().NewQuery("SELECT dedup_key, title, status, error FROM notifications WHERE audience = 'customer' AND id != {:fixture}").
 		Bind(dbx.Params{"fixture": testapp.Notification}).All(&rows); err != nil {
 		t.Fatal(err)
 	}
@@ -185,8 +191,14 @@ func calendarScenario(t *testing.T, seed uint64, from, to time.Time) {
 		if !ok {
 			t.Fatalf("a greeting to someone unknown: %s", r.Key)
 		}
+		if !c.optIn && (r.Status != "skipped" || r.Error != reminders.ReasonNoConsent) {
+			t.Errorf("%s: a greeting to a contact who never opted in: %s %q", r.Key, r.Status, r.Error)
+		}
+		if c.optIn && r.Error == reminders.ReasonNoConsent {
+			t.Errorf("%s: %q for a contact who opted in", r.Key, r.Error)
+		}
 		if !c.optIn {
-			t.Errorf("%s: a greeting to a contact who never opted in", r.Key)
+			r.Title = "no consent"
 		}
 		day, _ := time.Parse(time.DateOnly, parts[len(parts)-1])
 		window := care.BirthdayWindow

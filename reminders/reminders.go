@@ -6,7 +6,9 @@ package reminders
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -51,22 +53,62 @@ func Run(ctx context.Context, app core.App, now time.Time, cfg Config) (Stats, e
 		cfg.DeliverLimit = 2000
 	}
 	r := &run{ctx: ctx, app: app, now: now.UTC(), cfg: cfg}
-	for _, step := range []func() error{r.followUps, r.digests, r.birthdays, r.holidays} {
+	var last string
+	if err := app.DB().NewQuery("SELECT last_run FROM _rounds_jobs WHERE name = 'reminders'").Row(&last); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return r.stats, fmt.Errorf("the job's last run: %w", err)
+	}
+	r.lastRun, _ = time.Parse(dateLayout, last)
+	// greetings first: a call they turn into a follow-up is in the digest
+	for _, step := range []func() error{r.birthdays, r.holidays, r.followUps, r.digests} {
 		if err := step(); err != nil {
 			return r.stats, err
 		}
+	}
+	if _, err := app.DB().NewQuery(`INSERT INTO _rounds_jobs (name, last_run) VALUES ('reminders', {:at})
+		ON CONFLICT (name) DO UPDATE SET last_run = excluded.last_run WHERE excluded.last_run > last_run`).
+		Bind(dbx.Params{"at": r.now.Format(dateLayout)}).Execute(); err != nil {
+		return r.stats, fmt.Errorf("the job's last run: %w", err)
 	}
 	var err error
 	r.stats.Delivery, err = push.Deliver(ctx, app, cfg.Sender, now, cfg.DeliverLimit)
 	return r.stats, err
 }
 
+// maxCatchUp bounds how far back a run after downtime looks for greetings
+// whose day passed with no decision.
+const maxCatchUp = 7 * 24 * time.Hour
+
+// days lists the days whose greetings a run decides: those that exist
+// somewhere on Earth now, and after downtime the days that existed since
+// the last run (a week back at most), whose greetings are then written
+// down as missed.
+func (r *run) days() []care.Date {
+	out := care.DatesAround(r.now)
+	from := r.lastRun
+	if from.IsZero() {
+		return out
+	}
+	if from.Before(r.now.Add(-maxCatchUp)) {
+		from = r.now.Add(-maxCatchUp)
+	}
+	for t := from; t.Before(r.now); t = t.Add(time.Hour) {
+		for _, d := range care.DatesAround(t) {
+			if !slices.Contains(out, d) {
+				out = append(out, d)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b care.Date) int { return strings.Compare(a.String(), b.String()) })
+	return out
+}
+
 type run struct {
-	ctx   context.Context
-	app   core.App
-	now   time.Time
-	cfg   Config
-	stats Stats
+	ctx     context.Context
+	app     core.App
+	now     time.Time
+	lastRun time.Time // the previous run's instant; zero on the first
+	cfg     Config
+	stats   Stats
 }
 
 // notification is an outbox row to write.
@@ -76,7 +118,11 @@ type notification struct {
 	Data                                                 map[string]any
 	ExpiresAt                                            time.Time
 	Status, Reason                                       string // "" means pending
+	SentAt                                               time.Time
 }
+
+// errDuplicate: another runner wrote the same dedup key meanwhile.
+var errDuplicate = errors.New("written meanwhile by another runner")
 
 // exists reports whether a dedup key is already in the outbox.
 func (r *run) exists(key string) (bool, error) {
@@ -88,8 +134,8 @@ func (r *run) exists(key string) (bool, error) {
 // enqueue writes n once; callers have checked that its dedup key is new
 // (exists), and a key written meanwhile by another runner is caught by the
 // unique index.
-func (r *run) enqueue(n notification) error {
-	c, err := r.app.FindCachedCollectionByNameOrId(crm.Notifications)
+func (r *run) enqueue(app core.App, n notification) error {
+	c, err := app.FindCachedCollectionByNameOrId(crm.Notifications)
 	if err != nil {
 		return err
 	}
@@ -107,8 +153,14 @@ func (r *run) enqueue(n notification) error {
 	if !n.ExpiresAt.IsZero() {
 		rec.Set("expires_at", n.ExpiresAt.UTC())
 	}
-	if err := r.app.Save(rec); err != nil {
+	if !n.SentAt.IsZero() {
+		rec.Set("sent_at", n.SentAt.UTC())
+	}
+	if err := app.Save(rec); err != nil {
 		if ok, _ := r.exists(n.DedupKey); ok {
+			if app != r.app {
+				return errDuplicate // inside a transaction: roll back what came with it
+			}
 			return nil // written meanwhile by another runner: the unique key held
 		}
 		return fmt.Errorf("enqueue %s: %w", n.DedupKey, err)
@@ -184,7 +236,7 @@ func (r *run) followUps() error {
 		if dec.Late {
 			n.Status, n.Reason = push.Skipped, dec.Reason
 		}
-		if err := r.enqueue(n); err != nil {
+		if err := r.enqueue(r.app, n); err != nil {
 			return err
 		}
 	}
@@ -242,6 +294,15 @@ func (r *run) digests() error {
 			All(&birthdays); err != nil {
 			return err
 		}
+		// the customers to call today instead of a greeting (phone channel)
+		var calls []string
+		if err := r.app.DB().NewQuery(`
+			SELECT f.note FROM notifications n INDEXED BY idx_notifications_user JOIN follow_ups f ON f.id = json_extract(n.data, '$.follow_up')
+			WHERE n.user = {:r} AND n.channel = 'phone' AND n.status = 'sent' AND f.status = 'open' AND f.due_at >= {:a} AND f.due_at < {:b}
+			ORDER BY f.due_at, f.note LIMIT 20`).
+			Bind(dbx.Params{"r": rep.ID, "a": start.UTC().Format(dateLayout), "b": end.UTC().Format(dateLayout)}).Column(&calls); err != nil {
+			return fmt.Errorf("calls of %s: %w", rep.ID, err)
+		}
 		stalled, late, err := r.dealsToChase(rep.ID, start)
 		if err != nil {
 			return err
@@ -255,6 +316,9 @@ func (r *run) digests() error {
 			return err
 		}
 		body := fmt.Sprintf("Today: %d follow-up%s, %d overdue.", today, plural(today), overdue)
+		if len(calls) > 0 {
+			body += " Calls today: " + strings.Join(calls, "; ") + "."
+		}
 		if len(birthdays) > 0 {
 			names := make([]string, len(birthdays))
 			for i, b := range birthdays {
@@ -274,10 +338,10 @@ func (r *run) digests() error {
 		for _, line := range stuck {
 			body += " " + line
 		}
-		err = r.enqueue(notification{
+		err = r.enqueue(r.app, notification{
 			Kind: "rep_digest", Audience: "rep", User: rep.ID, DedupKey: key,
 			Title: "Your day", Body: body, ExpiresAt: care.EndOfDay(local),
-			Data: map[string]any{"today": today, "overdue": overdue, "birthdays_tomorrow": len(birthdays),
+			Data: map[string]any{"today": today, "overdue": overdue, "birthdays_tomorrow": len(birthdays), "calls": len(calls),
 				"stalled_deals": len(stalled), "late_deals": len(late), "visits_due": len(due) - overdueVisits, "visits_overdue": overdueVisits,
 				"stuck_devices": len(stuck)},
 		})
@@ -422,6 +486,9 @@ type recipient struct {
 	CustomerZone string `db:"customer_tz"`
 	RepZone      string `db:"rep_tz"`
 	RepName      string `db:"rep_name"`
+	Rep          string `db:"rep"`
+	RepActive    bool   `db:"rep_active"`
+	Customer     string `db:"customer"`
 	QuietStart   string `db:"quiet_start"`
 	QuietEnd     string `db:"quiet_end"`
 	WeeklyMax    int    `db:"weekly_max"`
@@ -430,19 +497,46 @@ type recipient struct {
 	Calendar     string `db:"birthday_calendar"`
 	Channel      string `db:"preferred_channel"`
 	Email        string `db:"email"`
+	Phone        string `db:"phone"`
 	EmailStopped string `db:"email_stopped_at"`
+	OptIn        bool   `db:"care_opt_in"`
+	OptedOut     string `db:"opted_out_at"`
 }
 
 const recipientColumns = `ct.id, ct.name, ct.timezone AS contact_tz, c.timezone AS customer_tz, COALESCE(u.timezone, '') AS rep_tz,
-	COALESCE(u.name, '') AS rep_name, ct.quiet_start, ct.quiet_end, ct.weekly_max, ct.language, ct.birthday, ct.birthday_calendar,
-	ct.preferred_channel, ct.email, ct.email_stopped_at`
+	COALESCE(u.name, '') AS rep_name, COALESCE(u.id, '') AS rep, COALESCE(u.active, FALSE) AS rep_active, ct.customer,
+	ct.quiet_start, ct.quiet_end, ct.weekly_max, ct.language, ct.birthday, ct.birthday_calendar,
+	ct.preferred_channel, ct.email, ct.phone, ct.email_stopped_at, ct.care_opt_in, ct.opted_out_at`
 
-// greet decides and enqueues one greeting for a contact whose day it is.
-func (r *run) greet(c recipient, day care.Date, window care.Window, kind, key, title, body string) error {
+// Reasons a greeting due was not sent, beside those of care.Greeting and of
+// delivery (push.Deliver).
+const (
+	ReasonNoConsent = "no consent: the customer has not opted in"
+	ReasonOptedOut  = "opted out"
+	ReasonNoEmail   = "no e-mail address"
+	ReasonStopped   = "mail to this address was stopped after the mail server refused it for good"
+	ReasonNoPhone   = "no phone number to call"
+	ReasonNoRep     = "no active rep to call: the customer has no owner, or the owner is inactive"
+	ReasonNoSMS     = "no SMS provider: Rounds sends no SMS yet"
+	ReasonDown      = "passed while the server was down"
+	ReasonLate      = "had passed when it became due (the contact, the consent or the campaign changed after it)"
+)
+
+// greet decides and enqueues one greeting for a contact whose day it is,
+// or whose day passed without a decision (the server was down): every
+// greeting due leaves one row, sent or saying why not. what names the
+// occasion for a rep's call ("birthday", a campaign's name).
+func (r *run) greet(c recipient, day care.Date, window care.Window, kind, key, title, body, what string) error {
 	loc := care.Zone(r.cfg.DefaultZone, c.ContactZone, c.CustomerZone, c.RepZone)
 	local := r.now.In(loc)
-	if care.DateOf(local) != day {
-		return nil // not this contact's day (yet, or any more)
+	today := care.DateOf(local)
+	if today.Before(day) {
+		return nil // not this contact's day yet
+	}
+	open, shut := window.Bounds(day, loc)
+	phone := c.Channel == crm.ChannelPhone
+	if today == day && local.Before(open) && !phone {
+		return nil // a call is decided as the day begins, so that the morning digest names it
 	}
 	if ok, err := r.exists(key); err != nil || ok {
 		return err
@@ -453,6 +547,37 @@ func (r *run) greet(c recipient, day care.Date, window care.Window, kind, key, t
 			g.Quiet = care.Quiet{Start: s, End: e}
 		}
 	}
+	n := notification{Kind: kind, Audience: "customer", Contact: c.ID, DedupKey: key, Title: title, Body: body,
+		ExpiresAt: care.EndOfDay(open), Data: map[string]any{"language": crm.LanguageOf(c.Language)}}
+	if c.Channel != crm.ChannelPush && c.Channel != "" {
+		n.Channel = c.Channel
+	}
+	skip := func(reason string) error {
+		n.Status, n.Reason = push.Skipped, reason
+		return r.enqueue(r.app, n)
+	}
+	windowWords := "its window (" + window.Start.String() + "–" + window.End.String() + " local time) "
+	switch {
+	case !c.OptIn && c.OptedOut != "":
+		return skip(ReasonOptedOut)
+	case !c.OptIn:
+		return skip(ReasonNoConsent)
+	case !r.now.Before(shut):
+		if r.lastRun.IsZero() || r.lastRun.Before(shut) {
+			return skip(windowWords + ReasonDown)
+		}
+		return skip(windowWords + ReasonLate)
+	case c.Channel == crm.ChannelSMS:
+		return skip(ReasonNoSMS)
+	case c.Channel == crm.ChannelEmail && c.Email == "":
+		return skip(ReasonNoEmail)
+	case c.Channel == crm.ChannelEmail && c.EmailStopped != "":
+		return skip(ReasonStopped)
+	case phone && strings.TrimSpace(c.Phone) == "":
+		return skip(ReasonNoPhone)
+	case phone && (c.Rep == "" || !c.RepActive):
+		return skip(ReasonNoRep)
+	}
 	if c.WeeklyMax > 0 {
 		if err := r.app.DB().NewQuery(`SELECT COUNT(*) FROM notifications WHERE contact = {:c} AND audience = 'customer'
 			AND (status = 'pending' OR (status = 'sent' AND sent_at >= {:since}))`).
@@ -460,31 +585,22 @@ func (r *run) greet(c recipient, day care.Date, window care.Window, kind, key, t
 			return err
 		}
 	}
+	if phone {
+		return r.call(c, g, local, open, n, what)
+	}
 	verdict, reason := g.Decide(local)
-	if verdict == care.Wait {
+	switch verdict {
+	case care.Wait:
 		return nil
+	case care.Skip:
+		return skip(reason)
 	}
-	n := notification{Kind: kind, Audience: "customer", Contact: c.ID, DedupKey: key, Title: title, Body: body,
-		ExpiresAt: care.EndOfDay(local), Data: map[string]any{"language": crm.LanguageOf(c.Language)}}
-	if c.Channel == crm.ChannelEmail { // the customer reads e-mail: the greeting goes there, and only there
-		n.Channel = crm.ChannelEmail
-		switch {
-		case verdict == care.Skip:
-		case c.Email == "":
-			verdict, reason = care.Skip, "no e-mail address"
-		case c.EmailStopped != "":
-			verdict, reason = care.Skip, "mail to this address was stopped after the mail server refused it for good"
+	if c.Channel == crm.ChannelEmail && r.cfg.UnsubscribeURL != nil {
+		u, err := r.cfg.UnsubscribeURL(c.ID)
+		if err != nil {
+			return err
 		}
-		if r.cfg.UnsubscribeURL != nil {
-			u, err := r.cfg.UnsubscribeURL(c.ID)
-			if err != nil {
-				return err
-			}
-			n.Data["unsubscribe_url"] = u
-		}
-	}
-	if verdict == care.Skip {
-		n.Status, n.Reason = push.Skipped, reason
+		n.Data["unsubscribe_url"] = u
 	}
 	if r.cfg.PreferencesURL != nil {
 		u, err := r.cfg.PreferencesURL(c.ID)
@@ -493,14 +609,54 @@ func (r *run) greet(c recipient, day care.Date, window care.Window, kind, key, t
 		}
 		n.Data["preferences_url"] = u
 	}
-	return r.enqueue(n)
+	return r.enqueue(r.app, n)
+}
+
+// call turns a greeting for a customer who prefers a call into a task for
+// their rep, decided as the customer's day begins: a follow-up due at the
+// first minute of the greeting's window outside the customer's quiet hours
+// ("Call Kim Buyer: birthday"), which the morning digest names and the
+// follow-up reminder announces. The outbox row (channel phone, sent, with
+// the follow-up) is written with it, in one transaction, so that a crash
+// leaves both or neither; it counts toward the weekly maximum, as a call is
+// a message too.
+func (r *run) call(c recipient, g care.Greeting, local, open time.Time, n notification, what string) error {
+	if g.WeeklyMax > 0 && g.SentThisWeek >= g.WeeklyMax {
+		n.Status, n.Reason = push.Skipped, fmt.Sprintf("weekly maximum of %d reached", g.WeeklyMax)
+		return r.enqueue(r.app, n)
+	}
+	at, ok := g.FirstOpen(local)
+	if !ok {
+		n.Status, n.Reason = push.Skipped, "quiet hours ("+g.Quiet.Start.String()+"–"+g.Quiet.End.String()+") cover the rest of its window"
+		return r.enqueue(r.app, n)
+	}
+	note := "Call " + c.Name + ": " + what
+	err := r.app.RunInTransaction(func(tx core.App) error {
+		col, err := tx.FindCachedCollectionByNameOrId(crm.FollowUps)
+		if err != nil {
+			return err
+		}
+		f := core.NewRecord(col)
+		f.Load(map[string]any{"customer": c.Customer, "contact": c.ID, "assignee": c.Rep, "due_at": at.UTC(), "note": note, "status": "open"})
+		if err := tx.Save(f); err != nil {
+			return fmt.Errorf("a call for %s: %w", n.DedupKey, err)
+		}
+		n.User, n.Title, n.Status, n.SentAt = c.Rep, note, push.Sent, r.now
+		n.Data["follow_up"], n.Data["due_at"], n.Data["greeting"] = f.Id, at.UTC().Format(dateLayout), n.Body
+		return r.enqueue(tx, n)
+	})
+	if errors.Is(err, errDuplicate) {
+		return nil
+	}
+	return err
 }
 
 // Recipient is a contact who may get a greeting, with what decides when.
 type Recipient = recipient
 
-// SelectBirthdays returns the opted-in contacts who celebrate a birthday on
-// day, each in their own calendar: 29 February birthdays on 28 February of
+// SelectBirthdays returns the contacts (opted in or not: a greeting not
+// sent says why) who celebrate a birthday on day and whose greeting for it
+// is not decided yet, each in their own calendar: 29 February birthdays on 28 February of
 // common years; lunar ones as care.LunarCelebratedOn says (a 30th on the
 // 29th of a short month, a leap month's birthday in its regular month).
 // It reads through the birthday index: the cost follows the birthdays,
@@ -511,8 +667,9 @@ func SelectBirthdays(app core.App, day care.Date) ([]Recipient, error) {
 	err := app.DB().NewQuery(`SELECT ` + recipientColumns + `
 		FROM contacts ct INDEXED BY idx_contacts_birthday_opt_in
 		JOIN customers c ON c.id = ct.customer LEFT JOIN users u ON u.id = c.owner
-		WHERE ct.birthday IN (SELECT value FROM json_each({:keys})) AND ct.care_opt_in = TRUE`).
-		Bind(dbx.Params{"keys": jsonList(append(slices.Clone(gregorian), lunar...))}).All(&rows)
+		WHERE ct.birthday IN (SELECT value FROM json_each({:keys}))
+		AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.dedup_key = 'birthday:' || ct.id || ':' || {:day})`).
+		Bind(dbx.Params{"keys": jsonList(append(slices.Clone(gregorian), lunar...)), "day": day.String()}).All(&rows)
 	if err != nil {
 		return nil, fmt.Errorf("birthdays on %s: %w", day, err)
 	}
@@ -545,10 +702,10 @@ func (r *run) words(kind, campaign string, c recipient, fallbackTitle, fallbackB
 	return crm.Fill(title, lang, c.Name, c.RepName), crm.Fill(body, lang, c.Name, c.RepName), nil
 }
 
-// birthdays greets opted-in contacts on their birthday morning, in their
-// calendar and language.
+// birthdays greets contacts on their birthday morning, in their calendar
+// and language (and says why, for those it does not greet).
 func (r *run) birthdays() error {
-	for _, day := range care.DatesAround(r.now) {
+	for _, day := range r.days() {
 		rows, err := SelectBirthdays(r.app, day)
 		if err != nil {
 			return err
@@ -559,7 +716,7 @@ func (r *run) birthdays() error {
 				return err
 			}
 			key := fmt.Sprintf("birthday:%s:%s", c.ID, day)
-			if err := r.greet(c, day, care.BirthdayWindow, crm.KindBirthdayGreeting, key, title, body); err != nil {
+			if err := r.greet(c, day, care.BirthdayWindow, crm.KindBirthdayGreeting, key, title, body, "birthday"); err != nil {
 				return err
 			}
 		}
@@ -571,7 +728,7 @@ func (r *run) birthdays() error {
 // calendar) to the opted-in contacts of customers in the campaign's tiers,
 // in each contact's language.
 func (r *run) holidays() error {
-	for _, day := range care.DatesAround(r.now) {
+	for _, day := range r.days() {
 		campaigns, err := r.campaignsOn(day)
 		if err != nil {
 			return err
@@ -587,7 +744,7 @@ func (r *run) holidays() error {
 			var rows []recipient
 			err := r.app.DB().NewQuery(`SELECT ` + recipientColumns + `
 				FROM contacts ct JOIN customers c ON c.id = ct.customer LEFT JOIN users u ON u.id = c.owner
-				WHERE ct.care_opt_in = TRUE AND c.tier IN (SELECT value FROM json_each({:tiers}))
+				WHERE c.tier IN (SELECT value FROM json_each({:tiers}))
 				AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.dedup_key = {:prefix} || ct.id || {:suffix})`).
 				Bind(dbx.Params{"tiers": jsonList(tiers), "prefix": "holiday:" + camp.Id + ":", "suffix": ":" + day.String()}).All(&rows)
 			if err != nil {
@@ -599,7 +756,7 @@ func (r *run) holidays() error {
 					return err
 				}
 				key := fmt.Sprintf("holiday:%s:%s:%s", camp.Id, c.ID, day)
-				if err := r.greet(c, day, care.HolidayWindow, crm.KindHolidayGreeting, key, title, body); err != nil {
+				if err := r.greet(c, day, care.HolidayWindow, crm.KindHolidayGreeting, key, title, body, camp.GetString("name")); err != nil {
 					return err
 				}
 			}

@@ -3,12 +3,15 @@ package seed
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/tools/types"
 	"golang.org/x/crypto/bcrypt"
 
+	"rounds/care"
 	"rounds/crm"
 )
 
@@ -333,6 +336,7 @@ func (g *generator) customers() error {
 			nContacts = 0
 		}
 		contacts := make([]string, 0, nContacts)
+		var greeted []greetedContact
 		for k := 0; k < nContacts; k++ {
 			id := g.id()
 			contacts = append(contacts, id)
@@ -358,13 +362,29 @@ func (g *generator) customers() error {
 			if g.side.IntN(5) == 0 {
 				lang = "zh-CN"
 			}
+			// consent as the rules have it: a date and a method for those who
+			// opted in, and some who said stop (side stream again)
+			consentAt, method, optedOut := "", "", ""
+			title := g.pick(titles) // in the order the draws always came
+			phone := fmt.Sprintf("+%d %03d %04d", 1+g.rng.IntN(98), g.rng.IntN(1000), g.rng.IntN(10000))
+			channel := g.pick([]string{"push", "push", "email", "phone", "sms"})
+			if optIn || g.side.IntN(4) == 0 {
+				at := since.Add(time.Duration(g.side.IntN(30*24)) * time.Hour)
+				consentAt, method = ts(at), []string{"invite link, registered a phone", "e-mail confirmed (double opt-in)", "preferences link"}[g.side.IntN(3)]
+				if !optIn {
+					optedOut = ts(g.past(at.Add(time.Duration(1+g.side.IntN(90*24)) * time.Hour)))
+				}
+			}
+			if optIn && len(greeted) < 3 && k > 0 && (channel == "push" || channel == "email") {
+				greeted = append(greeted, greetedContact{id, channel, bday, consentAt, lang})
+			}
 			err := b.add(crm.Contacts, dbx.Params{
 				"language": lang, "birthday_calendar": cal,
-				"id": id, "customer": custID, "name": first + " " + last, "title": g.pick(titles),
-				"phone":    fmt.Sprintf("+%d %03d %04d", 1+g.rng.IntN(98), g.rng.IntN(1000), g.rng.IntN(10000)),
+				"consent_at": consentAt, "consent_method": method, "opted_out_at": optedOut,
+				"id": id, "customer": custID, "name": first + " " + last, "title": title, "phone": phone,
 				"email":    strings.ToLower(first+"."+strings.NewReplacer(". ", "", " ", "").Replace(last)) + "@example.com",
 				"birthday": bday, "birth_year": birthYear, "care_opt_in": optIn,
-				"preferred_channel": g.pick([]string{"push", "push", "email", "phone", "sms"}), "timezone": tz,
+				"preferred_channel": channel, "timezone": tz,
 				"created": ts(since), "updated": ts(since),
 			})
 			if err != nil {
@@ -496,18 +516,31 @@ func (g *generator) customers() error {
 			}
 		}
 
-		// a little history for the outbox and the conflict log
+		// a little history for the outbox: last year's birthday greetings to
+		// contacts who had opted in by then, on their birthday, by their channel
 		if ci < 3*len(g.reps) && len(contacts) > 0 {
-			day := g.day(-1 - g.rng.IntN(30))
-			err := b.add(crm.Notifications, dbx.Params{
-				"id": g.id(), "kind": "birthday_greeting", "audience": "customer", "user": "", "contact": contacts[0],
-				"dedup_key": fmt.Sprintf("birthday:%s:%s", contacts[0], day.Format(time.DateOnly)),
-				"title":     "Happy birthday!", "body": "All the best from your Rounds team.", "status": "sent",
-				"attempts": 1, "next_attempt_at": "", "sent_at": ts(day.Add(9 * time.Hour)), "error": "",
-				"created": ts(day.Add(9 * time.Hour)), "updated": ts(day.Add(9 * time.Hour)),
-			})
-			if err != nil {
-				return err
+			g.rng.IntN(30) // the draws the old history made: nothing else moves
+			g.id()
+			for _, c := range greeted {
+				day, ok := lastBirthday(c.birthday, g.day(0))
+				consent, _ := time.Parse(types.DefaultDateLayout, c.consentAt)
+				if !ok || day.Before(consent) || day.Before(since) {
+					continue
+				}
+				title, body := "Happy birthday!", "All the best from your Rounds team."
+				if c.lang == "zh-CN" {
+					title, body = "生日快乐！", "祝您生日快乐，万事如意。"
+				}
+				at := ts(day.Add(9 * time.Hour))
+				err := b.add(crm.Notifications, dbx.Params{
+					"id": idFrom(g.side), "kind": "birthday_greeting", "audience": "customer", "user": "", "contact": c.id,
+					"dedup_key": fmt.Sprintf("birthday:%s:%s", c.id, day.Format(time.DateOnly)), "channel": c.channel,
+					"title": title, "body": body, "status": "sent", "data": fmt.Sprintf(`{"language":%q}`, c.lang),
+					"attempts": 1, "next_attempt_at": "", "sent_at": at, "error": "", "created": at, "updated": at,
+				})
+				if err != nil {
+					return err
+				}
 			}
 		}
 		if ci < len(g.reps) {
@@ -531,3 +564,17 @@ func (g *generator) customers() error {
 }
 
 func round6(f float64) float64 { return math.Round(f*1e6) / 1e6 }
+
+// greetedContact is a contact the demo's outbox greeted last year.
+type greetedContact struct{ id, channel, birthday, consentAt, lang string }
+
+// lastBirthday is the latest day before today that celebrates an MM-DD
+// birthday (29 February on 28 February in common years).
+func lastBirthday(mmdd string, today time.Time) (time.Time, bool) {
+	for d := today.AddDate(0, 0, -1); d.After(today.AddDate(-1, 0, -2)); d = d.AddDate(0, 0, -1) {
+		if slices.Contains(care.CelebratedOn(care.DateOf(d)), mmdd) {
+			return d, true
+		}
+	}
+	return time.Time{}, false
+}
