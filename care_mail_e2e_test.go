@@ -3,12 +3,20 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"io"
 	"mime"
+	"mime/multipart"
+	"mime/quotedprintable"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/mail"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	gosync "sync"
@@ -146,9 +154,11 @@ func TestGreetingsByEMail(t *testing.T) {
 	rowOf := func(contact string) row {
 		t.Helper()
 		var res struct{ Items []row }
-		a.do("GET", "/api/collections/notifications/records?filter="+url.QueryEscape("kind='birthday_greeting' && contact='"+contact+"'"), admin, nil, &res)
+		// today's (the demo's outbox has last year's greetings too)
+		key := "birthday:" + contact + ":" + today.Format(time.DateOnly)
+		a.do("GET", "/api/collections/notifications/records?filter="+url.QueryEscape("dedup_key='"+key+"'"), admin, nil, &res)
 		if len(res.Items) != 1 {
-			t.Fatalf("%d greeting rows for %s, want one", len(res.Items), contact)
+			t.Fatalf("%d greeting rows for %s, want one\n%s", len(res.Items), contact, logs.String())
 		}
 		return res.Items[0]
 	}
@@ -159,7 +169,7 @@ func TestGreetingsByEMail(t *testing.T) {
 		}
 		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 			var res struct{ Items []row }
-			a.do("GET", "/api/collections/notifications/records?perPage=50&filter="+url.QueryEscape("kind='birthday_greeting' && channel='email'"), admin, nil, &res)
+			a.do("GET", "/api/collections/notifications/records?perPage=50&filter="+url.QueryEscape("dedup_key~'"+today.Format(time.DateOnly)+"' && (contact='"+kim+"' || contact='"+sam+"')"), admin, nil, &res)
 			settled := len(res.Items) >= 2
 			for _, r := range res.Items {
 				settled = settled && !(r.Status == "pending" && (r.Attempts == 0 || r.Error == "sending"))
@@ -234,7 +244,7 @@ func TestGreetingsByEMail(t *testing.T) {
 		Reason    string `json:"email_stop_reason"`
 	}
 	a.do("GET", "/api/collections/contacts/records/"+kim, admin, nil, &contact)
-	if res.StatusCode != 200 || !strings.Contains(string(page), "Unsubscribe") || !contact.CareOptIn {
+	if res.StatusCode != 200 || !strings.Contains(string(page), "退订") || !contact.CareOptIn {
 		t.Fatalf("GET of the unsubscribe link: %d, opted in %v\n%.400s", res.StatusCode, contact.CareOptIn, page)
 	}
 	var queued struct{ ID string }
@@ -275,5 +285,229 @@ func TestGreetingsByEMail(t *testing.T) {
 	}
 	if n := len(server.to("sam@buyer.test")); n != 0 {
 		t.Fatalf("%d e-mails reached Sam's refused address", n)
+	}
+}
+
+// confirmLink is the confirmation link in the latest e-mail to addr, as a
+// path on this server (the link names the dashboard's Application URL).
+func (s *smtpServer) confirmLink(addr string) (string, *mail.Message) {
+	got := s.to(addr)
+	if len(got) == 0 {
+		return "", nil
+	}
+	m := got[len(got)-1]
+	raw, _ := io.ReadAll(m.Body)
+	m.Body = bytes.NewReader(raw)
+	body := decodedText(m.Header, raw)
+	i := strings.Index(string(body), "/care/confirm?token=")
+	if i < 0 {
+		return "", m
+	}
+	end := strings.IndexAny(string(body[i:]), " \r\n\"<")
+	if end < 0 {
+		end = len(body) - i
+	}
+	return strings.ReplaceAll(string(body[i:i+end]), "&amp;", "&"), m
+}
+
+// TestConsentByEmailInABrowser: a customer with no app consents by e-mail.
+// Over HTTP first: a bad address is a 400 that changes nothing; a GET of
+// the confirmation link (a mail scanner) confirms nothing; a second
+// address voids the first link. Then in Chromium on a phone, as the
+// customer does it, in Chinese: the invite, the address, the e-mail, the
+// click. Afterwards consent is recorded with its method, e-mail is the
+// channel, and the welcome e-mail arrives with its unsubscribe headers.
+func TestConsentByEmailInABrowser(t *testing.T) {
+	t.Parallel()
+	chromium := browser(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	t.Cleanup(cancel)
+	dir := t.TempDir()
+	setUp(t, ctx, dir, "--customers", "6", "--reps", "2")
+	server := newSMTPServer(t)
+	base, logs := startServer(t, ctx, dir)
+	a := api{t: t, base: base}
+	admin := signIn(t, base, "_superusers", demoAdmin, demoAdminPassword)
+	rep := signIn(t, base, "users", seed.RepEmail(1), seed.DemoPassword)
+	host, port, _ := net.SplitHostPort(server.addr)
+	portN, _ := strconv.Atoi(port)
+	a.do("PATCH", "/api/settings", admin, map[string]any{
+		"smtp": map[string]any{"enabled": true, "host": host, "port": portN},
+		"meta": map[string]any{"senderName": "Rounds Care", "senderAddress": "care@rounds.test"},
+	}, nil)
+	var mine struct{ Items []struct{ ID string } }
+	a.do("GET", "/api/collections/contacts/records?perPage=2&sort=id&fields=id", rep, nil, &mine)
+	if len(mine.Items) < 2 {
+		t.Fatal("rep 1 has fewer than two contacts")
+	}
+	kim, lee := mine.Items[0].ID, mine.Items[1].ID
+	for _, id := range []string{kim, lee} {
+		a.do("PATCH", "/api/collections/contacts/records/"+id, admin, map[string]any{"care_opt_in": false, "consent_at": "", "consent_method": "",
+			"opted_out_at": "", "language": "", "preferred_channel": "push", "email": ""}, nil)
+	}
+	type contact struct {
+		CareOptIn bool   `json:"care_opt_in"`
+		Method    string `json:"consent_method"`
+		ConsentAt string `json:"consent_at"`
+		Channel   string `json:"preferred_channel"`
+		Email     string `json:"email"`
+		Language  string `json:"language"`
+	}
+	contactOf := func(id string) (c contact) {
+		a.do("GET", "/api/collections/contacts/records/"+id, admin, nil, &c)
+		return c
+	}
+	invite := func(id string) string {
+		var res struct{ URL string }
+		if status := a.do("POST", "/api/care/invites", rep, map[string]any{"contact": id}, &res); status != 200 {
+			t.Fatalf("invite: %d", status)
+		}
+		u, _ := url.Parse(res.URL)
+		return u.RequestURI()
+	}
+	post := func(path string, form url.Values) (int, string) {
+		res, err := http.PostForm(base+path, form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(body)
+	}
+	get := func(path string) (int, string) {
+		res, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(body)
+	}
+
+	// over HTTP, with Lee
+	leeInvite := invite(lee)
+	token := leeInvite[strings.Index(leeInvite, "token=")+len("token="):]
+	token, _ = url.QueryUnescape(token)
+	if status, body := post("/care/register/email", url.Values{"token": {token}, "email": {"not an address"}}); status != 400 || !strings.Contains(body, "is not an e-mail address") {
+		t.Fatalf("a bad address: %d %.300s", status, body)
+	}
+	if status, _ := post("/care/register/email", url.Values{"token": {"garbage"}, "email": {"lee@buyer.test"}}); status != 401 {
+		t.Fatalf("a forged invite: %d", status)
+	}
+	if len(server.to("lee@buyer.test")) != 0 || contactOf(lee).CareOptIn {
+		t.Fatal("a refused request sent mail or changed the contact")
+	}
+	if status, body := post("/care/register/email", url.Values{"token": {token}, "email": {"lee.old@buyer.test"}}); status != 200 || !strings.Contains(body, "l***@buyer.test") {
+		t.Fatalf("the first address: %d %.300s", status, body)
+	}
+	first, _ := server.confirmLink("lee.old@buyer.test")
+	if status, body := post("/care/register/email", url.Values{"token": {token}, "email": {"lee@buyer.test"}}); status != 200 {
+		t.Fatalf("the second address: %d %.300s", status, body)
+	}
+	second, m := server.confirmLink("lee@buyer.test")
+	if first == "" || second == "" {
+		t.Fatalf("confirmation links: %q %q\n%s", first, second, logs.String())
+	}
+	if subject, _ := new(mime.WordDecoder).DecodeHeader(m.Header.Get("Subject")); !strings.HasPrefix(subject, "Please confirm") {
+		t.Fatalf("the confirmation's subject: %q", subject)
+	}
+	if status, body := get(first); status != 410 || !strings.Contains(body, "replaced") {
+		t.Fatalf("the link of a replaced address %s: %d %s", first, status, body[strings.Index(body, "<body>"):])
+	}
+	if status, body := get(second); status != 200 || !strings.Contains(body, "lee@buyer.test") || contactOf(lee).CareOptIn {
+		t.Fatalf("a GET of the link (a mail scanner): %d, opted in %v %.300s", status, contactOf(lee).CareOptIn, body)
+	}
+	u, _ := url.Parse(second)
+	if status, body := post(u.Path, url.Values{"token": {u.Query().Get("token")}}); status != 200 || !contactOf(lee).CareOptIn {
+		t.Fatalf("the confirmation's POST: %d %.300s", status, body)
+	}
+	if c := contactOf(lee); c.Email != "lee@buyer.test" || c.Method != "e-mail confirmed (double opt-in)" || c.Channel != "email" || c.Language != "en" {
+		t.Fatalf("Lee after confirming: %+v", c)
+	}
+
+	// in a browser, with Kim
+	const address = "kim.buyer@buyer.test"
+	mailbox := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		link, _ := server.confirmLink(address)
+		if link == "" {
+			http.NotFound(w, r)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]string{"link": "http://x" + link})
+	}))
+	t.Cleanup(mailbox.Close)
+	shots, _ := filepath.Abs(filepath.Join("test-artifacts", "care"))
+	if err := os.MkdirAll(shots, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	node := exec.CommandContext(ctx, "node", "optin.js")
+	node.Dir = "e2e/dashboard"
+	node.Env = append(os.Environ(), "ROUNDS_URL="+base, "INVITE="+invite(kim), "MAILBOX="+mailbox.URL, "ADDRESS="+address, "SHOTS="+shots, "CHROMIUM="+chromium)
+	out, err := node.CombinedOutput()
+	t.Logf("browser:\n%s", out)
+	if err != nil {
+		t.Fatalf("double opt-in failed: %v\nserver log:\n%s", err, logs.String())
+	}
+	c := contactOf(kim)
+	if !c.CareOptIn || c.Method != "e-mail confirmed (double opt-in)" || c.ConsentAt == "" || c.Channel != "email" || c.Email != address || c.Language != "zh-CN" {
+		t.Fatalf("Kim after the browser: %+v", c)
+	}
+	_, m = server.confirmLink(address)
+	if subject, _ := new(mime.WordDecoder).DecodeHeader(m.Header.Get("Subject")); !strings.HasPrefix(subject, "请确认") {
+		t.Fatalf("the confirmation Kim received is not in Chinese: %q", subject)
+	}
+
+	// the welcome goes out with the next run of the job
+	if status := a.do("POST", "/api/crons/reminders", admin, nil, nil); status != 204 {
+		t.Fatalf("run reminders: %d", status)
+	}
+	var welcome *mail.Message
+	for deadline := time.Now().Add(10 * time.Second); welcome == nil && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		for _, m := range server.to(address) {
+			if s, _ := new(mime.WordDecoder).DecodeHeader(m.Header.Get("Subject")); strings.Contains(s, "欢迎") {
+				welcome = m
+			}
+		}
+	}
+	if welcome == nil {
+		t.Fatalf("no welcome e-mail reached Kim\n%s", logs.String())
+	}
+	if welcome.Header.Get("List-Unsubscribe-Post") != "List-Unsubscribe=One-Click" || !strings.Contains(welcome.Header.Get("List-Unsubscribe"), "/care/unsubscribe?token=") ||
+		welcome.Header.Get("Content-Language") != "zh-CN" {
+		t.Fatalf("the welcome's headers: %v", welcome.Header)
+	}
+	// an invite is used once
+	if status, _ := get(leeInvite); status != 410 {
+		t.Fatalf("Lee's invite after confirming: %d, want 410", status)
+	}
+}
+
+// decodedText is a message's text as a reader sees it: every part, each
+// decoded from its transfer encoding (quoted-printable, base64).
+func decodedText(h mail.Header, raw []byte) []byte {
+	decode := func(enc string, b []byte) []byte {
+		switch strings.ToLower(enc) {
+		case "quoted-printable":
+			out, _ := io.ReadAll(quotedprintable.NewReader(bytes.NewReader(b)))
+			return out
+		case "base64":
+			out, _ := io.ReadAll(base64.NewDecoder(base64.StdEncoding, bytes.NewReader(b)))
+			return out
+		}
+		return b
+	}
+	media, params, err := mime.ParseMediaType(h.Get("Content-Type"))
+	if err != nil || !strings.HasPrefix(media, "multipart/") {
+		return decode(h.Get("Content-Transfer-Encoding"), raw)
+	}
+	var out []byte
+	r := multipart.NewReader(bytes.NewReader(raw), params["boundary"])
+	for {
+		p, err := r.NextRawPart()
+		if err != nil {
+			return out
+		}
+		b, _ := io.ReadAll(p)
+		out = append(append(out, decodedText(mail.Header(p.Header), b)...), '\n')
 	}
 }

@@ -13,6 +13,7 @@ import (
 const (
 	ScopeRegister = "care:register" // an invite: register a phone for care messages
 	ScopeManage   = "care:manage"   // preferences: opt out, quiet hours, weekly maximum
+	ScopeConfirm  = "care:confirm"  // an e-mail address's confirmation (double opt-in)
 )
 
 // Audience and issuer of customer links.

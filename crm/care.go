@@ -15,6 +15,9 @@ const CareTemplates = "care_templates"
 const (
 	KindBirthdayGreeting = "birthday_greeting"
 	KindHolidayGreeting  = "holiday_greeting"
+	// e-mails around consent by e-mail (care_templates kinds too)
+	KindEmailConfirmation = "email_confirmation"
+	KindCareWelcome       = "care_welcome"
 )
 
 // Channels of customer messages (notifications.channel; empty is push).
@@ -51,6 +54,20 @@ type Template struct {
 var DefaultTemplates = []Template{
 	{KindBirthdayGreeting, "en", "Happy birthday, {first_name}!", "Wishing you a wonderful day. Warm wishes from {rep}."},
 	{KindBirthdayGreeting, "zh-CN", "{name}，生日快乐！", "祝您生日快乐，万事如意！{rep}敬上"},
+}
+
+// EmailTemplates are the words of the e-mails around consent by e-mail,
+// as Rounds ships them (the confirmation's link and the welcome's
+// preferences and unsubscribe links come after the body).
+var EmailTemplates = []Template{
+	{KindEmailConfirmation, "en", "Please confirm: greetings from {rep}",
+		"Hello {first_name}, please confirm that you would like to receive birthday and holiday greetings from us at this address."},
+	{KindEmailConfirmation, "zh-CN", "请确认：接收{rep}的问候",
+		"{name}，您好！请确认您愿意通过此邮箱接收我们的生日和节日问候。"},
+	{KindCareWelcome, "en", "Welcome, {first_name}",
+		"Thank you for choosing to hear from us. We will send you birthday and holiday greetings at this address, never more often than you allow. Change this or unsubscribe at any time with the links below. — {rep}"},
+	{KindCareWelcome, "zh-CN", "{name}，欢迎您",
+		"感谢您选择接收我们的问候。我们将通过此邮箱向您发送生日和节日问候，频率不会超过您设定的上限。您可以随时通过下方链接更改设置或退订。——{rep}"},
 }
 
 // Fill puts a contact's words into a template: {first_name}, {name} and

@@ -3,6 +3,7 @@ package hooks_test
 import (
 	"encoding/json"
 	"fmt"
+	"html"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -1163,6 +1164,25 @@ func (o *org) checkCare(t *testing.T) {
 		if id != o.linkContact && strings.Contains(res.Body, o.graph[crm.Contacts+"/"+id]["name"]) {
 			t.Fatalf("seed %d: the customer's link shows contact %s", o.seed, id)
 		}
+	}
+	// the unsubscribe page shows the link's contact and no other; the link
+	// neither confirms an e-mail address nor asks for one (other scopes)
+	page := o.do(t, actor{name: "customer"}, http.MethodGet, "/care/unsubscribe?token="+url.QueryEscape(o.link), nil)
+	if page.Status != 200 || !strings.Contains(page.Body, html.EscapeString(o.graph[crm.Contacts+"/"+o.linkContact]["name"])) {
+		t.Fatalf("seed %d: the customer's unsubscribe page: %d", o.seed, page.Status)
+	}
+	for _, id := range contacts {
+		if name := o.graph[crm.Contacts+"/"+id]["name"]; id != o.linkContact && strings.Contains(page.Body, html.EscapeString(name)) {
+			t.Fatalf("seed %d: the unsubscribe page shows contact %s", o.seed, id)
+		}
+	}
+	if res := o.do(t, actor{name: "customer"}, http.MethodPost, "/care/confirm?token="+url.QueryEscape(o.link), nil); res.Status != http.StatusUnauthorized {
+		t.Fatalf("seed %d: a preferences link confirms an address: %d", o.seed, res.Status)
+	}
+	form := url.Values{"token": {o.link}, "email": {"someone@example.test"}}.Encode()
+	if res := o.client.For(o.t).DoWithHeaders(testapp.Anon, http.MethodPost, "/care/register/email", form,
+		map[string]string{"Content-Type": "application/x-www-form-urlencoded"}); res.Status != http.StatusUnauthorized {
+		t.Fatalf("seed %d: a preferences link asks for an e-mail confirmation: %d", o.seed, res.Status)
 	}
 }
 

@@ -82,6 +82,9 @@ func registerCare(app core.App, deps Deps, signers *signerFor) {
 		se.Router.POST("/api/care/preferences", h.preferencesJSON)
 		se.Router.GET("/care/preferences", h.preferencesPage)
 		se.Router.POST("/care/preferences", h.preferencesPage)
+		se.Router.POST("/care/register/email", h.emailInvite)
+		se.Router.GET("/care/confirm", h.confirmPage)
+		se.Router.POST("/care/confirm", h.confirmPage)
 		se.Router.GET("/care/unsubscribe", h.unsubscribePage)
 		se.Router.POST("/care/unsubscribe", h.unsubscribePage)
 		return se.Next()
@@ -420,32 +423,11 @@ func (h *careHandlers) preferencesJSON(e *core.RequestEvent) error {
 	return e.JSON(http.StatusOK, prefsOf(contact))
 }
 
-var preferencesPage = template.Must(template.New("prefs").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Your message preferences</title>
-<style>body{font-family:system-ui,sans-serif;max-width:28rem;margin:1.5rem auto;padding:0 1rem;line-height:1.5}
-label{display:block;margin:1rem 0 .25rem}input[type=time],input[type=number]{font-size:1rem;padding:.4rem}
-button{font-size:1rem;padding:.6rem 1.2rem;margin-top:1.2rem}.note{background:#eef7ee;padding:.6rem}.error{background:#fbeaea;padding:.6rem}</style></head>
-<body>
-{{if .Error}}<h1>This link does not work</h1><p class="error">{{.Error}}</p>
-{{else}}<h1>Hello {{.Name}}</h1>
-<p>Choose which messages you receive from us, and when.</p>
-{{if .Saved}}<p class="note">Saved.{{if not .OptIn}} You will not receive any more messages from us.{{end}}</p>{{end}}
-{{if .Problem}}<p class="error">{{.Problem}}</p>{{end}}
-<form method="post" action="/care/preferences">
-<input type="hidden" name="token" value="{{.Token}}">
-<label><input type="checkbox" name="care_opt_in" value="true"{{if .OptIn}} checked{{end}}> Send me birthday and holiday greetings</label>
-<label for="qs">Quiet hours: no messages from</label><input id="qs" type="time" name="quiet_start" value="{{.QuietStart}}">
-<label for="qe">until</label><input id="qe" type="time" name="quiet_end" value="{{.QuietEnd}}">
-<label for="wm">At most this many messages a week (0 for no limit)</label><input id="wm" type="number" min="0" max="50" name="weekly_max" value="{{.WeeklyMax}}">
-<div><button type="submit">Save</button></div>
-</form>{{end}}
-</body></html>`))
-
 type pageData struct {
-	Error, Problem, Name, Token, QuietStart, QuietEnd string
-	OptIn, Saved                                      bool
-	WeeklyMax                                         int
+	T                                                       map[string]string
+	Lang, Error, Problem, Name, Token, QuietStart, QuietEnd string
+	OptIn, Saved                                            bool
+	WeeklyMax                                               int
 }
 
 func (h *careHandlers) preferencesPage(e *core.RequestEvent) error {
@@ -455,7 +437,13 @@ func (h *careHandlers) preferencesPage(e *core.RequestEvent) error {
 			token = e.Request.PostForm.Get("token")
 		}
 	}
-	render := func(status int, d pageData) error { return servePage(e, status, preferencesPage, d) }
+	render := func(status int, d pageData) error {
+		if d.Lang == "" {
+			d.Lang = pageLang(e, nil)
+		}
+		d.T = words(d.Lang)
+		return servePage(e, status, preferencesPage, d)
+	}
 	contact, err := h.contactFromLink(e, token)
 	if err != nil {
 		var apiErr *router.ApiError
@@ -464,7 +452,7 @@ func (h *careHandlers) preferencesPage(e *core.RequestEvent) error {
 		}
 		return err
 	}
-	d := pageData{Token: token}
+	d := pageData{Token: token, Lang: pageLang(e, contact)}
 	status := http.StatusOK
 	if e.Request.Method == http.MethodPost {
 		optIn := e.Request.PostForm.Get("care_opt_in") == "true"
@@ -504,7 +492,13 @@ func (h *careHandlers) unsubscribePage(e *core.RequestEvent) error {
 			token = e.Request.PostForm.Get("token")
 		}
 	}
-	render := func(status int, d pageData) error { return servePage(e, status, unsubscribePage, d) }
+	render := func(status int, d pageData) error {
+		if d.Lang == "" {
+			d.Lang = pageLang(e, nil)
+		}
+		d.T = words(d.Lang)
+		return servePage(e, status, unsubscribePage, d)
+	}
 	contact, err := h.contactFromLink(e, token)
 	if err != nil {
 		var apiErr *router.ApiError
@@ -513,7 +507,7 @@ func (h *careHandlers) unsubscribePage(e *core.RequestEvent) error {
 		}
 		return err
 	}
-	d := pageData{Token: token, Name: contact.GetString("name"), OptIn: contact.GetBool("care_opt_in")}
+	d := pageData{Token: token, Lang: pageLang(e, contact), Name: contact.GetString("name"), OptIn: contact.GetBool("care_opt_in")}
 	if e.Request.Method == http.MethodPost {
 		no := false
 		if _, err := h.applyPreferences(e.App, contact, preferences{CareOptIn: &no}); err != nil {
@@ -523,40 +517,6 @@ func (h *careHandlers) unsubscribePage(e *core.RequestEvent) error {
 	}
 	return render(http.StatusOK, d)
 }
-
-var unsubscribePage = template.Must(template.New("unsubscribe").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Unsubscribe</title>
-<style>body{font-family:system-ui,sans-serif;max-width:28rem;margin:1.5rem auto;padding:0 1rem;line-height:1.5}
-button{font-size:1rem;padding:.6rem 1.2rem;margin-top:1rem}.note{background:#eef7ee;padding:.6rem}.error{background:#fbeaea;padding:.6rem}</style></head>
-<body>
-{{if .Error}}<h1>This link does not work</h1><p class="error">{{.Error}}</p>
-{{else if .Saved}}<h1>You are unsubscribed</h1><p class="note">{{.Name}}, you will not receive any more messages from us. Anything waiting to be sent was cancelled.</p>
-<p><a href="/care/preferences?token={{.Token}}">Change your mind, or choose what you receive</a></p>
-{{else if not .OptIn}}<h1>You are not subscribed</h1><p>{{.Name}}, we send you no messages.</p>
-{{else}}<h1>Unsubscribe, {{.Name}}?</h1><p>You will not receive any more greetings or messages from us.</p>
-<form method="post" action="/care/unsubscribe"><input type="hidden" name="token" value="{{.Token}}"><button type="submit">Unsubscribe</button></form>
-<p><a href="/care/preferences?token={{.Token}}">Or choose what you receive, and when</a></p>{{end}}
-</body></html>`))
-
-var invitePage = template.Must(template.New("invite").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<title>{{if .Error}}This invite does not work{{else}}An invitation from {{.AppName}}{{end}}</title>
-<style>body{font-family:system-ui,sans-serif;max-width:28rem;margin:1.5rem auto;padding:0 1rem;line-height:1.5;color:#1b1b1b}
-h1{font-size:1.5rem;line-height:1.25}.card{border:1px solid #d0d7de;border-radius:.5rem;padding:1rem;margin:1rem 0}
-a.button{display:inline-block;background:#0b57d0;color:#fff;text-decoration:none;padding:.75rem 1.25rem;border-radius:.4rem;font-size:1.05rem}
-.muted{color:#555;font-size:.95rem}.error{background:#fbeaea;padding:.75rem;border-radius:.4rem}</style></head>
-<body>
-{{if .Error}}<h1>This invite does not work</h1><p class="error">{{.Error}}</p>
-{{else}}<h1>Hello {{.Name}}</h1>
-<p>{{if .Rep}}{{.Rep}}{{else}}Your sales contact{{end}} at {{.AppName}} invites you to receive our birthday and holiday greetings on this phone.</p>
-<div class="card">
-<p><strong>Nothing is sent until you accept</strong> in the {{.AppName}} app. You can set quiet hours and a weekly maximum, and stop at any time.</p>
-<p><a class="button" href="{{.AppLink}}">Accept in the app</a></p>
-<p class="muted">If the button does nothing, install the {{.AppName}} app and open this link again. The invite works once and until {{.Expires}}.</p>
-</div>{{end}}
-</body></html>`))
 
 // servePage writes a customer's page: never cached, and the link token in
 // its address never sent on as a Referer.
@@ -568,50 +528,15 @@ func servePage(e *core.RequestEvent, status int, page *template.Template, data a
 	return page.Execute(e.Response, data)
 }
 
-type invitePageData struct {
-	Error, Name, Rep, AppName, Expires string
-	AppLink                            template.URL
-}
-
 // invitePage is what a customer's phone shows when they scan an invite's
 // QR code or open its link: who invites them to what, and a link into the
 // app, which registers with POST /api/care/register. Opening the page
 // does not use the invite up.
 func (h *careHandlers) invitePage(e *core.RequestEvent) error {
-	render := func(status int, d invitePageData) error { return servePage(e, status, invitePage, d) }
-	d := invitePageData{AppName: e.App.Settings().Meta.AppName}
-	signer, err := h.signer(e)
-	if err != nil {
-		return err
-	}
 	token := linkToken(e)
-	contactID, inviteID, err := signer.VerifyWithID(token, care.ScopeRegister)
-	if err != nil {
-		d.Error = "The invite was refused: " + err.Error() + "."
-		return render(http.StatusUnauthorized, d)
+	d, _, _, status := h.inviteOf(e, token)
+	if d.Error == "" {
+		d.AppLink = template.URL("rounds-care://register?token=" + url.QueryEscape(token))
 	}
-	contact, err := findOptional(e.App, crm.Contacts, contactID)
-	if err != nil {
-		return err
-	}
-	if contact == nil {
-		d.Error = "This invite's contact no longer exists."
-		return render(http.StatusNotFound, d)
-	}
-	invite, err := usableInvite(e.App, inviteID, contact)
-	if err != nil {
-		var apiErr *router.ApiError
-		if errors.As(err, &apiErr) {
-			d.Error = apiErr.Message
-			return render(apiErr.Status, d)
-		}
-		return err
-	}
-	if rep, _ := findOptional(e.App, crm.Users, invite.GetString("rep")); rep != nil {
-		d.Rep = rep.GetString("name")
-	}
-	d.Name = contact.GetString("name")
-	d.Expires = invite.GetDateTime("expires_at").Time().Format("2 January 2006")
-	d.AppLink = template.URL("rounds-care://register?token=" + url.QueryEscape(token))
-	return render(http.StatusOK, d)
+	return servePage(e, status, invitePage, d)
 }

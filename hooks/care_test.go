@@ -1,6 +1,7 @@
 package hooks_test
 
 import (
+	"html"
 	"net/http"
 	"net/url"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/pocketbase/pocketbase/tests"
 
 	"rounds/care"
+	"rounds/crm"
 	"rounds/hooks"
 	"rounds/internal/testapp"
 )
@@ -341,5 +343,61 @@ func TestLinksUseThePublicURL(t *testing.T) {
 	res.JSON(t, &invite)
 	if res.Status != 200 || !strings.HasPrefix(invite.URL, "http://127.0.0.1:9999/care/register?token=") {
 		t.Fatalf("invite: %d %q", res.Status, invite.URL)
+	}
+}
+
+// TestCustomerPagesSpeakTheirLanguage: every language has every word; a
+// page speaks ?lang= first, then the contact's language, then the
+// browser's; the words of one language never leak into the other's page.
+func TestCustomerPagesSpeakTheirLanguage(t *testing.T) {
+	t.Parallel()
+	for lang, w := range hooks.PageWords {
+		for key := range hooks.PageWords["en"] {
+			if w[key] == "" {
+				t.Errorf("%s lacks %q", lang, key)
+			}
+		}
+		if len(w) != len(hooks.PageWords["en"]) {
+			t.Errorf("%s has %d words, English %d", lang, len(w), len(hooks.PageWords["en"]))
+		}
+	}
+	app := testapp.New(t)
+	client := testapp.NewClient(t, app)
+	token := url.QueryEscape(issue(t, testapp.ContactA, care.ScopeManage, testapp.Now, care.PreferencesTTL))
+	get := func(path, accept string) string {
+		t.Helper()
+		res := client.DoWithHeaders(testapp.Anon, http.MethodGet, path, nil, map[string]string{"Accept-Language": accept})
+		if res.Status != 200 {
+			t.Fatalf("%s: %d", path, res.Status)
+		}
+		return res.Body
+	}
+	speaks := func(body, lang string) bool {
+		return strings.Contains(body, `<html lang="`+lang+`">`) && strings.Contains(body, html.EscapeString(hooks.Words(lang)["prefs_title"]))
+	}
+	for _, c := range []struct {
+		contactLang, accept, query, want string
+	}{
+		{"", "zh-CN,zh;q=0.9,en;q=0.8", "", "zh-CN"},
+		{"", "en-GB,en;q=0.9", "", "en"},
+		{"", "", "", "en"},
+		{"zh-CN", "en-US", "", "zh-CN"}, // the contact's language over the browser's
+		{"zh-CN", "en-US", "en", "en"},  // the switch over both
+		{"en", "zh-TW", "zh-CN", "zh-CN"},
+	} {
+		r, _ := app.FindRecordById(crm.Contacts, testapp.ContactA)
+		r.Set("language", c.contactLang)
+		if err := app.Save(r); err != nil {
+			t.Fatal(err)
+		}
+		path := "/care/preferences?token=" + token
+		if c.query != "" {
+			path += "&lang=" + c.query
+		}
+		body := get(path, c.accept)
+		other := map[string]string{"en": "zh-CN", "zh-CN": "en"}[c.want]
+		if !speaks(body, c.want) || strings.Contains(body, html.EscapeString(hooks.Words(other)["prefs_intro"])) {
+			t.Errorf("contact %q, browser %q, ?lang=%q: the page does not speak %s only:\n%.500s", c.contactLang, c.accept, c.query, c.want, body)
+		}
 	}
 }

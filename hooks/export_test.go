@@ -17,3 +17,8 @@ func (d DeviceLog) Note(user, device string, at time.Time, refused int) {
 }
 
 func (d DeviceLog) Flush() { d.l.flush() }
+
+// PageWords and Words are the customer pages' words per language.
+var PageWords = pageWords
+
+func Words(lang string) map[string]string { return words(lang) }

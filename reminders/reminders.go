@@ -579,7 +579,8 @@ func (r *run) greet(c recipient, day care.Date, window care.Window, kind, key, t
 		return skip(ReasonNoRep)
 	}
 	if c.WeeklyMax > 0 {
-		if err := r.app.DB().NewQuery(`SELECT COUNT(*) FROM notifications WHERE contact = {:c} AND audience = 'customer'
+		// greetings and calls count; the welcome the customer asked for does not
+		if err := r.app.DB().NewQuery(`SELECT COUNT(*) FROM notifications WHERE contact = {:c} AND audience = 'customer' AND kind != 'care_welcome'
 			AND (status = 'pending' OR (status = 'sent' AND sent_at >= {:since}))`).
 			Bind(dbx.Params{"c": c.ID, "since": r.now.Add(-7 * 24 * time.Hour).Format(dateLayout)}).Row(&g.SentThisWeek); err != nil {
 			return err
