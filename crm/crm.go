@@ -38,6 +38,8 @@ const (
 	StuckDevices = "stuck_devices"
 	// Quotas are reps' targets: closed revenue per period and currency.
 	Quotas = "quotas"
+	// CareStatus is each contact's care at a glance (a view, admins only).
+	CareStatus = "care_status"
 )
 
 // Collections lists every collection Rounds defines or extends.
@@ -45,7 +47,7 @@ var Collections = []string{
 	Users, Customers, Contacts, Visits, FollowUps, Products, Orders, OrderLines,
 	Devices, ContactDevices, CareCampaigns, Notifications, SyncConflicts, SyncDevices, CareInvites,
 	Stages, Opportunities, OpportunityHistory, CompanySettings, CustomerEvents,
-	VisitsDue, CustomerTimeline, RepActivity, StuckDevices, Quotas, CareTemplates,
+	VisitsDue, CustomerTimeline, RepActivity, StuckDevices, Quotas, CareTemplates, CareStatus,
 }
 
 // Roles of a user.

@@ -175,6 +175,7 @@ var Specs = []Spec{
 	{Name: crm.CustomerTimeline, Access: Scoped, Owner: "customer.owner", Team: true},
 	{Name: crm.RepActivity, Access: Scoped, Owner: "rep", Team: true},
 	{Name: crm.StuckDevices, Access: AdminsOnly}, // the rep hears of it in the morning digest
+	{Name: crm.CareStatus, Access: AdminsOnly},   // consent and what became of each greeting: the admins'
 	// a rep's target: the rep reads it; their manager (or an admin) sets it
 	{Name: crm.Quotas, Access: Scoped, Owner: "rep", Team: true, Writers: managers, Write: writable, TeamWrites: true,
 		Immutable: []string{"rep"}},

@@ -18,6 +18,7 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 
 	"rounds/care"
+	"rounds/carestatus"
 	"rounds/crm"
 	"rounds/push"
 )
@@ -58,6 +59,9 @@ func Run(ctx context.Context, app core.App, now time.Time, cfg Config) (Stats, e
 		return r.stats, fmt.Errorf("the job's last run: %w", err)
 	}
 	r.lastRun, _ = time.Parse(dateLayout, last)
+	if err := carestatus.EnsureCelebrations(app, r.now); err != nil {
+		return r.stats, err
+	}
 	// greetings first: a call they turn into a follow-up is in the digest
 	for _, step := range []func() error{r.birthdays, r.holidays, r.followUps, r.digests} {
 		if err := step(); err != nil {
