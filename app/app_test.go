@@ -63,3 +63,34 @@ func TestBuildMatchesTheSources(t *testing.T) {
 		}
 	}
 }
+
+// TestStringsInEveryLanguage: every language of the reps' app has every
+// string of the English table, of the same kind (a function takes the same
+// arguments), and none is left in English by mistake where the words are
+// meant to differ; the phone's languages pick the table.
+func TestStringsInEveryLanguage(t *testing.T) {
+	t.Parallel()
+	script := `
+import { tables, en, pick } from './src/strings.js'
+const bad = []
+for (const [lang, table] of Object.entries(tables)) {
+  for (const [k, v] of Object.entries(en)) {
+    const w = table[k]
+    if (w === undefined) { bad.push(lang + ' lacks ' + k); continue }
+    if (typeof w !== typeof v) bad.push(lang + ': ' + k + ' is a ' + typeof w + ', English a ' + typeof v)
+    if (typeof v === 'function' && (w.length !== v.length || typeof w(3, 3) !== 'string' || !/3/.test(w(3, 3)) !== !/3/.test(v(3, 3)))) bad.push(lang + ': ' + k + ' does not take the same arguments')
+    if (lang !== 'en' && typeof v === 'string' && v === w && !['appName'].includes(k)) bad.push(lang + ': ' + k + ' is still English: ' + v)
+  }
+  for (const k of Object.keys(table)) if (!(k in en)) bad.push(lang + ' has ' + k + ', English does not')
+}
+for (const [stored, langs, want] of [[null, ['zh-CN', 'en'], 'zh-CN'], [null, ['zh-TW'], 'zh-CN'], [null, ['de-DE', 'en-GB'], 'en'], [null, ['fr'], 'en'],
+  ['en', ['zh-CN'], 'en'], ['zh-CN', ['en-US'], 'zh-CN'], ['xx', ['zh'], 'zh-CN']]) {
+  if (pick(stored, langs) !== want) bad.push('pick(' + stored + ', ' + langs + ') = ' + pick(stored, langs) + ', want ' + want)
+}
+if (bad.length) { console.log(bad.join('\n')); process.exit(1) }
+`
+	out, err := exec.Command("node", "--input-type=module", "-e", script).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+}

@@ -3,7 +3,7 @@
 // README's client as printed (bundled from README.md, see build.mjs).
 import { roundsSync } from 'rounds-sync'
 import qrcode from 'qrcode-generator'
-import { t } from './strings.js'
+import { t, lang, switchLanguage } from './strings.js'
 import { Q, create, find, live, loadSchema, openDatabase, unsynced, update } from './db.js'
 
 const BASE = location.origin
@@ -85,8 +85,8 @@ function clean(...els) {
   }
 }
 
-const fmtTime = (ms) => new Date(ms).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' })
-const fmtDay = (ms) => new Date(ms).toLocaleDateString(undefined, { weekday: 'short', day: 'numeric', month: 'short' })
+const fmtTime = (ms) => new Date(ms).toLocaleTimeString(lang, { hour: '2-digit', minute: '2-digit' })
+const fmtDay = (ms) => new Date(ms).toLocaleDateString(lang, { weekday: 'short', day: 'numeric', month: 'short' })
 const startOfDay = (ms = Date.now()) => { const d = new Date(ms); d.setHours(0, 0, 0, 0); return d.getTime() }
 
 function ago(ms) {
@@ -99,7 +99,7 @@ function ago(ms) {
 
 function money(amount, currency) {
   try {
-    return new Intl.NumberFormat(undefined, { style: 'currency', currency, minimumFractionDigits: 0, maximumFractionDigits: 2 }).format(amount)
+    return new Intl.NumberFormat(lang, { style: 'currency', currency, minimumFractionDigits: 0, maximumFractionDigits: 2 }).format(amount)
   } catch {
     return `${Math.round(amount)} ${currency}`
   }
@@ -705,7 +705,7 @@ async function start() {
   if (!app.schema) return renderSignIn(t.offlineSignIn)
   app.tables = app.schema.tables.map((x) => x.name).filter((n) => n !== 'products' && n !== 'stages')
   app.db = openDatabase(app.schema, 'rounds-' + app.session.user.id, {
-    onQuotaExceeded: () => setStatus({ error: 'This phone is out of storage for Rounds: free some space; nothing unsynced is dropped.' }),
+    onQuotaExceeded: () => setStatus({ error: t.outOfStorage }),
     // another tab deleted the database (signed out): start again. (WatermelonDB's
     // own first set-up also deletes it, before the app is ready.)
     onVersionChange: () => { if (app.ready) location.reload() },
@@ -734,6 +734,11 @@ window.addEventListener('offline', () => setStatus({ error: t.offline, offline: 
 document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'hidden') app.db?.flush() })
 window.addEventListener('pagehide', () => app.db?.flush())
 document.addEventListener('DOMContentLoaded', () => {
+  // the page's fixed words in the app's language, and the switch to the other
+  document.documentElement.lang = lang
+  for (const [id, word] of [['signout', t.signOut], ['sync-now', t.syncNow], ['nav-today', t.today], ['nav-customers', t.customers], ['lang', t.language]]) $(id).textContent = word
+  $('lang').lang = lang === 'en' ? 'zh-CN' : 'en'
+  $('lang').addEventListener('click', switchLanguage)
   $('sync-now').addEventListener('click', () => requestSync())
   $('signout').addEventListener('click', signOut)
   if ('serviceWorker' in navigator) navigator.serviceWorker.register('sw.js', { scope: './' }).catch(() => {})

@@ -1,5 +1,6 @@
-// Every string a rep reads, in one table per language: a second language is
-// one more table here (the care issue adds Simplified Chinese).
+// Every string a rep reads, in one table per language (English and
+// Simplified Chinese); the phone's language picks one, and the switch on
+// the sign-in page and beside "Sign out" overrides it (kept on the phone).
 export const en = {
   appName: 'Rounds',
   signInTitle: 'Sign in',
@@ -128,4 +129,166 @@ export const en = {
   installHint: 'Add Rounds to your home screen to open it like an app.',
 }
 
-export const t = en
+
+export const zh = {
+  appName: 'Rounds',
+  signInTitle: '登录',
+  signInHint: '在这部手机上安排您与客户的一天，有没有信号都可以。',
+  email: '邮箱',
+  password: '密码',
+  signIn: '登录',
+  signingIn: '正在登录…',
+  signOut: '退出登录',
+  badLogin: '该邮箱和密码与任何有效账户都不匹配。',
+  notRep: '此应用供销售代表使用。经理请使用 /manager/ 团队页面。',
+  offlineSignIn: '您处于离线状态。请在有信号时登录一次，之后没有信号也能使用。',
+  signOutUnsynced: (n) => `这部手机上有 ${n} 项更改尚未到达服务器。仍要退出吗？它们会保留在这部手机上，并在您下次用此账户登录后发送。`,
+  today: '今天',
+  customers: '客户',
+  syncNow: '立即同步',
+  syncing: '正在同步…',
+  neverSynced: '尚未同步',
+  synced: (ago) => `已同步（${ago}）`,
+  waiting: (n) => (n === 0 ? '没有待发送的更改' : `${n} 项更改待发送`),
+  offline: '离线：您的工作保存在这部手机上',
+  unreachable: '无法连接服务器，稍后将重试',
+  signedOutBanner: '已退出登录：请重新登录以同步（手机上的内容不会丢失）',
+  busy: (s) => `服务器繁忙，${s} 秒后重新发送`,
+  refused: (n) => `${n} 条记录无法发送`,
+  refusedWhy: '未发送——修正后会随下次同步发送：',
+  justNow: '刚刚',
+  minutesAgo: (n) => `${n} 分钟前`,
+  hoursAgo: (n) => `${n} 小时前`,
+  daysAgo: (n) => `${n} 天前`,
+  visitsToday: '今天的拜访',
+  noVisitsToday: '今天没有计划的拜访。',
+  due: '需要拜访的客户',
+  noneDue: '没有需要拜访的客户，做得好。',
+  overdueBy: (n) => `逾期 ${n} 天`,
+  dueToday: '今天到期',
+  followUps: '到期的跟进',
+  noFollowUps: '没有到期的跟进。',
+  birthdays: '本周生日',
+  noBirthdays: '本周没有生日。',
+  birthdayToday: '今天',
+  stalled: '停滞的商机',
+  noStalled: '没有停滞的商机。',
+  search: '搜索客户',
+  searchPlaceholder: '客户名称',
+  noCustomers: '没有匹配的客户。',
+  emptyTerritory: '您还没有客户。请经理分配给您；下次同步时就会出现。',
+  more: (n) => `还有 ${n} 个——输入文字缩小范围`,
+  tier: (t) => `${t} 类`,
+  call: '打电话',
+  mail: '发邮件',
+  map: '地图',
+  contacts: '联系人',
+  noContacts: '还没有联系人。',
+  careOn: '接收关怀消息',
+  careOff: '不接收关怀消息',
+  history: '历史',
+  noHistory: '暂无记录。',
+  notes: '备注',
+  saveNotes: '保存备注',
+  saved: '已保存在这部手机上',
+  planVisit: '计划拜访',
+  checkIn: '在此签到',
+  checkOut: '签退',
+  checkedIn: (t) => `${t} 签到`,
+  checkedOut: (t) => `${t} 签退`,
+  locating: '正在确定您的位置…',
+  noLocation: '未共享位置：拜访已记录但不含位置（办公室会看到“未验证”）。',
+  outcome: '结果',
+  purpose: '目的',
+  when: '时间',
+  save: '保存',
+  visit: '拜访',
+  geo: { verified: '位置已验证', far: '离客户较远', unknown: '位置未验证' },
+  addFollowUp: '承诺一项跟进',
+  followUpNote: '您承诺了什么？',
+  dueOn: '到期',
+  done: '已完成',
+  markDone: '标记为完成',
+  back: '返回',
+  notFound: '这条记录不在这部手机上（可能已交给其他销售代表）。',
+  birthday: '生日',
+  promised: '已承诺',
+  kept: '承诺已兑现',
+  order: '订单',
+  orderStatus: { draft: '草稿', submitted: '已提交', confirmed: '已确认', fulfilled: '已交付', cancelled: '已取消' },
+  deal: '商机',
+  openFollowUps: '跟进',
+  orders: '订单',
+  noOrders: '还没有订单。',
+  takeOrder: '下订单',
+  deals: '商机',
+  noDeals: '还没有商机。',
+  addDeal: '添加商机',
+  dealTitle: '商机',
+  amount: '金额',
+  stage: '阶段',
+  expectedClose: '预计成交',
+  lostReason: '为什么丢单？',
+  weighted: '加权',
+  afterSync: '下次同步后',
+  status: '状态',
+  quantity: '数量',
+  discount: '折扣 %',
+  remove: '移除',
+  estimate: '估算，以服务器定价为准',
+  total: '合计',
+  noLines: '还没有明细：从下方目录添加产品。',
+  addLine: '添加产品',
+  searchCatalogue: '搜索目录',
+  add: '添加',
+  submitOrder: '提交订单',
+  orderFrozen: '已提交的订单不能在手机上修改；由办公室确认。',
+  addContact: '添加联系人',
+  name: '姓名',
+  title: '职位',
+  phone: '电话',
+  birthdayLabel: '生日（月-日，MM-DD）',
+  nameNeeded: '联系人需要姓名。',
+  birthdayForm: '生日格式为 MM-DD，例如 02-29。',
+  careTheirs: '只有客户本人可以通过其链接更改',
+  invite: '关怀消息邀请链接',
+  inviteShow: '请向客户出示此链接（仅可使用一次，7 天内有效）：',
+  inviteQR: '邀请链接的二维码',
+  inviteOffline: '发送邀请需要信号：请在联网时重试。',
+  installHint: '将 Rounds 添加到主屏幕，像应用一样打开。',
+  outOfStorage: '这部手机上 Rounds 的存储空间已满：请释放一些空间；未同步的内容不会丢失。',
+  language: 'English',
+}
+
+en.outOfStorage = 'This phone is out of storage for Rounds: free some space; nothing unsynced is dropped.'
+en.language = '中文'
+
+export const tables = { en, 'zh-CN': zh }
+
+const LANG_KEY = 'rounds.lang'
+
+// pick is the language of the app: the rep's choice on this phone, else the
+// first of the phone's languages the app speaks, else English.
+export function pick(stored, languages) {
+  if (stored && tables[stored]) return stored
+  for (const l of languages || []) {
+    const tag = String(l).toLowerCase()
+    if (tag.startsWith('zh')) return 'zh-CN'
+    if (tag.startsWith('en')) return 'en'
+  }
+  return 'en'
+}
+
+function stored() {
+  try { return localStorage.getItem(LANG_KEY) } catch { return null }
+}
+
+export const lang = pick(stored(), typeof navigator === 'undefined' ? [] : navigator.languages)
+export const t = tables[lang]
+
+// switchLanguage keeps the other language on this phone and reloads (the
+// app works offline, so reloading loses nothing).
+export function switchLanguage() {
+  try { localStorage.setItem(LANG_KEY, lang === 'en' ? 'zh-CN' : 'en') } catch {}
+  location.reload()
+}

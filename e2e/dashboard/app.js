@@ -97,6 +97,7 @@ async function main() {
   const browser = await launch()
   const errors = []
   const context = await browser.newContext({
+    locale: 'en-US',
     viewport: { width: 390, height: 844 },
     geolocation: { latitude: target.lat, longitude: target.lng, accuracy: 10 },
     permissions: ['geolocation'],
@@ -322,6 +323,27 @@ async function main() {
   await page.goto(BASE + '/app/#/customers')
   await page.waitForSelector('#results li')
   await shoot(page, 'customers')
+
+  step('the rep switches to Chinese and back; a Chinese phone starts in Chinese')
+  await Promise.all([page.waitForNavigation(), page.click('#lang')])
+  await page.goto(BASE + '/app/#/today')
+  await page.waitForSelector('main section h2')
+  check((await page.textContent('main')).includes('今天的拜访') && (await page.textContent('#signout')) === '退出登录' &&
+    (await page.getAttribute('html', 'lang')) === 'zh-CN', `after the switch: ${(await page.textContent('body')).slice(0, 200)}`)
+  await shoot(page, 'today-zh')
+  await page.click('#nav a[href="#/customers"]')
+  await page.waitForSelector('#results li')
+  await shoot(page, 'customers-zh')
+  await Promise.all([page.waitForNavigation(), page.click('#lang')])
+  await page.goto(BASE + '/app/#/today')
+  await page.waitForSelector('main section h2')
+  check((await page.textContent('main')).includes('Visits today'), 'the switch back to English')
+  const zhContext = await browser.newContext({ locale: 'zh-CN', viewport: { width: 360, height: 780 } })
+  const zhPage = await zhContext.newPage()
+  await zhPage.goto(BASE + '/app/')
+  await zhPage.waitForSelector('#signin-form')
+  check((await zhPage.textContent('h1')) === '登录' && (await zhPage.textContent('#lang')) === 'English', `a Chinese phone's sign-in: ${await zhPage.textContent('h1')}`)
+  await zhContext.close()
 
   check(errors.length === 0, `page errors: ${errors.join('; ')}`)
   await browser.close()
