@@ -88,7 +88,7 @@ func TestSeedSatisfiesInvariants(t *testing.T) {
 		if n == 0 {
 			t.Errorf("%s is empty", table)
 		}
-		if table != crm.Users && table != crm.Stages && table != crm.CompanySettings && table != crm.VisitsDue && table != crm.CustomerTimeline && table != crm.RepActivity && table != crm.StuckDevices && int(n) != stats.Rows[table] { // these come from migrations (or are a view)
+		if table != crm.Users && table != crm.Stages && table != crm.CompanySettings && table != crm.VisitsDue && table != crm.CustomerTimeline && table != crm.RepActivity && table != crm.StuckDevices && table != crm.CareStatus && int(n) != stats.Rows[table] { // these come from migrations (or are a view)
 			t.Errorf("%s: %d rows in the database, stats say %d", table, n, stats.Rows[table])
 		}
 	}
