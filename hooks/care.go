@@ -431,25 +431,8 @@ type pageData struct {
 }
 
 func (h *careHandlers) preferencesPage(e *core.RequestEvent) error {
-	token := linkToken(e)
-	if e.Request.Method == http.MethodPost {
-		if err := e.Request.ParseForm(); err == nil && e.Request.PostForm.Get("token") != "" {
-			token = e.Request.PostForm.Get("token")
-		}
-	}
-	render := func(status int, d pageData) error {
-		if d.Lang == "" {
-			d.Lang = pageLang(e, nil)
-		}
-		d.T = words(d.Lang)
-		return servePage(e, status, preferencesPage, d)
-	}
-	contact, err := h.contactFromLink(e, token)
-	if err != nil {
-		var apiErr *router.ApiError
-		if errors.As(err, &apiErr) {
-			return render(apiErr.Status, pageData{Error: apiErr.Message})
-		}
+	token, contact, err := h.linkedContact(e, preferencesPage)
+	if err != nil || contact == nil {
 		return err
 	}
 	d := pageData{Token: token, Lang: pageLang(e, contact)}
@@ -477,7 +460,43 @@ func (h *careHandlers) preferencesPage(e *core.RequestEvent) error {
 	}
 	d.Name, d.OptIn = contact.GetString("name"), contact.GetBool("care_opt_in")
 	d.QuietStart, d.QuietEnd, d.WeeklyMax = contact.GetString("quiet_start"), contact.GetString("quiet_end"), contact.GetInt("weekly_max")
-	return render(status, d)
+	return renderCare(e, preferencesPage, status, d)
+}
+
+// pageToken is a customer page's link token: the form's on a POST, else
+// the address's.
+func pageToken(e *core.RequestEvent) string {
+	if e.Request.Method == http.MethodPost {
+		if err := e.Request.ParseForm(); err == nil && e.Request.PostForm.Get("token") != "" {
+			return e.Request.PostForm.Get("token")
+		}
+	}
+	return linkToken(e)
+}
+
+// renderCare writes a customer page in its language (the browser's when
+// the page has none yet).
+func renderCare(e *core.RequestEvent, page *template.Template, status int, d pageData) error {
+	if d.Lang == "" {
+		d.Lang = pageLang(e, nil)
+	}
+	d.T = words(d.Lang)
+	return servePage(e, status, page, d)
+}
+
+// linkedContact reads a customer page's preferences link and its contact;
+// a refused link gets page's error and a nil contact.
+func (h *careHandlers) linkedContact(e *core.RequestEvent, page *template.Template) (string, *core.Record, error) {
+	token := pageToken(e)
+	contact, err := h.contactFromLink(e, token)
+	if err != nil {
+		var apiErr *router.ApiError
+		if errors.As(err, &apiErr) {
+			return token, nil, renderCare(e, page, apiErr.Status, pageData{Error: apiErr.Message})
+		}
+		return token, nil, err
+	}
+	return token, contact, nil
 }
 
 // unsubscribePage is every e-mail's unsubscribe link (List-Unsubscribe).
@@ -486,25 +505,8 @@ func (h *careHandlers) preferencesPage(e *core.RequestEvent) error {
 // client sends with "List-Unsubscribe=One-Click", or the page's button.
 // Opting out cancels what is queued, as on the preferences page.
 func (h *careHandlers) unsubscribePage(e *core.RequestEvent) error {
-	token := linkToken(e)
-	if e.Request.Method == http.MethodPost {
-		if err := e.Request.ParseForm(); err == nil && e.Request.PostForm.Get("token") != "" {
-			token = e.Request.PostForm.Get("token")
-		}
-	}
-	render := func(status int, d pageData) error {
-		if d.Lang == "" {
-			d.Lang = pageLang(e, nil)
-		}
-		d.T = words(d.Lang)
-		return servePage(e, status, unsubscribePage, d)
-	}
-	contact, err := h.contactFromLink(e, token)
-	if err != nil {
-		var apiErr *router.ApiError
-		if errors.As(err, &apiErr) {
-			return render(apiErr.Status, pageData{Error: apiErr.Message})
-		}
+	token, contact, err := h.linkedContact(e, unsubscribePage)
+	if err != nil || contact == nil {
 		return err
 	}
 	d := pageData{Token: token, Lang: pageLang(e, contact), Name: contact.GetString("name"), OptIn: contact.GetBool("care_opt_in")}
@@ -515,7 +517,7 @@ func (h *careHandlers) unsubscribePage(e *core.RequestEvent) error {
 		}
 		d.OptIn, d.Saved = false, true
 	}
-	return render(http.StatusOK, d)
+	return renderCare(e, unsubscribePage, http.StatusOK, d)
 }
 
 // servePage writes a customer's page: never cached, and the link token in

@@ -13,13 +13,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/mailer"
 	"github.com/pocketbase/pocketbase/tools/router"
 
 	"rounds/care"
 	"rounds/crm"
+	"rounds/reminders"
 )
 
 // Consent by e-mail, without any app (double opt-in): the invite page asks
@@ -56,29 +56,20 @@ func maskAddress(a string) string {
 	return a[:1] + "***" + a[at:]
 }
 
-// templateWords are a care template's title and body in a language, filled
-// for a contact (the kind's default when the admins deleted it).
+// templateWords are the words of an e-mail around consent in a language,
+// filled for a contact: the admins' care template, else as Rounds ships it.
 func templateWords(app core.App, kind, lang, name, rep string) (title, body string) {
-	var t []struct {
-		Title string `db:"title"`
-		Body  string `db:"body"`
-	}
-	_ = app.DB().NewQuery(`SELECT title, body FROM ` + crm.CareTemplates + ` WHERE kind = {:k} AND language = {:l} AND campaign = '' LIMIT 1`).
-		Bind(dbx.Params{"k": kind, "l": lang}).All(&t)
-	if len(t) == 0 {
-		for _, d := range crm.EmailTemplates {
-			if d.Kind == kind && d.Language == lang {
-				t = append(t, struct {
-					Title string `db:"title"`
-					Body  string `db:"body"`
-				}{d.Title, d.Body})
-			}
+	var fallback crm.Template
+	for _, d := range crm.EmailTemplates {
+		if d.Kind == kind && d.Language == crm.LanguageOf(lang) {
+			fallback = d
 		}
 	}
-	if len(t) == 0 {
-		return "", ""
+	title, body, err := reminders.TemplateWords(app, kind, "", lang, name, rep, fallback.Title, fallback.Body)
+	if err != nil {
+		app.Logger().Warn("care: templates unreadable, the shipped words are used", "error", err.Error())
 	}
-	return crm.Fill(t[0].Title, lang, name, rep), crm.Fill(t[0].Body, lang, name, rep)
+	return title, body
 }
 
 // emailInvite is the invite page's e-mail form: it checks the invite and the
@@ -189,12 +180,7 @@ type confirmPageData struct {
 // address, the invite used, and a welcome e-mail queued — in one
 // transaction.
 func (h *careHandlers) confirmPage(e *core.RequestEvent) error {
-	token := linkToken(e)
-	if e.Request.Method == http.MethodPost {
-		if err := e.Request.ParseForm(); err == nil && e.Request.PostForm.Get("token") != "" {
-			token = e.Request.PostForm.Get("token")
-		}
-	}
+	token := pageToken(e)
 	d := confirmPageData{Token: token, Lang: pageLang(e, nil)}
 	d.T = words(d.Lang)
 	render := func(status int) error { return servePage(e, status, confirmPage, d) }

@@ -24,6 +24,13 @@ import (
 // dashboard's SMTP settings are off.
 const MailNotConfigured = "mail not configured (set SMTP in the dashboard's settings)"
 
+// Why an e-mail cannot go to a contact (the reminders job says the same
+// when it decides a greeting).
+const (
+	ReasonNoEmail = "no e-mail address"
+	ReasonStopped = "mail to this address was stopped after the mail server refused it for good"
+)
+
 // deliverMail sends the e-mail rows of the outbox through PocketBase's
 // mailer (the dashboard's SMTP settings), one message per row: claimed
 // first as pushes are, retried with the same back-off on a temporary
@@ -105,9 +112,9 @@ func mailRecipient(app core.App, n *core.Record, now time.Time) (status, reason 
 	case !contact.GetBool("care_opt_in"):
 		return Cancelled, "the customer opted out", nil, nil
 	case contact.GetString("email") == "":
-		return Skipped, "no e-mail address", nil, nil
+		return Skipped, ReasonNoEmail, nil, nil
 	case !contact.GetDateTime("email_stopped_at").IsZero():
-		return Skipped, "mail to this address was stopped after the mail server refused it for good", nil, nil
+		return Skipped, ReasonStopped, nil, nil
 	case !app.Settings().SMTP.Enabled:
 		return Skipped, MailNotConfigured, nil, nil
 	}

@@ -3,6 +3,7 @@ package reminders_test
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -117,7 +118,7 @@ func careStatusScenario(t *testing.T, seed uint64) {
 		}
 		var wantHoliday string
 		for _, camp := range camps {
-			if !camp.active || !contains(camp.tiers, tiers[c.customer]) {
+			if !camp.active || !slices.Contains(camp.tiers, tiers[c.customer]) {
 				continue
 			}
 			h := care.NextCelebration(camp.calendar, camp.date, today).String() + " " + camp.name
@@ -150,13 +151,4 @@ func careStatusScenario(t *testing.T, seed uint64) {
 				seed, c.id, c.calendar, c.birthday, tiers[c.customer], r, c.consent, wantChannel, wantNext, wantHoliday, wantLast)
 		}
 	}
-}
-
-func contains(xs []string, x string) bool {
-	for _, y := range xs {
-		if y == x {
-			return true
-		}
-	}
-	return false
 }

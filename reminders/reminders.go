@@ -113,6 +113,8 @@ type run struct {
 	lastRun time.Time // the previous run's instant; zero on the first
 	cfg     Config
 	stats   Stats
+	// templates holds each greeting's words read this run, by kind, campaign and language
+	templates map[string][2]string
 }
 
 // notification is an outbox row to write.
@@ -517,8 +519,8 @@ const recipientColumns = `ct.id, ct.name, ct.timezone AS contact_tz, c.timezone 
 const (
 	ReasonNoConsent = "no consent: the customer has not opted in"
 	ReasonOptedOut  = "opted out"
-	ReasonNoEmail   = "no e-mail address"
-	ReasonStopped   = "mail to this address was stopped after the mail server refused it for good"
+	ReasonNoEmail   = push.ReasonNoEmail
+	ReasonStopped   = push.ReasonStopped
 	ReasonNoPhone   = "no phone number to call"
 	ReasonNoRep     = "no active rep to call: the customer has no owner, or the owner is inactive"
 	ReasonNoSMS     = "no SMS provider: Rounds sends no SMS yet"
@@ -542,9 +544,9 @@ func (r *run) greet(c recipient, day care.Date, window care.Window, kind, key, t
 	if today == day && local.Before(open) && !phone {
 		return nil // a call is decided as the day begins, so that the morning digest names it
 	}
-	if ok, err := r.exists(key); err != nil || ok {
-		return err
-	}
+	// callers select only the contacts not decided yet (NOT EXISTS on the
+	// dedup key); a key written meanwhile by another runner is caught by
+	// the unique index in enqueue
 	g := care.Greeting{Window: window, WeeklyMax: c.WeeklyMax}
 	if s, err := care.ParseClock(c.QuietStart); err == nil {
 		if e, err := care.ParseClock(c.QuietEnd); err == nil {
@@ -686,25 +688,49 @@ func SelectBirthdays(app core.App, day care.Date) ([]Recipient, error) {
 	}), nil
 }
 
-// words is a greeting's title and body for a contact, in their language:
-// the campaign's template for it, else the kind's, else the fallback.
-func (r *run) words(kind, campaign string, c recipient, fallbackTitle, fallbackBody string) (title, body string, err error) {
-	lang := crm.LanguageOf(c.Language)
+// TemplateWords are a message's title and body in a language, filled for
+// a contact: the campaign's care template for it, else the kind's, else
+// the fallback.
+func TemplateWords(app core.App, kind, campaign, lang, name, rep, fallbackTitle, fallbackBody string) (title, body string, err error) {
+	t, err := template(app, kind, campaign, lang, fallbackTitle, fallbackBody)
+	lang = crm.LanguageOf(lang)
+	return crm.Fill(t[0], lang, name, rep), crm.Fill(t[1], lang, name, rep), err
+}
+
+// template is the unfilled title and body TemplateWords fills.
+func template(app core.App, kind, campaign, lang, fallbackTitle, fallbackBody string) ([2]string, error) {
 	var t []struct {
 		Title string `db:"title"`
 		Body  string `db:"body"`
 	}
-	err = r.app.DB().NewQuery(`SELECT title, body FROM ` + crm.CareTemplates + `
+	err := app.DB().NewQuery(`SELECT title, body FROM ` + crm.CareTemplates + `
 		WHERE kind = {:k} AND language = {:l} AND (campaign = {:c} OR campaign = '') ORDER BY campaign = '' LIMIT 1`).
-		Bind(dbx.Params{"k": kind, "l": lang, "c": campaign}).All(&t)
+		Bind(dbx.Params{"k": kind, "l": crm.LanguageOf(lang), "c": campaign}).All(&t)
 	if err != nil {
-		return "", "", fmt.Errorf("care templates: %w", err)
+		return [2]string{}, fmt.Errorf("care templates: %w", err)
 	}
-	title, body = fallbackTitle, fallbackBody
 	if len(t) > 0 {
-		title, body = t[0].Title, t[0].Body
+		return [2]string{t[0].Title, t[0].Body}, nil
 	}
-	return crm.Fill(title, lang, c.Name, c.RepName), crm.Fill(body, lang, c.Name, c.RepName), nil
+	return [2]string{fallbackTitle, fallbackBody}, nil
+}
+
+// words is a greeting's title and body for a contact, in their language;
+// each template is read once per run, however many contacts wait for it.
+func (r *run) words(kind, campaign string, c recipient, fallbackTitle, fallbackBody string) (title, body string, err error) {
+	key := kind + "\x00" + campaign + "\x00" + crm.LanguageOf(c.Language)
+	tpl, ok := r.templates[key]
+	if !ok {
+		if tpl, err = template(r.app, kind, campaign, c.Language, fallbackTitle, fallbackBody); err != nil {
+			return "", "", err
+		}
+		if r.templates == nil {
+			r.templates = map[string][2]string{}
+		}
+		r.templates[key] = tpl
+	}
+	lang := crm.LanguageOf(c.Language)
+	return crm.Fill(tpl[0], lang, c.Name, c.RepName), crm.Fill(tpl[1], lang, c.Name, c.RepName), nil
 }
 
 // birthdays greets contacts on their birthday morning, in their calendar
