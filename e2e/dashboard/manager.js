@@ -143,6 +143,41 @@ async function noClipping(page, where) {
   check(clipped.length === 0, `${where}: these overflow their box: ${clipped.slice(0, 5).join('; ')}`)
 }
 
+// The page's own words (manager/web/strings.js): in Chinese, no sentence of
+// the English table may show. Each English word, with its figures taken out,
+// leaves phrases; a phrase of two words or more on the page is English left
+// behind (single words are not checked: a customer or a stage may be named
+// "Lost").
+const { WORDS } = require(path.join(__dirname, '../../manager/web/strings.js'))
+const EN = WORDS.en
+const ZH = WORDS['zh-CN']
+const ARG = '\u0001'
+function phrases(v, out = new Set()) {
+  if (typeof v === 'object') for (const w of Object.values(v)) phrases(w, out)
+  else {
+    const text = typeof v === 'function' ? v(...Array(v.length).fill(ARG)) : v
+    for (const p of text.split(/\u0001|\{\w+\}/)) {
+      const t = p.replace(/^[\s·:,.()“”—–-]+|[\s·:,.()“”—–-]+$/g, '')
+      if (/^[A-Za-z']+( [A-Za-z']+)+/.test(t)) out.add(t)
+    }
+  }
+  return out
+}
+const ENGLISH = [...phrases(EN)].filter((p) => !['Rounds id'].includes(p))
+
+// inChinese: every heading is in Chinese and no English phrase of the page's
+// tables shows.
+async function inChinese(page, where) {
+  check((await page.getAttribute('html', 'lang')) === 'zh-CN', `${where}: the page is not marked zh-CN`)
+  const headings = await page.$$eval('h1:not([hidden]), h2, h4, .total .label, th[scope=col]', (els) => els.filter((e) => e.offsetParent !== null).map((e) => e.textContent.trim()))
+  const english = headings.filter((t) => t && !/[\u4e00-\u9fff]/.test(t) && !/^[A-Z]{3}$/.test(t))
+  check(english.length === 0, `${where}: headings not in Chinese: ${english.slice(0, 5).join('; ')}`)
+  const text = await page.innerText('body')
+  const left = ENGLISH.filter((p) => text.includes(p))
+  check(left.length === 0, `${where}: English left on the page: ${left.slice(0, 5).join('; ')}`)
+  check(!/\b(null|undefined|NaN)\b/.test(text), `${where}: the page prints null, undefined or NaN`)
+}
+
 async function signIn(page, base, email, password) {
   await page.goto(base + '/manager/')
   await page.fill('input[name=email]', email)
@@ -173,8 +208,8 @@ async function main() {
   fs.mkdirSync(shots, { recursive: true })
   const browser = await launch()
   const errors = []
-  const open = async (viewport) => {
-    const context = await browser.newContext({ viewport, timezoneId: 'UTC', locale: 'en-GB' })
+  const open = async (viewport, locale) => {
+    const context = await browser.newContext({ viewport, timezoneId: 'UTC', locale: locale || 'en-GB' })
     const page = await context.newPage()
     page.on('pageerror', (e) => errors.push(e.message))
     page.on('console', (m) => { if (m.type() === 'error' && !m.text().includes('Failed to load resource')) errors.push(m.text()) })
@@ -403,6 +438,56 @@ async function main() {
     await page.click('#signout')
     await page.waitForSelector('#signin:not([hidden])')
     check((await page.evaluate(() => localStorage.getItem('pocketbase_auth'))) === null, 'signing out keeps the token')
+    await page.context().close()
+
+    // in Chinese: a browser that prefers it gets it, every heading and every
+    // sentence of the page in Chinese, at both phone widths and on a desktop;
+    // the switch goes to English and back
+    page = await open(PHONE, 'zh-CN')
+    await page.goto(base + '/manager/')
+    check((await page.getAttribute('html', 'lang')) === 'zh-CN', 'a browser that prefers Chinese does not get the page in Chinese')
+    check((await page.innerText('#signin-button')) === ZH.signIn, 'the sign-in button is not in Chinese')
+    await page.screenshot({ path: path.join(shots, 'phone-zh-sign-in.png'), fullPage: true })
+    await signIn(page, base, want.manager.email, want.manager.password)
+    await ready(page)
+    await page.selectOption('#period', want.shotPeriod)
+    await ready(page)
+    await inChinese(page, 'the overview in Chinese')
+    for (const width of [390, 360]) {
+      await page.setViewportSize({ width, height: PHONE.height })
+      await noClipping(page, `the overview in Chinese at ${width} px`)
+      await page.screenshot({ path: path.join(shots, `phone-${width}-zh-overview.png`), fullPage: true })
+    }
+    await page.click(`[data-list="customers.${want.big.id}"]`)
+    await page.waitForSelector(`#list[data-list="customers.${want.big.id}"][data-state=ready]`)
+    check((await page.innerText('#list-title')) === ZH.customersOf(want.big.name), 'the list\'s title is not in Chinese')
+    for (const width of [390, 360]) {
+      await page.setViewportSize({ width, height: PHONE.height })
+      await noClipping(page, `a list in Chinese at ${width} px`)
+      await page.locator('#list').screenshot({ path: path.join(shots, `phone-${width}-zh-list.png`) })
+    }
+    await inChinese(page, 'a list in Chinese')
+    await page.fill('#search', h.customerName)
+    await page.waitForSelector(`#list[data-list=search] tr[data-id="${h.customer}"]`)
+    await page.click(`#list tr[data-id="${h.customer}"] button.link`)
+    await page.waitForSelector(`#customer[data-state=ready][data-customer="${h.customer}"]`)
+    check((await page.innerText('#customer')).includes(ZH.handedFrom(h.fromName, h.toName)), 'the hand-over in the timeline is not in Chinese')
+    await inChinese(page, 'a customer in Chinese')
+    await noClipping(page, 'a customer in Chinese at 360 px')
+    await page.locator('#customer').screenshot({ path: path.join(shots, 'phone-360-zh-customer.png') })
+    await page.setViewportSize(DESKTOP)
+    await page.evaluate(() => window.scrollTo(0, 0))
+    await page.screenshot({ path: path.join(shots, 'desktop-zh-overview.png'), fullPage: true })
+    // the switch: English, kept in this browser, and back
+    await page.click('#lang')
+    await page.waitForSelector('html[lang=en]')
+    await ready(page)
+    check((await page.innerText('#forecast-title')) === EN.forecastTitle, 'the switch does not give English')
+    check((await page.evaluate(() => localStorage.getItem('rounds.lang'))) === 'en', 'the choice of English is not kept')
+    await page.click('#lang')
+    await page.waitForSelector('html[lang=zh-CN]')
+    await ready(page)
+    await inChinese(page, 'the overview switched back to Chinese')
     await page.context().close()
 
     check(errors.length === 0, `the page logged errors:\n  ${errors.join('\n  ')}`)

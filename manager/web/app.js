@@ -9,6 +9,15 @@
 const AUTH_KEY = 'pocketbase_auth';
 const PAGE = 500; // records per list request
 
+function storedLanguage() {
+  try { return localStorage.getItem(LANG_KEY); } catch { return null; }
+}
+
+// the page's language (strings.js), and the locale its dates and sums are written in
+const LANG = pickLanguage(storedLanguage(), navigator.languages);
+const T = WORDS[LANG];
+const LOCALE = LANG === 'en' ? ((navigator.languages || []).find((l) => /^en\b/i.test(l)) || 'en') : LANG;
+
 const state = { token: '', user: null, users: new Map(), team: [], stages: new Map(), period: null, report: null, now: '', load: 0 };
 
 // ---------------------------------------------------------------------------
@@ -25,7 +34,7 @@ function h(tag, attrs, ...children) {
     else if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
     else el.setAttribute(k, v === true ? '' : String(v));
   }
-  for (const c of children.flat()) {
+  for (const c of children.flat(Infinity)) {
     if (c === undefined || c === null || c === false) continue;
     el.append(c instanceof Node ? c : document.createTextNode(String(c)));
   }
@@ -40,19 +49,17 @@ function fig(key, value, text) {
 
 function money(amount, currency) {
   try {
-    return new Intl.NumberFormat(undefined, { style: 'currency', currency, maximumFractionDigits: 0 }).format(amount);
+    return new Intl.NumberFormat(LOCALE, { style: 'currency', currency, maximumFractionDigits: 0 }).format(amount);
   } catch {
     return `${Math.round(amount)} ${currency}`;
   }
 }
 
-const count = (n, one, many) => `${n} ${n === 1 ? one : many}`;
-
 function day(iso) {
   if (!iso) return '—';
   const d = new Date(iso.replace(' ', 'T'));
   if (Number.isNaN(d.getTime())) return iso.slice(0, 10);
-  return d.toLocaleDateString(undefined, { day: 'numeric', month: 'short', year: 'numeric' });
+  return d.toLocaleDateString(LOCALE, { day: 'numeric', month: 'short', year: 'numeric' });
 }
 
 // pbDate is an instant as PocketBase writes it (UTC), to compare in filters.
@@ -65,7 +72,7 @@ function ago(isoText) {
   const t = new Date(isoText.replace(' ', 'T')).getTime();
   if (Number.isNaN(t)) return '—';
   const min = Math.round((Date.now() - t) / 60000);
-  const rtf = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' });
+  const rtf = new Intl.RelativeTimeFormat(LOCALE, { numeric: 'auto' });
   if (min < 60) return rtf.format(-Math.max(0, min), 'minute');
   if (min < 48 * 60) return rtf.format(-Math.round(min / 60), 'hour');
   return rtf.format(-Math.round(min / 1440), 'day');
@@ -73,7 +80,7 @@ function ago(isoText) {
 
 function repName(id) {
   const u = state.users.get(id);
-  if (!u) return 'Someone outside your team';
+  if (!u) return T.someoneOutside;
   return u.name || u.email || id;
 }
 
@@ -111,7 +118,7 @@ function setSection(id, s, ...content) {
   sec.setAttribute('aria-busy', s === 'loading' ? 'true' : 'false');
 }
 
-const loading = (what) => h('p', { class: 'loading' }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), `Loading ${what}…`);
+const loading = (what) => h('p', { class: 'loading' }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), T.loading(T.what[what]));
 const empty = (text) => h('p', { class: 'empty' }, text);
 
 // ---------------------------------------------------------------------------
@@ -132,7 +139,7 @@ async function api(path, init = {}) {
   try {
     res = await fetch(path, { ...init, headers, body: init.body === undefined ? undefined : JSON.stringify(init.body) });
   } catch {
-    throw new ApiError(0, 'The Rounds server cannot be reached. Check the connection, then press Retry.');
+    throw new ApiError(0, T.unreachable);
   }
   let data = null;
   try {
@@ -141,8 +148,8 @@ async function api(path, init = {}) {
     data = null;
   }
   if (!res.ok) {
-    const message = (data && data.message) || `The server answered ${res.status}.`;
-    if (res.status === 401 && state.token) signOut('Your session has ended. Sign in again.');
+    const message = (data && data.message) || T.serverAnswered(res.status);
+    if (res.status === 401 && state.token) signOut(T.sessionEnded);
     throw new ApiError(res.status, message);
   }
   return data;
@@ -193,28 +200,28 @@ function showSignInError(message) {
 async function signIn(email, password) {
   const button = $('signin-button');
   button.disabled = true;
-  button.textContent = 'Signing in…';
+  button.textContent = T.signingIn;
   showSignInError('');
   $('signin-info').hidden = true;
   try {
-    if (!email || !password) throw new ApiError(400, 'Enter your email and your password.');
+    if (!email || !password) throw new ApiError(400, T.enterBoth);
     const res = await api('/api/collections/users/auth-with-password', { method: 'POST', body: { identity: email, password } });
     if (res.record.role !== 'manager') {
       state.token = '';
       $('main').dataset.state = 'not-manager';
       showSignInError('');
       const info = $('signin-info');
-      info.textContent = 'This page is for sales managers. Your own visits, deals and customers are in the Rounds app on your phone.';
+      info.textContent = T.forManagers;
       info.hidden = false;
       return;
     }
     saveAuth(res.token, res.record);
     await start();
   } catch (err) {
-    showSignInError(err.status === 400 ? 'Wrong email or password, or the account is not active.' : err.message);
+    showSignInError(err.status === 400 ? T.wrongLogin : err.message);
   } finally {
     button.disabled = false;
-    button.textContent = 'Sign in';
+    button.textContent = T.signIn;
   }
 }
 
@@ -229,14 +236,14 @@ async function resume() {
   state.token = saved.token;
   try {
     const res = await api('/api/collections/users/auth-refresh', { method: 'POST' });
-    if (res.record.role !== 'manager') return signOut('This page is for sales managers.');
+    if (res.record.role !== 'manager') return signOut(T.forManagersShort);
     saveAuth(res.token, res.record);
     await start();
   } catch (err) {
     if (err.status === 0) {
       showBanner(err.message, resume);
     } else {
-      signOut(err.status === 401 ? 'Your session has ended. Sign in again.' : err.message);
+      signOut(err.status === 401 ? T.sessionEnded : err.message);
     }
   }
 }
@@ -258,14 +265,14 @@ function periods(today) {
   const m = today.getMonth();
   const q = Math.floor(m / 3) * 3;
   // each period with the one before it, of the same length, for comparison
-  const range = (id, label, a, b, prevLabel, pa, pb) => ({ id, label, from: iso(a), to: iso(b), prev: { label: prevLabel, from: iso(pa), to: iso(pb) } });
+  const range = (id, a, b, pa, pb) => ({ id, label: T.periods[id][0], from: iso(a), to: iso(b), prev: { label: T.periods[id][1], from: iso(pa), to: iso(pb) } });
   return [
-    range('this-month', 'This month', new Date(y, m, 1), new Date(y, m + 1, 0), 'last month', new Date(y, m - 1, 1), new Date(y, m, 0)),
-    range('last-month', 'Last month', new Date(y, m - 1, 1), new Date(y, m, 0), 'the month before', new Date(y, m - 2, 1), new Date(y, m - 1, 0)),
-    range('this-quarter', 'This quarter', new Date(y, q, 1), new Date(y, q + 3, 0), 'last quarter', new Date(y, q - 3, 1), new Date(y, q, 0)),
-    range('last-quarter', 'Last quarter', new Date(y, q - 3, 1), new Date(y, q, 0), 'the quarter before', new Date(y, q - 6, 1), new Date(y, q - 3, 0)),
-    range('next-quarter', 'Next quarter', new Date(y, q + 3, 1), new Date(y, q + 6, 0), 'this quarter', new Date(y, q, 1), new Date(y, q + 3, 0)),
-    range('this-year', 'This year', new Date(y, 0, 1), new Date(y, 11, 31), 'last year', new Date(y - 1, 0, 1), new Date(y - 1, 11, 31)),
+    range('this-month', new Date(y, m, 1), new Date(y, m + 1, 0), new Date(y, m - 1, 1), new Date(y, m, 0)),
+    range('last-month', new Date(y, m - 1, 1), new Date(y, m, 0), new Date(y, m - 2, 1), new Date(y, m - 1, 0)),
+    range('this-quarter', new Date(y, q, 1), new Date(y, q + 3, 0), new Date(y, q - 3, 1), new Date(y, q, 0)),
+    range('last-quarter', new Date(y, q - 3, 1), new Date(y, q, 0), new Date(y, q - 6, 1), new Date(y, q - 3, 0)),
+    range('next-quarter', new Date(y, q + 3, 1), new Date(y, q + 6, 0), new Date(y, q, 1), new Date(y, q + 3, 0)),
+    range('this-year', new Date(y, 0, 1), new Date(y, 11, 31), new Date(y - 1, 0, 1), new Date(y - 1, 11, 31)),
   ];
 }
 
@@ -327,14 +334,14 @@ async function loadAll() {
   hideBanner();
   $('main').dataset.state = 'loading';
   const p = state.period;
-  $('range').textContent = `${p.label}: ${day(p.from)} – ${day(p.to)}`;
-  setSection('forecast', 'loading', loading('the forecast'));
-  setSection('funnel', 'loading', loading('the funnel'));
+  $('range').textContent = T.range(p.label, day(p.from), day(p.to));
+  setSection('forecast', 'loading', loading('forecast'));
+  setSection('funnel', 'loading', loading('funnel'));
   setSection('activity', 'loading', loading('activity'));
-  $('activity-hint').textContent = 'Weeks (Monday to Sunday, UTC) that overlap the period.';
-  setSection('due', 'loading', loading('customers due'));
-  setSection('followups', 'loading', loading('follow-ups'));
-  setSection('map-card', 'loading', loading('the map'));
+  $('activity-hint').textContent = T.weeksHintNone;
+  setSection('due', 'loading', loading('due'));
+  setSection('followups', 'loading', loading('followUps'));
+  setSection('map-card', 'loading', loading('map'));
   // one instant for every "overdue" and "past" on the page, so that a figure and its list agree
   state.now = pbDate(new Date());
   try {
@@ -391,18 +398,18 @@ function showForecast(load, p) {
     if (load !== state.load) return;
     state.report = report;
     const lateLine = h('p', { class: 'totals-line' }, late > 0
-      ? h('span', { class: 'warn' }, opener('deals.late', { kind: 'late' }, fig('deals.late', late, count(late, 'open deal', 'open deals'))), ' past their expected close')
-      : h('span', { class: 'quiet' }, fig('deals.late', 0, 'No open deal'), ' is past its expected close.'));
+      ? h('span', { class: 'warn' }, fill(T.latePast, { deals: opener('deals.late', { kind: 'late' }, fig('deals.late', late, T.openDeals(late))) }))
+      : h('span', { class: 'quiet' }, fill(T.noLate, { none: fig('deals.late', 0, T.noOpenDeal) })));
     const currencies = report.currencies || [];
     if (currencies.length === 0) {
-      setSection('forecast', 'empty', empty('No closed orders and no open deals expected to close in this period.'));
-      setSection('funnel', late ? 'ready' : 'empty', lateLine, empty('No open deals expected to close in this period.'));
+      setSection('forecast', 'empty', empty(T.noForecast));
+      setSection('funnel', late ? 'ready' : 'empty', lateLine, empty(T.noFunnel));
       return;
     }
     const goals = targets(quotas, p);
     setSection('forecast', 'ready', ...currencies.map((c) => forecastOf(c, (prev.currencies || []).find((x) => x.currency === c.currency), goals, p.prev.label)));
     const stages = currencies.filter((c) => c.by_stage && c.by_stage.length > 0);
-    if (stages.length === 0) setSection('funnel', late ? 'ready' : 'empty', lateLine, empty('No open deals expected to close in this period.'));
+    if (stages.length === 0) setSection('funnel', late ? 'ready' : 'empty', lateLine, empty(T.noFunnel));
     else setSection('funnel', 'ready', lateLine, ...stages.map(funnelOf));
   });
 }
@@ -420,25 +427,25 @@ function forecastOf(c, prev, goals, prevLabel) {
   const teamTarget = Math.round(rows.reduce((s, r) => s + target(r.rep), 0) * 100) / 100;
   const reached = rows.reduce((s, r) => s + (target(r.rep) > 0 ? r.closed : 0), 0); // by the reps who have a target
   const max = Math.max(1, ...rows.map((r) => Math.max(r.closed + r.weighted, target(r.rep))));
-  const pct = (a, b) => `${Math.round((100 * a) / b)} %`;
+  const pct = (a, b) => `${Math.round((100 * a) / b)}\u00a0%`;
   const prevClosed = (prev && prev.closed) || 0;
   return h('div', { class: 'currency' },
     h('div', { class: 'totals' },
-      h('div', { class: 'total' }, h('span', { class: 'label' }, 'Closed'), fig(`forecast.${cur}.closed`, c.closed, money(c.closed, cur))),
-      h('div', { class: 'total' }, h('span', { class: 'label' }, 'Weighted pipeline'), fig(`forecast.${cur}.weighted`, c.weighted, money(c.weighted, cur))),
-      h('div', { class: 'total strong' }, h('span', { class: 'label' }, `Forecast (${cur})`), fig(`forecast.${cur}.forecast`, c.forecast, money(c.forecast, cur))),
-      teamTarget > 0 ? h('div', { class: 'total' }, h('span', { class: 'label' }, `Target · ${pct(reached, teamTarget)} reached`), fig(`forecast.${cur}.target`, teamTarget, money(teamTarget, cur))) : null,
-      h('div', { class: 'total' }, h('span', { class: 'label' }, `Closed ${prevLabel}`), fig(`forecast.${cur}.previous`, prevClosed, money(prevClosed, cur)))),
-    legend(['closed', 'Closed'], ['weighted', 'Weighted'], ['target', 'Target']),
-    h('ul', { class: 'rows', 'aria-label': `Forecast per rep in ${cur}` },
+      h('div', { class: 'total' }, h('span', { class: 'label' }, T.closed), fig(`forecast.${cur}.closed`, c.closed, money(c.closed, cur))),
+      h('div', { class: 'total' }, h('span', { class: 'label' }, T.weightedPipeline), fig(`forecast.${cur}.weighted`, c.weighted, money(c.weighted, cur))),
+      h('div', { class: 'total strong' }, h('span', { class: 'label' }, T.forecastIn(cur)), fig(`forecast.${cur}.forecast`, c.forecast, money(c.forecast, cur))),
+      teamTarget > 0 ? h('div', { class: 'total' }, h('span', { class: 'label' }, T.targetReached(pct(reached, teamTarget))), fig(`forecast.${cur}.target`, teamTarget, money(teamTarget, cur))) : null,
+      h('div', { class: 'total' }, h('span', { class: 'label' }, T.closedIn(prevLabel)), fig(`forecast.${cur}.previous`, prevClosed, money(prevClosed, cur)))),
+    legend(['closed', T.closed], ['weighted', T.weighted], ['target', T.target]),
+    h('ul', { class: 'rows', 'aria-label': T.forecastPerRep(cur) },
       rows.map((r) => h('li', { class: 'row', 'data-rep': r.rep },
         h('span', { class: 'name' }, repName(r.rep)),
         bar([[r.closed, 'closed'], [r.weighted, 'weighted']], max, { target: target(r.rep) || undefined }),
         h('span', { class: 'nums' },
-          fig(`forecast.${cur}.rep.${r.rep}.closed`, r.closed, money(r.closed, cur)), ' closed · ',
-          fig(`forecast.${cur}.rep.${r.rep}.weighted`, r.weighted, money(r.weighted, cur)), ' weighted',
-          target(r.rep) > 0 ? [' · ', h('strong', {}, pct(r.closed, target(r.rep))), ' of ', fig(`forecast.${cur}.rep.${r.rep}.target`, target(r.rep), money(target(r.rep), cur)), ' target'] : '',
-          ' · ', fig(`forecast.${cur}.rep.${r.rep}.previous`, before.get(r.rep) || 0, money(before.get(r.rep) || 0, cur)), ` ${prevLabel}`)))));
+          fill(T.repClosed, { closed: fig(`forecast.${cur}.rep.${r.rep}.closed`, r.closed, money(r.closed, cur)) }), ' · ',
+          fill(T.repWeighted, { weighted: fig(`forecast.${cur}.rep.${r.rep}.weighted`, r.weighted, money(r.weighted, cur)) }),
+          target(r.rep) > 0 ? [' · ', fill(T.repTarget, { pct: h('strong', {}, pct(r.closed, target(r.rep))), target: fig(`forecast.${cur}.rep.${r.rep}.target`, target(r.rep), money(target(r.rep), cur)) })] : '',
+          ' · ', fill(T.repBefore(prevLabel), { before: fig(`forecast.${cur}.rep.${r.rep}.previous`, before.get(r.rep) || 0, money(before.get(r.rep) || 0, cur)) }))))));
 }
 
 function funnelOf(c) {
@@ -446,16 +453,16 @@ function funnelOf(c) {
   const max = Math.max(1, ...c.by_stage.map((s) => s.amount));
   return h('div', { class: 'currency' },
     h('h3', {}, cur),
-    h('ul', { class: 'rows funnel', 'aria-label': `Funnel by stage in ${cur}` },
+    h('ul', { class: 'rows funnel', 'aria-label': T.funnelIn(cur) },
       c.by_stage.map((s) => h('li', { class: 'row' },
         h('span', { class: 'name' }, s.name),
         bar([[s.amount, 'stage']], max, { centered: true }),
         h('span', { class: 'nums' },
-          fig(`funnel.${cur}.${s.stage}.count`, s.count, count(s.count, 'deal', 'deals')), ' · ',
+          fig(`funnel.${cur}.${s.stage}.count`, s.count, T.deals(s.count)), ' · ',
           fig(`funnel.${cur}.${s.stage}.amount`, s.amount, money(s.amount, cur)),
           s.stalled > 0
-            ? h('span', { class: 'warn' }, ' · ', opener(`stalled.${cur}.${s.stage}`, { kind: 'stalled', stage: s.stage, currency: cur }, fig(`funnel.${cur}.${s.stage}.stalled`, s.stalled, `${s.stalled} stalled`)))
-            : h('span', { class: 'quiet' }, ' · ', fig(`funnel.${cur}.${s.stage}.stalled`, 0, 'none stalled')))))));
+            ? h('span', { class: 'warn' }, ' · ', opener(`stalled.${cur}.${s.stage}`, { kind: 'stalled', stage: s.stage, currency: cur }, fig(`funnel.${cur}.${s.stage}.stalled`, s.stalled, T.nStalled(s.stalled))))
+            : h('span', { class: 'quiet' }, ' · ', fig(`funnel.${cur}.${s.stage}.stalled`, 0, T.noneStalled)))))));
 }
 
 function showActivity(load, p) {
@@ -478,19 +485,17 @@ function showActivity(load, p) {
       byRep.set(r.rep, a);
     }
     const weeks = new Set(rows.map((r) => r.week)).size;
-    $('activity-hint').textContent = weeks
-      ? `${count(weeks, 'week', 'weeks')} (Monday to Sunday, UTC) that overlap the period.`
-      : 'Weeks (Monday to Sunday, UTC) that overlap the period.';
+    $('activity-hint').textContent = weeks ? T.weeksHint(T.weeks(weeks)) : T.weeksHintNone;
     // every rep of the team, the ones who did nothing (and the inactive) included: they are who a
     // manager must see
     const reps = state.team.map((u) => [u.id, byRep.get(u.id) || zero()]);
     for (const [id, a] of byRep) if (!state.team.some((u) => u.id === id) && a.planned + a.done + a.orders > 0) reps.push([id, a]);
     if (weeks === 0 && rows.length === 0 && p.from > new Date().toISOString().slice(0, 10)) {
-      setSection('activity', 'empty', empty('This period has not started yet.'));
+      setSection('activity', 'empty', empty(T.notStarted));
       return;
     }
     if (reps.length === 0) {
-      setSection('activity', 'empty', empty('No reps report to you yet: an admin sets a rep\'s manager in the dashboard.'));
+      setSection('activity', 'empty', empty(T.noReps));
       return;
     }
     // the last sync of a rep with no week in the period: their latest week says it
@@ -502,21 +507,21 @@ function showActivity(load, p) {
     reps.sort((x, y) => repName(x[0]).localeCompare(repName(y[0])));
     const max = Math.max(1, ...reps.map(([, a]) => Math.max(a.planned, a.done)));
     setSection('activity', 'ready',
-      legend(['done', 'Visits done'], ['outline', 'Planned']),
-      h('ul', { class: 'rows', 'aria-label': 'Activity per rep' },
+      legend(['done', T.visitsDone], ['outline', T.planned]),
+      h('ul', { class: 'rows', 'aria-label': T.activityTitle },
         reps.map(([rep, a]) => h('li', { class: 'row', 'data-rep': rep },
           h('span', { class: 'name' },
-            opener(`customers.${rep}`, { kind: 'customers', rep }, repName(rep), 'Open the customers of ' + repName(rep)),
-            state.users.get(rep)?.active === false ? h('span', { class: 'muted' }, ' (inactive)') : '',
-            a.planned + a.later + a.done + a.orders === 0 ? h('span', { class: 'warn' }, ' · nothing this period') : '',
-            h('span', { class: 'sync muted', 'data-last-sync': a.lastSync }, a.lastSync ? `last sync ${ago(a.lastSync)}` : 'no sync yet')),
+            opener(`customers.${rep}`, { kind: 'customers', rep }, repName(rep), T.openCustomersOf(repName(rep))),
+            state.users.get(rep)?.active === false ? h('span', { class: 'muted' }, T.inactive) : '',
+            a.planned + a.later + a.done + a.orders === 0 ? h('span', { class: 'warn' }, T.nothingThisPeriod) : '',
+            h('span', { class: 'sync muted', 'data-last-sync': a.lastSync }, a.lastSync ? T.lastSync(ago(a.lastSync)) : T.noSync)),
           bar([[a.done, 'done']], max, { outline: a.planned }),
           h('span', { class: 'nums' },
-            fig(`activity.${rep}.visits_done`, a.done), ' of ', fig(`activity.${rep}.visits_planned`, a.planned), ' visits planned so far done · ',
-            a.later > 0 ? [fig(`activity.${rep}.visits_planned_later`, a.later), ' more planned · '] : '',
-            fig(`activity.${rep}.verified`, a.verified), ' verified check-ins · ',
-            fig(`activity.${rep}.productive_visits`, a.productive), ' with an order · ',
-            fig(`activity.${rep}.orders`, a.orders, count(a.orders, 'order', 'orders')))))));
+            fill(T.visitsSoFar, { done: fig(`activity.${rep}.visits_done`, a.done), planned: fig(`activity.${rep}.visits_planned`, a.planned) }), ' · ',
+            a.later > 0 ? [fill(T.morePlanned, { n: fig(`activity.${rep}.visits_planned_later`, a.later) }), ' · '] : '',
+            fill(T.verifiedCheckins, { n: fig(`activity.${rep}.verified`, a.verified) }), ' · ',
+            fill(T.withAnOrder, { n: fig(`activity.${rep}.productive_visits`, a.productive) }), ' · ',
+            fig(`activity.${rep}.orders`, a.orders, T.orders(a.orders)))))));
   });
 }
 
@@ -528,7 +533,7 @@ function showDue(load) {
     const rows = await all('visits_due', { fields: 'id,tier,days_overdue' });
     if (load !== state.load) return;
     if (rows.length === 0) {
-      setSection('due', 'empty', empty('Every customer of your team has been visited on time. Nobody is due today.'));
+      setSection('due', 'empty', empty(T.noneDue));
       return;
     }
     const tiers = ['A', 'B', 'C'];
@@ -536,14 +541,14 @@ function showDue(load) {
       const n = rows.filter((r) => (r.tier || 'C') === tier && (kind === 'overdue' ? r.days_overdue > 0 : r.days_overdue === 0)).length;
       const f = fig(`due.${tier}.${kind}`, n);
       return h('td', { class: n > 0 && kind === 'overdue' ? 'warn' : '' },
-        n > 0 ? opener(`due.${tier}.${kind}`, { kind: 'due', tier, when: kind }, f, `${kind === 'overdue' ? 'Overdue' : 'Due today'}: tier ${tier}`) : f);
+        n > 0 ? opener(`due.${tier}.${kind}`, { kind: 'due', tier, when: kind }, f, T.dueCell(kind, tier)) : f);
     };
     const overdue = rows.filter((r) => r.days_overdue > 0).length;
     setSection('due', 'ready',
       h('table', { class: 'tiers' },
-        h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Tier'), h('th', { scope: 'col' }, 'Overdue'), h('th', { scope: 'col' }, 'Due today'))),
+        h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, T.tier), h('th', { scope: 'col' }, T.overdue), h('th', { scope: 'col' }, T.dueToday))),
         h('tbody', {}, tiers.map((t) => h('tr', {}, h('th', { scope: 'row' }, h('span', { class: `tier tier-${t}` }, t)), cell(t, 'overdue'), cell(t, 'today'))))),
-      overdue > 0 ? h('p', { class: 'more' }, opener('due.all.overdue', { kind: 'due', when: 'overdue' }, `Every overdue customer (${overdue}), most overdue first`)) : null);
+      overdue > 0 ? h('p', { class: 'more' }, opener('due.all.overdue', { kind: 'due', when: 'overdue' }, T.everyOverdue(overdue))) : null);
   });
 }
 
@@ -552,8 +557,8 @@ async function showTierHint(load) {
     const res = await api('/api/collections/company_settings/records?perPage=1&skipTotal=1');
     const s = res.items[0];
     if (load !== state.load || !s) return;
-    const pct = (n) => new Intl.NumberFormat(undefined, { maximumFractionDigits: 1 }).format(n);
-    $('due-hint').textContent = `Right now, by tier: A are the customers that make the first ${pct(s.tier_a_share)} % of revenue over ${count(s.revenue_months, 'month', 'months')}, B the next up to ${pct(s.tier_b_share)} %, C the rest.`;
+    const pct = (n) => new Intl.NumberFormat(LOCALE, { maximumFractionDigits: 1 }).format(n);
+    $('due-hint').textContent = T.tierHint(pct(s.tier_a_share), T.months(s.revenue_months), pct(s.tier_b_share));
   } catch {
     // the hint stays general
   }
@@ -564,7 +569,7 @@ function showFollowUps(load) {
     const rows = await all('follow_ups', { filter: "status = 'open'", fields: 'id,due_at,assignee' });
     if (load !== state.load) return;
     if (rows.length === 0) {
-      setSection('followups', 'empty', empty('No open follow-ups: every promise is kept.'));
+      setSection('followups', 'empty', empty(T.noFollowUps));
       return;
     }
     const overdue = (f) => f.due_at < state.now;
@@ -580,14 +585,14 @@ function showFollowUps(load) {
     const link = (key, spec, f, n) => (n > 0 ? opener(key, spec, f) : f);
     setSection('followups', 'ready',
       h('p', { class: 'totals-line' },
-        link('followups.open', { kind: 'followups' }, fig('followups.open', rows.length, count(rows.length, 'open follow-up', 'open follow-ups')), rows.length), ', ',
-        h('span', { class: late ? 'warn' : '' }, link('followups.overdue', { kind: 'followups', overdue: true }, fig('followups.overdue', late, `${late} overdue`), late))),
-      h('ul', { class: 'rows compact', 'aria-label': 'Follow-ups per rep' }, reps.map(([rep, a]) => h('li', { class: 'row', 'data-rep': rep },
+        link('followups.open', { kind: 'followups' }, fig('followups.open', rows.length, T.openFollowUps(rows.length)), rows.length), T.comma,
+        h('span', { class: late ? 'warn' : '' }, link('followups.overdue', { kind: 'followups', overdue: true }, fig('followups.overdue', late, T.nOverdue(late)), late))),
+      h('ul', { class: 'rows compact', 'aria-label': T.followUpsPerRep }, reps.map(([rep, a]) => h('li', { class: 'row', 'data-rep': rep },
         h('span', { class: 'name' }, repName(rep)),
         bar([[a.overdue, 'late'], [a.open - a.overdue, 'open']], Math.max(...reps.map(([, b]) => b.open))),
         h('span', { class: 'nums' },
-          link(`followups.${rep}.open`, { kind: 'followups', rep }, fig(`followups.${rep}.open`, a.open, `${a.open} open`), a.open), ' · ',
-          link(`followups.${rep}.overdue`, { kind: 'followups', rep, overdue: true }, fig(`followups.${rep}.overdue`, a.overdue, `${a.overdue} overdue`), a.overdue))))));
+          link(`followups.${rep}.open`, { kind: 'followups', rep }, fig(`followups.${rep}.open`, a.open, T.nOpen(a.open)), a.open), ' · ',
+          link(`followups.${rep}.overdue`, { kind: 'followups', rep, overdue: true }, fig(`followups.${rep}.overdue`, a.overdue, T.nOverdue(a.overdue)), a.overdue))))));
   });
 }
 
@@ -607,81 +612,81 @@ const cust = (r) => (r.expand && r.expand.customer && r.expand.customer.name) ||
 const ownerName = (r, field) => (r.expand && r.expand[field] && r.expand[field].name) || repName(r[field]);
 const daysSince = (iso) => (iso ? Math.max(0, Math.floor((Date.now() - new Date(iso.replace(' ', 'T')).getTime()) / 86400000)) : 0);
 const dealColumns = [
-  { label: 'Deal', value: (r) => r.title, sort: 'title' },
-  { label: 'Customer', value: cust, customer: (r) => r.customer },
-  { label: 'Rep', value: (r) => ownerName(r, 'owner'), rep: true },
-  { label: 'Amount', value: (r) => money(r.amount, r.currency), csv: (r) => r.amount, sort: 'amount', num: true },
-  { label: 'Currency', value: (r) => r.currency, csvOnly: true },
-  { label: 'Stage', value: (r) => (r.expand && r.expand.stage && r.expand.stage.name) || '' },
-  { label: 'Days in stage', value: (r) => daysSince(r.stage_entered_at), sort: '-stage_entered_at', num: true },
-  { label: 'Expected close', value: (r) => day(r.expected_close), csv: (r) => (r.expected_close || '').slice(0, 10), sort: 'expected_close' },
+  { label: T.col.deal, value: (r) => r.title, sort: 'title' },
+  { label: T.col.customer, value: cust, customer: (r) => r.customer },
+  { label: T.col.rep, value: (r) => ownerName(r, 'owner'), rep: true },
+  { label: T.col.amount, value: (r) => money(r.amount, r.currency), csv: (r) => r.amount, sort: 'amount', num: true },
+  { label: T.col.currency, value: (r) => r.currency, csvOnly: true },
+  { label: T.col.stage, value: (r) => (r.expand && r.expand.stage && r.expand.stage.name) || '' },
+  { label: T.col.daysInStage, value: (r) => daysSince(r.stage_entered_at), sort: '-stage_entered_at', num: true },
+  { label: T.col.expectedClose, value: (r) => day(r.expected_close), csv: (r) => (r.expected_close || '').slice(0, 10), sort: 'expected_close' },
 ];
 const dealFields = 'id,title,customer,owner,amount,currency,stage,stage_entered_at,expected_close,expand.customer.name,expand.owner.name,expand.stage.name';
 
 // LISTS: each kind of list, from what opened it to its query and columns.
 const LISTS = {
   stalled: (o) => {
-    const st = state.stages.get(o.stage) || { name: 'a stage', max_days: 0 };
+    const st = state.stages.get(o.stage) || { name: T.aStage, max_days: 0 };
     const cutoff = pbDate(new Date(Date.now() - st.max_days * 86400000));
     const r = state.report || {};
     return {
-      title: `Stalled in ${st.name} (${o.currency})`,
-      hint: `Open deals expected to close in the period, longer than ${count(st.max_days, 'day', 'days')} in ${st.name}.`,
+      title: T.stalledTitle(st.name, o.currency),
+      hint: T.stalledHint(T.days(st.max_days), st.name),
       collection: 'opportunities', repField: 'owner', columns: dealColumns, fields: dealFields, expand: 'customer,owner,stage',
       filter: `stage = ${quote(o.stage)} && currency = ${quote(o.currency)} && expected_close >= ${quote(r.start)} && expected_close < ${quote(r.end)} && stage_entered_at != '' && stage_entered_at < ${quote(cutoff)}`,
-      sort: 'stage_entered_at', noun: ['deal', 'deals'],
+      sort: 'stage_entered_at', noun: 'deals',
     };
   },
   late: () => ({
-    title: 'Deals past their expected close',
-    hint: 'Open deals whose expected close is before today: move the date, or close them won or lost.',
+    title: T.lateTitle,
+    hint: T.lateHint,
     collection: 'opportunities', repField: 'owner', columns: dealColumns, fields: dealFields, expand: 'customer,owner,stage',
     filter: `stage.outcome = 'open' && expected_close != '' && expected_close < ${quote(pbDate(startOfToday()))}`,
-    sort: 'expected_close', noun: ['deal', 'deals'],
+    sort: 'expected_close', noun: 'deals',
   }),
   due: (o) => ({
-    title: `${o.when === 'overdue' ? 'Overdue for a visit' : 'Due for a visit today'}${o.tier ? `: tier ${o.tier}` : ''}`,
-    hint: o.when === 'overdue' ? 'Customers whose next visit was due before today.' : 'Customers whose next visit is due today.',
+    title: T.dueListTitle(o.when, o.tier),
+    hint: T.dueListHint(o.when),
     collection: 'visits_due', repField: 'owner', expand: 'customer,owner', fields: 'id,tier,days_overdue,next_visit_due,last_visit_at,owner,expand.customer.name,expand.owner.name',
     filter: [o.tier ? tierOf(o.tier) : '', o.when === 'overdue' ? 'days_overdue > 0' : 'days_overdue = 0'].filter(Boolean).join(' && '),
-    sort: '-days_overdue', noun: ['customer', 'customers'],
+    sort: '-days_overdue', noun: 'customers',
     columns: [
-      { label: 'Customer', value: cust, customer: (r) => r.id },
-      { label: 'Tier', value: (r) => r.tier || 'C', sort: 'tier' },
-      { label: 'Rep', value: (r) => ownerName(r, 'owner'), rep: true },
-      { label: 'Last visit', value: (r) => day(r.last_visit_at), csv: (r) => (r.last_visit_at || '').slice(0, 10), sort: 'last_visit_at' },
-      { label: 'Due', value: (r) => day(r.next_visit_due), csv: (r) => (r.next_visit_due || '').slice(0, 10), sort: 'next_visit_due' },
-      { label: 'Days overdue', value: (r) => r.days_overdue, sort: '-days_overdue', num: true },
+      { label: T.col.customer, value: cust, customer: (r) => r.id },
+      { label: T.col.tier, value: (r) => r.tier || 'C', sort: 'tier' },
+      { label: T.col.rep, value: (r) => ownerName(r, 'owner'), rep: true },
+      { label: T.col.lastVisit, value: (r) => day(r.last_visit_at), csv: (r) => (r.last_visit_at || '').slice(0, 10), sort: 'last_visit_at' },
+      { label: T.col.due, value: (r) => day(r.next_visit_due), csv: (r) => (r.next_visit_due || '').slice(0, 10), sort: 'next_visit_due' },
+      { label: T.col.daysOverdue, value: (r) => r.days_overdue, sort: '-days_overdue', num: true },
     ],
   }),
   followups: (o) => ({
-    title: `${o.overdue ? 'Overdue follow-ups' : 'Open follow-ups'}${o.rep ? ` of ${repName(o.rep)}` : ''}`,
-    hint: o.overdue ? 'Promises whose due time has passed.' : 'Promises not yet kept.',
+    title: T.followUpsListTitle(o.overdue, o.rep ? repName(o.rep) : ''),
+    hint: T.followUpsListHint(o.overdue),
     collection: 'follow_ups', repField: 'assignee', expand: 'customer,assignee,promised_by', fields: 'id,note,due_at,customer,assignee,promised_by,expand.customer.name,expand.assignee.name,expand.promised_by.name',
     filter: ["status = 'open'", o.overdue ? `due_at < ${quote(state.now)}` : ''].filter(Boolean).join(' && '),
-    sort: 'due_at', noun: ['follow-up', 'follow-ups'], rep: o.rep,
+    sort: 'due_at', noun: 'followUps', rep: o.rep,
     columns: [
-      { label: 'Customer', value: cust, customer: (r) => r.customer },
-      { label: 'Promise', value: (r) => r.note || 'Follow up' },
-      { label: 'Held by', value: (r) => ownerName(r, 'assignee'), rep: true },
-      { label: 'Promised by', value: (r) => (r.promised_by ? ownerName(r, 'promised_by') : ownerName(r, 'assignee')) },
-      { label: 'Due', value: (r) => day(r.due_at), csv: (r) => (r.due_at || '').slice(0, 10), sort: 'due_at' },
+      { label: T.col.customer, value: cust, customer: (r) => r.customer },
+      { label: T.col.promise, value: (r) => r.note || T.followUp },
+      { label: T.col.heldBy, value: (r) => ownerName(r, 'assignee'), rep: true },
+      { label: T.col.promisedBy, value: (r) => (r.promised_by ? ownerName(r, 'promised_by') : ownerName(r, 'assignee')) },
+      { label: T.col.due, value: (r) => day(r.due_at), csv: (r) => (r.due_at || '').slice(0, 10), sort: 'due_at' },
     ],
   }),
   customers: (o) => ({
-    title: o.q ? `Customers matching “${o.q}”` : `Customers of ${repName(o.rep)}`,
-    hint: o.q ? 'By customer name or by the rep who holds them.' : (state.users.get(o.rep)?.active === false ? `${repName(o.rep)} has left: hand their customers to another rep.` : 'Tick customers to hand them to another rep of your team.'),
+    title: o.q ? T.matching(o.q) : T.customersOf(repName(o.rep)),
+    hint: o.q ? T.matchingHint : (state.users.get(o.rep)?.active === false ? T.hasLeft(repName(o.rep)) : T.tickHint),
     collection: 'customers', repField: 'owner', expand: 'owner', fields: 'id,name,tier,address,owner,last_visit_at,next_visit_due,expand.owner.name',
     filter: o.q ? `(name ~ ${quote(o.q)} || owner.name ~ ${quote(o.q)})` : '',
-    sort: 'name', noun: ['customer', 'customers'], rep: o.rep, selectable: true,
-    empty: o.q ? `No customer of your team matches “${o.q}”.` : `${repName(o.rep)} holds no customer.`,
+    sort: 'name', noun: 'customers', rep: o.rep, selectable: true,
+    empty: o.q ? T.noMatch(o.q) : T.holdsNone(repName(o.rep)),
     columns: [
-      { label: 'Customer', value: (r) => r.name, customer: (r) => r.id, sort: 'name' },
-      { label: 'Tier', value: (r) => r.tier || 'C', sort: 'tier' },
-      { label: 'Address', value: (r) => r.address || '' },
-      { label: 'Rep', value: (r) => ownerName(r, 'owner'), rep: true },
-      { label: 'Last visit', value: (r) => day(r.last_visit_at), csv: (r) => (r.last_visit_at || '').slice(0, 10), sort: 'last_visit_at' },
-      { label: 'Next visit due', value: (r) => day(r.next_visit_due), csv: (r) => (r.next_visit_due || '').slice(0, 10), sort: 'next_visit_due' },
+      { label: T.col.customer, value: (r) => r.name, customer: (r) => r.id, sort: 'name' },
+      { label: T.col.tier, value: (r) => r.tier || 'C', sort: 'tier' },
+      { label: T.col.address, value: (r) => r.address || '' },
+      { label: T.col.rep, value: (r) => ownerName(r, 'owner'), rep: true },
+      { label: T.col.lastVisit, value: (r) => day(r.last_visit_at), csv: (r) => (r.last_visit_at || '').slice(0, 10), sort: 'last_visit_at' },
+      { label: T.col.nextVisitDue, value: (r) => day(r.next_visit_due), csv: (r) => (r.next_visit_due || '').slice(0, 10), sort: 'next_visit_due' },
     ],
   }),
 };
@@ -716,7 +721,7 @@ async function loadList(notice) {
   $('list-title').textContent = spec.title;
   $('list-hint').textContent = spec.hint;
   const body = card.querySelector('.body');
-  if (!body.querySelector('table')) body.replaceChildren(loading(spec.noun[1]));
+  if (!body.querySelector('table')) body.replaceChildren(loading(spec.noun));
   try {
     const q = new URLSearchParams({ page: String(list.page), perPage: String(LIST_PAGE), sort: `${list.sort},id`, expand: spec.expand, fields: spec.fields });
     const filter = listFilter();
@@ -742,8 +747,8 @@ function renderList(res, notice) {
   // one rep's list needs no rep column
   const cols = spec.columns.filter((c) => !c.csvOnly && !(list.rep && c.rep));
   const reps = [...state.team].sort((a, b) => repName(a.id).localeCompare(repName(b.id)));
-  const repSelect = h('select', { id: 'list-rep', 'aria-label': 'Rep', onchange: (e) => { list.rep = e.target.value; list.page = 1; list.selected.clear(); loadList(); } },
-    h('option', { value: '' }, 'Every rep'), reps.map((u) => h('option', { value: u.id }, repName(u.id) + (u.active ? '' : ' (inactive)'))));
+  const repSelect = h('select', { id: 'list-rep', 'aria-label': T.rep, onchange: (e) => { list.rep = e.target.value; list.page = 1; list.selected.clear(); loadList(); } },
+    h('option', { value: '' }, T.everyRep), reps.map((u) => h('option', { value: u.id }, repName(u.id) + (u.active ? '' : T.inactive))));
   repSelect.value = list.rep;
   const head = cols.map((c) => {
     if (!c.sort) return h('th', { scope: 'col', class: c.num ? 'num' : '' }, c.label);
@@ -752,7 +757,7 @@ function renderList(res, notice) {
       h('button', { type: 'button', class: 'link sort', 'data-sort': c.sort, onclick: () => { list.sort = list.sort === c.sort ? flip(c.sort) : c.sort; list.page = 1; loadList(); } },
         c.label, on ? (on === 'ascending' ? ' ▲' : ' ▼') : ''));
   });
-  const check = (r) => h('input', { type: 'checkbox', 'data-select': r.id, 'aria-label': `Select ${spec.columns[0].value(r)}`, checked: list.selected.has(r.id),
+  const check = (r) => h('input', { type: 'checkbox', 'data-select': r.id, 'aria-label': T.selectRow(spec.columns[0].value(r)), checked: list.selected.has(r.id),
     onchange: (e) => { if (e.target.checked) list.selected.add(r.id); else list.selected.delete(r.id); bulkBar(res.totalItems); } });
   const rows = res.items.map((r) => h('tr', { 'data-id': r.id },
     spec.selectable ? h('td', { class: 'pick' }, check(r)) : null,
@@ -769,21 +774,21 @@ function renderList(res, notice) {
   card.dataset.pages = String(pages);
   card.querySelector('.body').replaceChildren(...[
     h('div', { class: 'list-tools' },
-      h('label', {}, 'Rep ', repSelect),
-      h('span', { class: 'count' }, `${count(res.totalItems, spec.noun[0], spec.noun[1])}`),
-      h('button', { type: 'button', id: 'list-csv', class: 'secondary', disabled: res.totalItems === 0, onclick: exportList }, 'Download CSV')),
+      h('label', {}, T.rep, ' ', repSelect),
+      h('span', { class: 'count' }, T[spec.noun](res.totalItems)),
+      h('button', { type: 'button', id: 'list-csv', class: 'secondary', disabled: res.totalItems === 0, onclick: exportList }, T.downloadCSV)),
     notice ? h('p', { class: 'notice', role: 'status' }, notice) : null,
     spec.selectable ? h('div', { id: 'bulk', class: 'bulk' }) : null,
-    res.totalItems === 0 ? empty(spec.empty || `No ${spec.noun[1]} here.`) : h('div', { class: 'table-wrap' },
+    res.totalItems === 0 ? empty(spec.empty || T.nothingHere) : h('div', { class: 'table-wrap' },
       h('table', { class: 'records' },
-        h('thead', {}, h('tr', {}, spec.selectable ? h('th', { scope: 'col', class: 'pick' }, h('input', { type: 'checkbox', id: 'select-page', 'aria-label': 'Select this page',
+        h('thead', {}, h('tr', {}, spec.selectable ? h('th', { scope: 'col', class: 'pick' }, h('input', { type: 'checkbox', id: 'select-page', 'aria-label': T.selectPage,
           checked: res.items.length > 0 && res.items.every((r) => list.selected.has(r.id)),
           onchange: (e) => { for (const r of res.items) { if (e.target.checked) list.selected.add(r.id); else list.selected.delete(r.id); } renderList(res); } })) : null, head)),
         h('tbody', {}, rows))),
-    pages > 1 ? h('nav', { class: 'pager', 'aria-label': 'Pages' },
-      h('button', { type: 'button', id: 'list-prev', class: 'secondary', disabled: list.page <= 1, onclick: () => { list.page--; loadList(); } }, 'Previous'),
-      h('span', {}, `Page ${list.page} of ${pages}`),
-      h('button', { type: 'button', id: 'list-next', class: 'secondary', disabled: list.page >= pages, onclick: () => { list.page++; loadList(); } }, 'Next')) : null,
+    pages > 1 ? h('nav', { class: 'pager', 'aria-label': T.pages },
+      h('button', { type: 'button', id: 'list-prev', class: 'secondary', disabled: list.page <= 1, onclick: () => { list.page--; loadList(); } }, T.previous),
+      h('span', {}, T.pageOf(list.page, pages)),
+      h('button', { type: 'button', id: 'list-next', class: 'secondary', disabled: list.page >= pages, onclick: () => { list.page++; loadList(); } }, T.next)) : null,
   ].filter(Boolean));
   if (spec.selectable) bulkBar(res.totalItems);
 }
@@ -800,36 +805,36 @@ function bulkBar(totalItems) {
   const n = list.selected.size;
   const targets = state.team.filter((u) => u.active && u.id !== list.rep);
   if (n === 0 && !mine) {
-    bar.replaceChildren(h('span', { class: 'muted' }, 'Tick customers to hand them over, or choose a rep to hand over all of theirs.'));
+    bar.replaceChildren(h('span', { class: 'muted' }, T.tickOrChoose));
     return;
   }
   if (targets.length === 0) {
-    bar.replaceChildren(h('span', { class: 'muted' }, 'No other active rep in your team to hand customers to.'));
+    bar.replaceChildren(h('span', { class: 'muted' }, T.noOtherRepBulk));
     return;
   }
-  const select = h('select', { id: 'bulk-to', 'aria-label': 'Rep who takes the customers' },
-    h('option', { value: '' }, 'Choose a rep…'), targets.map((u) => h('option', { value: u.id }, repName(u.id))));
+  const select = h('select', { id: 'bulk-to', 'aria-label': T.repTakesMany },
+    h('option', { value: '' }, T.chooseRep), targets.map((u) => h('option', { value: u.id }, repName(u.id))));
   const error = h('p', { class: 'error', role: 'alert', hidden: true });
   const confirmBox = h('div', { class: 'confirm', hidden: true });
   const ask = (what, body, label) => () => {
     error.hidden = true;
     if (!select.value) {
-      error.textContent = 'Choose the rep who takes the customers.';
+      error.textContent = T.chooseRepMany;
       error.hidden = false;
       return;
     }
     const to = state.users.get(select.value);
     confirmBox.replaceChildren(
-      h('p', {}, `Hand ${what} to ${to.name}? Their open follow-ups go with them, and the phones get the change at their next sync.`),
-      h('button', { type: 'button', id: 'bulk-confirm', onclick: () => bulkHandOver({ ...body, to: to.id }, to, error, confirmBox) }, `${label} to ${to.name}`),
-      h('button', { type: 'button', class: 'link', onclick: () => { confirmBox.hidden = true; } }, 'Cancel'));
+      h('p', {}, T.handManyConfirm(what, to.name)),
+      h('button', { type: 'button', id: 'bulk-confirm', onclick: () => bulkHandOver({ ...body, to: to.id }, to, error, confirmBox) }, label(to.name)),
+      h('button', { type: 'button', class: 'link', onclick: () => { confirmBox.hidden = true; } }, T.cancel));
     confirmBox.hidden = false;
     confirmBox.querySelector('button').focus();
   };
   bar.replaceChildren(...[
-    h('label', {}, 'Hand to ', select),
-    n > 0 ? h('button', { type: 'button', id: 'bulk-selected', onclick: ask(count(n, 'customer', 'customers'), { customers: [...list.selected] }, `Hand ${n}`) }, `Hand over ${n} ticked`) : null,
-    mine && totalItems > 0 ? h('button', { type: 'button', id: 'bulk-all', class: n > 0 ? 'secondary' : '', onclick: ask(`all ${count(totalItems, 'customer', 'customers')} of ${repName(list.rep)}`, { from: list.rep }, `Hand all ${totalItems}`) }, `Hand over all ${totalItems}`) : null,
+    h('label', {}, T.handTo, ' ', select),
+    n > 0 ? h('button', { type: 'button', id: 'bulk-selected', onclick: ask(T.customers(n), { customers: [...list.selected] }, (to) => T.handNTo(n, to)) }, T.handOverTicked(n)) : null,
+    mine && totalItems > 0 ? h('button', { type: 'button', id: 'bulk-all', class: n > 0 ? 'secondary' : '', onclick: ask(T.allOf(totalItems, repName(list.rep)), { from: list.rep }, (to) => T.handAllTo(totalItems, to)) }, T.handOverAll(totalItems)) : null,
     confirmBox, error].filter(Boolean)); // a null child would print "null"
 }
 
@@ -839,7 +844,7 @@ async function bulkHandOver(body, to, error, confirmBox) {
   try {
     const res = await api('/api/manager/hand-over', { method: 'POST', body });
     list.selected.clear();
-    await loadList(`${count(res.count, 'customer is', 'customers are')} now ${to.name}'s. The phones get the change at their next sync.`);
+    await loadList(T.bulkDone(res.count, to.name));
     loadAll();
   } catch (err) {
     buttons.forEach((b) => { b.disabled = false; });
@@ -853,13 +858,13 @@ async function bulkHandOver(body, to, error, confirmBox) {
 async function exportList() {
   const button = $('list-csv');
   button.disabled = true;
-  button.textContent = 'Preparing…';
+  button.textContent = T.preparing;
   try {
     const { spec } = list;
     const filter = listFilter();
     const rows = await all(spec.collection, { sort: `${list.sort},id`, expand: spec.expand, fields: spec.fields, ...(filter ? { filter } : {}) });
     const cols = spec.columns;
-    const lines = [[...cols.map((c) => c.label), 'Rounds id'], ...rows.map((r) => [...cols.map((c) => (c.csv ? c.csv(r) : c.value(r))), r.id])];
+    const lines = [[...cols.map((c) => c.label), T.col.id], ...rows.map((r) => [...cols.map((c) => (c.csv ? c.csv(r) : c.value(r))), r.id])];
     const csv = '\ufeff' + lines.map((l) => l.map(csvCell).join(',')).join('\r\n') + '\r\n';
     const a = h('a', { href: URL.createObjectURL(new Blob([csv], { type: 'text/csv;charset=utf-8' })), download: `rounds-${list.key.replace(/[^A-Za-z0-9.-]+/g, '-')}-${iso(new Date())}.csv` });
     document.body.append(a);
@@ -870,7 +875,7 @@ async function exportList() {
     showBanner(err.message, exportList);
   } finally {
     button.disabled = false;
-    button.textContent = 'Download CSV';
+    button.textContent = T.downloadCSV;
   }
 }
 
@@ -913,7 +918,7 @@ async function openCustomer(id) {
   const panel = $('customer');
   panel.hidden = false;
   panel.dataset.state = 'loading';
-  panel.replaceChildren(loading('the customer'));
+  panel.replaceChildren(loading('customer'));
   panel.scrollIntoView({ block: 'start' });
   try {
     const [c, timeline] = await Promise.all([
@@ -924,7 +929,7 @@ async function openCustomer(id) {
     panel.scrollIntoView({ block: 'start' });
   } catch (err) {
     panel.dataset.state = 'error';
-    panel.replaceChildren(h('p', { class: 'error' }, err.status === 404 ? 'This customer is not among your team\'s customers.' : err.message));
+    panel.replaceChildren(h('p', { class: 'error' }, err.status === 404 ? T.notTeamCustomer : err.message));
   }
 }
 
@@ -941,56 +946,63 @@ function renderCustomer(c, timeline, notice) {
   panel.replaceChildren(...[
     h('div', { class: 'customer-head' },
       h('h3', {}, h('span', { class: `tier tier-${c.tier || 'C'}` }, c.tier || 'C'), ' ', c.name),
-      h('button', { type: 'button', class: 'link close', onclick: () => { panel.hidden = true; } }, 'Close')),
+      h('button', { type: 'button', class: 'link close', onclick: () => { panel.hidden = true; } }, T.close)),
     h('p', { class: 'facts' },
-      h('span', {}, 'Rep: ', h('strong', { id: 'customer-owner', 'data-owner': c.owner }, owner)),
+      h('span', {}, T.repIs, h('strong', { id: 'customer-owner', 'data-owner': c.owner }, owner)),
       c.address ? h('span', {}, ` · ${c.address}`) : null,
-      h('span', {}, ` · last visit ${day(c.last_visit_at)}`),
-      h('span', {}, ` · next visit due ${day(c.next_visit_due)}`)),
+      h('span', {}, T.lastVisitOn(day(c.last_visit_at))),
+      h('span', {}, T.nextVisitOn(day(c.next_visit_due)))),
     notice ? h('p', { class: 'notice', role: 'status' }, notice) : null,
     form,
-    coming.length ? h('h4', {}, 'Coming up') : null,
+    coming.length ? h('h4', {}, T.comingUp) : null,
     coming.length ? timelineOf(coming, TIMELINE_FIRST) : null,
-    h('h4', {}, 'History'),
-    past.length === 0 ? empty('Nothing has happened with this customer yet.') : timelineOf(past, TIMELINE_FIRST),
+    h('h4', {}, T.history),
+    past.length === 0 ? empty(T.nothingYet) : timelineOf(past, TIMELINE_FIRST),
   ].filter(Boolean));
 }
 
 const TIMELINE_FIRST = 30; // events shown before "Show all"
 
-const KIND_LABEL = { visit: 'Visit', follow_up: 'Promise', order: 'Order', opportunity: 'Deal', care_message: 'Care message', owner_change: 'Hand-over', tier_change: 'Tier', conflict: 'Two edits met' };
+// word is a table's word for a value the server wrote, or the fallback
+// (a value is data: "constructor" must not find Object's).
+const word = (table, key, fallback) => (Object.hasOwn(table, key || '') ? table[key] : fallback);
 
 // eventText is an event in words, from its parts, in the reader's formats.
 function eventText(t) {
   const by = (t.expand && t.expand.user && t.expand.user.name) || '';
   const holder = (t.expand && t.expand.holder && t.expand.holder.name) || '';
-  const field = (t.title || '').replace(/_/g, ' ');
+  const field = word(T.fields, t.title, (t.title || '').replace(/_/g, ' '));
   switch (t.kind) {
     case 'visit':
-      return { main: t.status === 'planned' ? `Visit planned${t.title ? `: ${t.title}` : ''}` : `Visited${t.title ? `: ${t.title}` : ''}`, detail: t.detail, by };
+      return { main: t.status === 'planned' ? T.visitPlanned(t.title) : T.visited(t.title), detail: t.detail, by };
     case 'follow_up': {
-      const status = { open: t.due && t.due < pbDate(new Date()) ? 'overdue' : 'open', done: 'kept', cancelled: 'cancelled' }[t.status] || t.status;
-      return { main: t.title || 'Follow up', detail: `due ${day(t.due)} · ${status}`, by: by ? `promised by ${by}${holder && holder !== by ? `, now held by ${holder}` : ''}` : '', promiser: by };
+      const status = word(T.promiseStatus, t.status === 'open' && t.due && t.due < pbDate(new Date()) ? 'overdue' : t.status, t.status);
+      return { main: t.title || T.followUp, detail: T.dueStatus(day(t.due), status), by: by ? T.promisedBy(by, holder && holder !== by ? holder : '') : '', promiser: by };
     }
     case 'order':
-      return { main: `Order ${t.status}: ${money(t.amount, t.currency)}`, detail: t.detail, by };
+      return { main: T.orderEvent(word(T.orderStatus, t.status, t.status), money(t.amount, t.currency)), detail: t.detail, by };
     case 'opportunity':
-      return { main: `${t.title}: ${t.detail} · ${money(t.amount, t.currency)}`, detail: t.status === 'won' ? 'won' : t.status === 'lost' ? 'lost' : '', by };
+      return { main: `${t.title}: ${t.detail} · ${money(t.amount, t.currency)}`, detail: t.status === 'won' ? T.won : t.status === 'lost' ? T.lost : '', by };
     case 'care_message':
-      return { main: `${t.detail.charAt(0).toUpperCase()}${t.detail.slice(1)} to ${t.title}`, detail: t.status, by };
+      return { main: T.careTo(word(T.careKinds, t.detail, t.detail), t.title), detail: word(T.careStatus, t.status, t.status), by };
     case 'conflict': {
-      const kept = {
-        server: `the ${field} already saved was kept, as it was the later edit`,
-        client: `the phone's later edit of the ${field} was kept`,
-        merged: `both texts of the ${field} were kept`,
-        restored: 'it had been deleted on one side and edited on the other: the edit was kept',
-        rejected: `a phone's change could not be saved (${t.detail})`,
-      }[t.status] || `the ${field} was settled`;
-      return { main: `Two edits met: ${kept}.`, detail: '', by };
+      const kept = word(T.conflictKept, t.status, T.conflictKept.other)(field, t.detail);
+      return { main: T.twoEdits(kept), detail: '', by };
     }
-    default: // hand-overs and tier changes: the server's words, with its sums in the reader's format
-      return { main: (t.summary || '').replace(/\b(\d+(?:\.\d+)?) ([A-Z]{3})\b/g, (_, n, cur) => money(Number(n), cur)), detail: '', by };
+    default:
+      return { main: serverWords(t.summary || ''), detail: '', by };
   }
+}
+
+// serverWords puts the server's words for a hand-over or a tier change in
+// the page's language, with their sums in the reader's format; other words
+// stay as the server wrote them.
+function serverWords(text) {
+  let m = /^handed from (.+) to (.+)$/.exec(text);
+  if (m) return T.handedFrom(m[1], m[2]);
+  m = /^tier (\S+) → (\S+) \(revenue (\d+(?:\.\d+)?) ([A-Z]{3}) over (\d+) months\)$/.exec(text);
+  if (m) return T.tierChanged(m[1] === 'none' ? T.noTier : m[1], m[2], money(Number(m[3]), m[4]), T.months(Number(m[5])));
+  return text.replace(/\b(\d+(?:\.\d+)?) ([A-Z]{3})\b/g, (_, n, cur) => money(Number(n), cur));
 }
 
 function timelineOf(events, limit) {
@@ -999,7 +1011,7 @@ function timelineOf(events, limit) {
     return h('li', { 'data-kind': t.kind, 'data-id': t.id, 'data-promiser': e.promiser || null },
       h('time', { datetime: (t.at || '').replace(' ', 'T') }, day(t.at)),
       h('div', {},
-        h('span', { class: `kind kind-${t.kind}` }, KIND_LABEL[t.kind] || t.kind.replace(/_/g, ' ')),
+        h('span', { class: `kind kind-${t.kind}` }, word(T.kinds, t.kind, t.kind.replace(/_/g, ' '))),
         h('p', { class: 'summary' }, e.main),
         e.detail ? h('p', { class: 'detail muted' }, e.detail) : null,
         e.by ? h('span', { class: 'by muted' }, e.by) : null));
@@ -1007,38 +1019,38 @@ function timelineOf(events, limit) {
   if (events.length <= limit) return ol;
   const wrap = h('div', {}, ol);
   wrap.append(h('button', { type: 'button', class: 'link more', onclick: () => wrap.replaceWith(timelineOf(events, events.length)) },
-    `Show all ${events.length} events`));
+    T.showAll(events.length)));
   return wrap;
 }
 
 function handOverForm(c, others) {
   if (c.owner && state.users.get(c.owner) && state.users.get(c.owner).manager !== state.user.id) {
-    return h('p', { class: 'muted' }, 'This customer is yours, not a rep\'s: an admin moves it.');
+    return h('p', { class: 'muted' }, T.yoursNotRep);
   }
-  if (others.length === 0) return h('p', { class: 'muted' }, 'No other active rep in your team to hand this customer to.');
-  const select = h('select', { id: 'handover-to', 'aria-label': 'Rep who takes the customer' },
-    h('option', { value: '' }, 'Choose a rep…'), others.map((u) => h('option', { value: u.id }, u.name || u.email)));
+  if (others.length === 0) return h('p', { class: 'muted' }, T.noOtherRep);
+  const select = h('select', { id: 'handover-to', 'aria-label': T.repTakesOne },
+    h('option', { value: '' }, T.chooseRep), others.map((u) => h('option', { value: u.id }, u.name || u.email)));
   const error = h('p', { class: 'error', role: 'alert', hidden: true });
   const confirmBox = h('div', { class: 'confirm', hidden: true });
-  const button = h('button', { type: 'button', id: 'handover' }, 'Hand over');
+  const button = h('button', { type: 'button', id: 'handover' }, T.handOver);
   button.addEventListener('click', () => {
     error.hidden = true;
     if (!select.value) {
-      error.textContent = 'Choose the rep who takes the customer.';
+      error.textContent = T.chooseRepOne;
       error.hidden = false;
       return;
     }
     const to = state.users.get(select.value);
     confirmBox.replaceChildren(
-      h('p', {}, `Hand ${c.name} to ${to.name}? The customer's open follow-ups go with it, and both phones get the change at their next sync.`),
-      h('button', { type: 'button', id: 'handover-confirm', onclick: () => handOver(c, to, error, confirmBox) }, `Hand to ${to.name}`),
-      h('button', { type: 'button', class: 'link', onclick: () => { confirmBox.hidden = true; } }, 'Cancel'));
+      h('p', {}, T.handOneConfirm(c.name, to.name)),
+      h('button', { type: 'button', id: 'handover-confirm', onclick: () => handOver(c, to, error, confirmBox) }, T.handOneTo(to.name)),
+      h('button', { type: 'button', class: 'link', onclick: () => { confirmBox.hidden = true; } }, T.cancel));
     confirmBox.hidden = false;
     confirmBox.scrollIntoView({ block: 'nearest' });
     confirmBox.querySelector('button').focus();
   });
   return h('div', { class: 'handover' },
-    h('label', {}, 'Hand over to ', select), button, confirmBox, error);
+    h('label', {}, T.handOverTo, ' ', select), button, confirmBox, error);
 }
 
 async function handOver(c, to, error, confirmBox) {
@@ -1050,7 +1062,7 @@ async function handOver(c, to, error, confirmBox) {
       api(`/api/collections/customers/records/${encodeURIComponent(c.id)}?expand=owner`),
       all('customer_timeline', { filter: `customer = ${quote(c.id)}`, sort: '-at,id', expand: 'user,holder', fields: TIMELINE_FIELDS }),
     ]);
-    renderCustomer(fresh, timeline, `${c.name} is now ${to.name}'s. Both phones get the change at their next sync.`);
+    renderCustomer(fresh, timeline, T.handOneDone(c.name, to.name));
     if (list && !$('list').hidden) loadList();
     loadAll();
   } catch (err) {
@@ -1083,7 +1095,7 @@ function ensureMap() {
   const c = mapState.config;
   const tiles = L.tileLayer(c.tiles, { attribution: c.attribution, maxZoom: 19, subdomains: 'abc', crossOrigin: false });
   tiles.on('tileerror', () => {
-    if (mapState.tileErrors++ === 0) setMapNote('The map\'s background could not be loaded (no connection to the tile server?): the markers are still in their places.');
+    if (mapState.tileErrors++ === 0) setMapNote(T.tilesFailed);
   });
   tiles.on('tileload', () => { $('map').dataset.tiles = 'loaded'; });
   tiles.addTo(map);
@@ -1098,7 +1110,7 @@ function ensureMap() {
 
 function popup(title, lines, customer) {
   return h('div', { class: 'map-popup' }, h('strong', {}, title), lines.filter(Boolean).map((l) => h('div', {}, l)),
-    customer ? h('button', { type: 'button', onclick: () => openCustomer(customer) }, 'Open the customer') : null);
+    customer ? h('button', { type: 'button', onclick: () => openCustomer(customer) }, T.openCustomer) : null);
 }
 
 function showMap(load, p) {
@@ -1107,7 +1119,7 @@ function showMap(load, p) {
     const [y, m, d] = p.to.split('-').map(Number);
     const end = pbDate(new Date(y, m - 1, d + 1));
     const [config, customers, visits] = await Promise.all([
-      mapState.config || fetch('map-config.json').then((r) => (r.ok ? r.json() : Promise.reject(new ApiError(r.status, 'The map\'s settings could not be read.')))),
+      mapState.config || fetch('map-config.json').then((r) => (r.ok ? r.json() : Promise.reject(new ApiError(r.status, T.mapSettingsFailed)))),
       all('customers', { fields: 'id,name,tier,lat,lng,owner,next_visit_due,expand.owner.name', expand: 'owner' }),
       all('visits', { filter: `checked_in_at >= ${quote(start)} && checked_in_at < ${quote(end)}`, expand: 'customer,rep', fields: 'id,checked_in_at,check_in_lat,check_in_lng,geo_status,customer,rep,expand.customer.name,expand.rep.name' }),
     ]);
@@ -1120,15 +1132,13 @@ function showMap(load, p) {
     const verified = checkins.filter((v) => v.geo_status === 'verified').length;
     setSection('map-card', 'ready',
       h('p', { class: 'totals-line' },
-        fig('map.customers', placed.length, count(placed.length, 'customer', 'customers')), ' on the map (',
-        fig('map.overdue', overdue, `${overdue} overdue`), ')',
-        customers.length > placed.length ? [', ', fig('map.unplaced', customers.length - placed.length, `${customers.length - placed.length} without a location`)] : '',
-        ' · ', fig('map.checkins', checkins.length, count(checkins.length, 'check-in', 'check-ins')), ' in the period, ',
-        fig('map.checkins_verified', verified, `${verified} at the shop`)),
-      legend(['tier-A-dot', 'A'], ['tier-B-dot', 'B'], ['tier-C-dot', 'C'], ['overdue-dot', 'Overdue'], ['verified-dot', 'Check-in at the shop'], ['away-dot', 'Away or unknown']));
+        fill(T.onTheMap, { customers: fig('map.customers', placed.length, T.customers(placed.length)), overdue: fig('map.overdue', overdue, T.nOverdue(overdue)) }),
+        customers.length > placed.length ? [T.comma, fig('map.unplaced', customers.length - placed.length, T.withoutLocation(customers.length - placed.length))] : '',
+        ' · ', fill(T.inPeriod, { checkins: fig('map.checkins', checkins.length, T.checkins(checkins.length)), verified: fig('map.checkins_verified', verified, T.atShopN(verified)) })),
+      legend(['tier-A-dot', 'A'], ['tier-B-dot', 'B'], ['tier-C-dot', 'C'], ['overdue-dot', T.overdue], ['verified-dot', T.checkinAtShop], ['away-dot', T.awayOrUnknown]));
     const map = ensureMap();
     if (!map) {
-      setMapNote('The map could not be drawn.');
+      setMapNote(T.cannotDraw);
       return;
     }
     mapState.customers.clearLayers();
@@ -1140,7 +1150,7 @@ function showMap(load, p) {
       L.circleMarker([c.lat, c.lng], {
         radius: { A: 8, B: 6.5, C: 5 }[tier], color: late ? '#b3261e' : '#ffffff', weight: late ? 3 : 1.5,
         fillColor: TIER_COLOR[tier], fillOpacity: 0.9, className: `m-customer tier-${tier}${late ? ' overdue' : ''}`,
-      }).bindPopup(popup(c.name, [`Tier ${tier} · ${ownerName(c, 'owner')}`, late ? `Overdue since ${day(c.next_visit_due)}` : `Next visit due ${day(c.next_visit_due)}`], c.id))
+      }).bindPopup(popup(c.name, [T.tierOwner(tier, ownerName(c, 'owner')), late ? T.overdueSince(day(c.next_visit_due)) : T.nextVisitDueOn(day(c.next_visit_due))], c.id))
         .addTo(mapState.customers);
       points.push([c.lat, c.lng]);
     }
@@ -1149,14 +1159,14 @@ function showMap(load, p) {
       L.circleMarker([v.check_in_lat, v.check_in_lng], {
         radius: 3.5, color: ok ? '#1c5133' : '#8a5a00', weight: 1, fillColor: ok ? '#2e7d4f' : '#f0b429', fillOpacity: 1,
         className: `m-checkin${ok ? ' verified' : ''}`,
-      }).bindPopup(popup(cust(v) || 'A customer', [`Check-in ${day(v.checked_in_at)} · ${ownerName(v, 'rep')}`, ok ? 'At the shop' : (v.geo_status === 'far' ? 'Away from the shop' : 'Place unknown')], v.customer))
+      }).bindPopup(popup(cust(v) || T.aCustomer, [T.checkinOn(day(v.checked_in_at), ownerName(v, 'rep')), ok ? T.atTheShop : (v.geo_status === 'far' ? T.awayFromShop : T.placeUnknown)], v.customer))
         .addTo(mapState.checkins);
       points.push([v.check_in_lat, v.check_in_lng]);
     }
     map.invalidateSize();
     if (points.length) map.fitBounds(points, { padding: [24, 24], maxZoom: 14 });
     else map.setView([20, 0], 2);
-    if (!points.length) setMapNote('No customer of your team has a location yet: reps set it on their phones, admins in the dashboard.');
+    if (!points.length) setMapNote(T.noLocations);
     else if (!mapState.tileErrors) setMapNote('');
     $('map').dataset.customers = String(placed.length);
     $('map').dataset.checkins = String(checkins.length);
@@ -1178,7 +1188,26 @@ function hideBanner() {
   $('banner').hidden = true;
 }
 
+// translatePage writes the page's fixed words in its language; the switch
+// keeps the other language in this browser and reloads (the sign-in stays).
+function translatePage() {
+  document.documentElement.lang = LANG;
+  document.title = T.htmlTitle;
+  for (const el of document.querySelectorAll('[data-t]')) el.textContent = T[el.dataset.t];
+  for (const el of document.querySelectorAll('[data-t-placeholder]')) el.placeholder = T[el.dataset.tPlaceholder];
+  for (const el of document.querySelectorAll('[data-t-label]')) el.setAttribute('aria-label', T[el.dataset.tLabel]);
+  const other = LANG === 'en' ? 'zh-CN' : 'en';
+  const button = $('lang');
+  button.lang = other;
+  button.setAttribute('aria-label', T.otherLanguageLabel);
+  button.addEventListener('click', () => {
+    try { localStorage.setItem(LANG_KEY, other); } catch { /* private mode: this page only */ }
+    location.reload();
+  });
+}
+
 document.addEventListener('DOMContentLoaded', () => {
+  translatePage();
   $('signin-form').addEventListener('submit', (e) => {
     e.preventDefault();
     const f = e.target;
