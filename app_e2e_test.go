@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"rounds/care"
 	"rounds/seed"
 )
 
@@ -28,10 +31,24 @@ func TestRepsAppOfflineInABrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// the lunar days of the coming days, as the server greets them (outside
+	// leap months, before a 30th): the app must list a lunar birthday on its day
+	lunar := map[string]string{}
+	for i := -1; i <= 10; i++ {
+		d := time.Now().AddDate(0, 0, i)
+		if l := care.LunarOf(care.Date{Year: d.Year(), Month: d.Month(), Day: d.Day()}); !l.Leap && l.Day <= 28 {
+			lunar[d.Format(time.DateOnly)] = fmt.Sprintf("%02d-%02d", l.Month, l.Day)
+		}
+	}
+	lunarDays, err := json.Marshal(lunar)
+	if err != nil {
+		t.Fatal(err)
+	}
 	node := exec.CommandContext(ctx, "node", "app.js")
 	node.Dir = "e2e/dashboard"
 	node.Env = append(os.Environ(), "ROUNDS_URL="+base, "REP_EMAIL="+seed.RepEmail(1), "MANAGER_EMAIL="+seed.ManagerEmail(1),
-		"PASSWORD="+seed.DemoPassword, "SHOTS="+shots, "CHROMIUM="+chromium, "ADMIN_EMAIL="+demoAdmin, "ADMIN_PASSWORD="+demoAdminPassword)
+		"PASSWORD="+seed.DemoPassword, "SHOTS="+shots, "CHROMIUM="+chromium, "ADMIN_EMAIL="+demoAdmin, "ADMIN_PASSWORD="+demoAdminPassword,
+		"LUNAR_DAYS="+string(lunarDays))
 	out, err := node.CombinedOutput()
 	t.Logf("app:\n%s", out)
 	if err != nil {

@@ -14,7 +14,7 @@ import (
 
 // SchemaVersion is the version of the synced schema. Bump it, and describe
 // the step in Migrations, whenever a synced table or column is added.
-const SchemaVersion = 4
+const SchemaVersion = 5
 
 // RemovedColumn is the tombstone column of every table a device writes
 // (schema version 2). The server never stores it: a pull sends it null
@@ -149,6 +149,7 @@ var Tables = []Table{
 		required(relation("customer")), required(text("name")), text("title"), text("phone"), text("email"),
 		{Name: "birthday", Kind: Text, Indexed: true}, num("birth_year"), boolean("care_opt_in"),
 		text("preferred_channel"), text("timezone"),
+		{Name: "language", Kind: Text, Since: 5}, {Name: "birthday_calendar", Kind: Text, Since: 5},
 	}, stamps...)},
 	{Name: crm.Visits, Parent: "customer", Columns: append([]Column{
 		required(relation("customer")), relation("contact"), relation("rep"),
@@ -271,7 +272,8 @@ func Schema() AppSchema {
 		}
 	}
 	// version 3: the funnel (opportunities, stages, orders.opportunity);
-	// version 4: the visit cycle on customers
+	// version 4: the visit cycle on customers; version 5: a contact's
+	// language and birthday calendar
 	s.Migrations = []SchemaMigration{v2}
 	for v := 3; v <= SchemaVersion; v++ {
 		step := SchemaMigration{ToVersion: v}

@@ -2,7 +2,7 @@
 // named after the build (BUILD is replaced by build.mjs with a hash of the
 // files), so the app opens with no network. A new build installs a new cache
 // and drops the old one; /api/ is never served from the cache.
-const CACHE = 'rounds-app-68218e091823'
+const CACHE = 'rounds-app-7924c6a9d968'
 const FILES = ['./', 'index.html', 'app.js', 'app.css', 'manifest.webmanifest', 'icon.svg']
 
 self.addEventListener('install', (event) => {

@@ -3,6 +3,7 @@
 // opens offline). Records are read and written through their raw columns,
 // as the sync carries them.
 import { Database, Model, Q, appSchema, tableSchema } from '@nozbe/watermelondb'
+import { addColumns, createTable, schemaMigrations } from '@nozbe/watermelondb/Schema/migrations'
 import LokiJSAdapterModule from '@nozbe/watermelondb/adapters/lokijs'
 
 // a CommonJS module whose export is `default`
@@ -20,9 +21,9 @@ export async function loadSchema(base) {
     if (res.ok) {
       const schema = await res.json()
       const kept = localStorage.getItem(SCHEMA_KEY)
-      // kept unless the server went back to an older version. Still to do: the
-      // schema's migrations are not handed to WatermelonDB yet, so a newer
-      // version sets the local database up afresh, unsent changes included
+      // kept unless the server went back to an older version; a newer one
+      // migrates the phone's database in place (migrations below), unsent
+      // changes kept
       if (!kept || JSON.parse(kept).version <= schema.version) localStorage.setItem(SCHEMA_KEY, JSON.stringify(schema))
       return schema
     }
@@ -33,15 +34,38 @@ export async function loadSchema(base) {
   return kept ? JSON.parse(kept) : null
 }
 
+// column is WatermelonDB's part of a schema column (Rounds' isRequired and
+// isServerOwned are not WatermelonDB's).
+const column = (c) => ({ name: c.name, type: c.type, isOptional: c.isOptional, isIndexed: c.isIndexed })
+
+// migrations are the server's schema steps in WatermelonDB's form: a phone
+// whose database was built at an older version adds the new columns and
+// tables in place, and its next sync pulls their values (the sync passes
+// migrationsEnabledAtVersion).
+export function migrations(schema) {
+  return schemaMigrations({
+    migrations: (schema.migrations || []).map((m) => ({
+      toVersion: m.toVersion,
+      steps: m.steps.map((st) => (st.type === 'create_table'
+        ? createTable({ name: st.schema.name, columns: st.schema.columns.map(column) })
+        : addColumns({ table: st.table, columns: st.columns.map(column) }))),
+    })),
+  })
+}
+
+// MIGRATED_FROM is the oldest schema a phone's database may have been built
+// at with this app (it first shipped at version 4): a phone that never
+// recorded the version of its last pull is taken to be there.
+export const MIGRATED_FROM = 4
+
 export function openDatabase(schema, name, { onQuotaExceeded, onVersionChange }) {
   const adapter = new LokiJSAdapter({
     dbName: name,
     schema: appSchema({
       version: schema.version,
-      tables: schema.tables.map((t) =>
-        tableSchema({ name: t.name, columns: t.columns.map((c) => ({ name: c.name, type: c.type, isOptional: c.isOptional, isIndexed: c.isIndexed })) }),
-      ),
+      tables: schema.tables.map((t) => tableSchema({ name: t.name, columns: t.columns.map(column) })),
     }),
+    migrations: migrations(schema),
     useWebWorker: false,
     useIncrementalIndexedDB: true,
     onQuotaExceededError: onQuotaExceeded,

@@ -4,7 +4,8 @@
 import { roundsSync } from 'rounds-sync'
 import qrcode from 'qrcode-generator'
 import { t, lang, switchLanguage } from './strings.js'
-import { Q, create, find, live, loadSchema, openDatabase, unsynced, update } from './db.js'
+import { celebratedOn, validBirthday } from './calendar.js'
+import { MIGRATED_FROM, Q, create, find, live, loadSchema, openDatabase, unsynced, update } from './db.js'
 
 const BASE = location.origin
 const SESSION_KEY = 'rounds_session'
@@ -295,13 +296,21 @@ async function today() {
   due.sort((a, b) => (a.tier || 'C').localeCompare(b.tier || 'C') || a.next_visit_due - b.next_visit_due)
   const follow = (await live(db, 'follow_ups', Q.where('status', 'open'))).filter((f) => f.due_at && f.due_at < dayEnd)
   follow.sort((a, b) => a.due_at - b.due_at)
+  // each birthday of the coming seven days, on the day its calendar keeps it
   const week = []
   for (let i = 0; i < 7; i++) {
     const d = new Date(dayStart + i * DAY)
-    week.push(`${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`)
+    const kept = (cal) => celebratedOn(d.getFullYear(), d.getMonth() + 1, d.getDate(), cal)
+    week.push({ i, ms: d.getTime(), gregorian: kept('gregorian'), lunar: kept('lunar') })
   }
-  const birthdays = (await live(db, 'contacts')).filter((c) => week.includes(c.birthday))
-  birthdays.sort((a, b) => week.indexOf(a.birthday) - week.indexOf(b.birthday))
+  const birthdays = []
+  for (const c of await live(db, 'contacts')) {
+    if (!c.birthday) continue
+    const cal = c.birthday_calendar === 'lunar' ? 'lunar' : 'gregorian'
+    const day = week.find((w) => w[cal].includes(c.birthday))
+    if (day) birthdays.push({ c, day })
+  }
+  birthdays.sort((a, b) => a.day.i - b.day.i || a.c.name.localeCompare(b.c.name))
   const stages = new Map((await live(db, 'stages')).map((s) => [s.id, s]))
   const stalled = (await live(db, 'opportunities')).filter((o) => {
     const s = stages.get(o.stage)
@@ -315,7 +324,8 @@ async function today() {
       return h('li', {}, link(`#/customer/${c.id}`, h('span', { class: `tier tier-${c.tier || 'C'}` }, c.tier || 'C'), ' ', h('strong', {}, c.name), h('span', { class: late > 0 ? 'warn' : 'muted' }, ' ', late > 0 ? t.overdueBy(late) : t.dueToday)))
     }), t.noneDue),
     section(t.followUps, follow.map((f) => h('li', {}, link(`#/customer/${f.customer}`, h('strong', {}, name(f.customer)), ' ', f.note || ''), h('span', { class: f.due_at < dayStart ? 'warn' : 'muted' }, ' ', fmtDay(f.due_at)))), t.noFollowUps),
-    section(t.birthdays, birthdays.map((c) => h('li', {}, link(`#/customer/${c.customer}`, h('strong', {}, c.name), ' · ', name(c.customer)), h('span', { class: 'muted' }, ' ', c.birthday === week[0] ? t.birthdayToday : c.birthday))), t.noBirthdays),
+    section(t.birthdays, birthdays.map(({ c, day }) => h('li', { 'data-birthday': c.id }, link(`#/customer/${c.customer}`, h('strong', {}, c.name), ' · ', name(c.customer)),
+      h('span', { class: 'muted' }, ' ', day.i === 0 ? t.birthdayToday : fmtDay(day.ms), c.birthday_calendar === 'lunar' ? ` (${t.lunarDay(c.birthday)})` : ''))), t.noBirthdays),
     section(t.stalled, stalled.map((o) => h('li', {}, link(`#/customer/${o.customer}`, h('strong', {}, o.title), ' · ', name(o.customer)), h('span', { class: 'muted' }, ' ', money(o.amount, o.currency)))), t.noStalled),
   )
 }
@@ -387,7 +397,7 @@ async function customer(id) {
     h('section', { class: 'card' }, h('h2', {}, t.contacts), h('p', {}, link(`#/contact/new?customer=${id}`, '+ ', t.addContact)), contacts.length ? h('ul', { class: 'list' }, contacts.map((k) => h('li', {},
       link(`#/contact/${k.id}`, h('strong', {}, k.name)), k.title ? ` · ${k.title}` : '', h('br', {}),
       k.phone && h('a', { href: `tel:${k.phone}` }, k.phone), ' ', k.email && h('a', { href: `mailto:${k.email}` }, k.email),
-      h('span', { class: 'muted' }, ' ', k.birthday ? `${t.birthday} ${k.birthday} · ` : '', k.care_opt_in ? t.careOn : t.careOff)))) : h('p', { class: 'muted' }, t.noContacts)),
+      h('span', { class: 'muted' }, ' ', k.birthday ? `${t.birthday} ${k.birthday_calendar === 'lunar' ? t.lunarDay(k.birthday) : k.birthday} · ` : '', k.care_opt_in ? t.careOn : t.careOff)))) : h('p', { class: 'muted' }, t.noContacts)),
     h('section', { class: 'card', id: 'open-followups' }, h('h2', {}, t.openFollowUps),
       follow.filter((f) => f.status === 'open').length
         ? h('ul', { class: 'list' }, follow.filter((f) => f.status === 'open').sort((a, b) => a.due_at - b.due_at).map((f) => h('li', { class: 'row' },
@@ -601,7 +611,7 @@ async function order(id) {
 async function contact(id) {
   const db = app.db
   const isNew = id.startsWith('new')
-  const k = isNew ? { customer: new URLSearchParams(location.hash.split('?')[1]).get('customer'), name: '', title: '', phone: '', email: '', birthday: '' } : await find(db, 'contacts', id)
+  const k = isNew ? { customer: new URLSearchParams(location.hash.split('?')[1]).get('customer'), name: '', title: '', phone: '', email: '', birthday: '', birthday_calendar: '', language: '' } : await find(db, 'contacts', id)
   if (!k) return show(h('section', { class: 'card' }, h('p', {}, t.notFound), link('#/today', t.back)))
   const c = await find(db, 'customers', k.customer)
   const error = h('p', { class: 'error', role: 'alert', hidden: true })
@@ -611,12 +621,17 @@ async function contact(id) {
     h('label', {}, t.phone, h('input', { name: 'phone', type: 'tel', value: k.phone, maxlength: 40 })),
     h('label', {}, t.email, h('input', { name: 'email', type: 'email', value: k.email })),
     h('label', {}, t.birthdayLabel, h('input', { name: 'birthday', value: k.birthday, placeholder: 'MM-DD', maxlength: 5, inputmode: 'numeric' })),
+    choice('birthday_calendar', t.calendarLabel, k.birthday_calendar === 'lunar' ? 'lunar' : 'gregorian', [['gregorian', t.calendars.gregorian], ['lunar', t.calendars.lunar]]),
+    choice('language', t.languageLabel, k.language || '', [['', t.languages.none], ['en', t.languages.en], ['zh-CN', t.languages['zh-CN']]]),
     error,
     h('p', {}, h('button', { type: 'submit', id: 'save-contact' }, t.save), ' ', h('span', { class: 'muted', role: 'status', id: 'contact-saved' })))
+  const read = () => ({ name: form.name.value.trim(), title: form.title.value.trim(), phone: form.phone.value.trim(), email: form.email.value.trim(), birthday: form.birthday.value.trim(),
+    birthday_calendar: form.birthday_calendar.value, language: form.language.value })
+  let before = read()
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault()
-    const values = { name: form.name.value.trim(), title: form.title.value.trim(), phone: form.phone.value.trim(), email: form.email.value.trim(), birthday: form.birthday.value.trim() }
-    const problem = !values.name ? t.nameNeeded : values.birthday && !validBirthday(values.birthday) ? t.birthdayForm : ''
+    const values = read()
+    const problem = !values.name ? t.nameNeeded : values.birthday && !validBirthday(values.birthday, values.birthday_calendar) ? (values.birthday_calendar === 'lunar' ? t.lunarForm : t.birthdayForm) : ''
     error.textContent = problem
     error.hidden = !problem
     if (problem) return
@@ -626,7 +641,10 @@ async function contact(id) {
       location.hash = `#/contact/${newId}`
       return
     }
-    await update(db, 'contacts', id, values)
+    // only what the rep changed: a field the office changed meanwhile keeps the office's value
+    const changed = Object.fromEntries(Object.entries(values).filter(([f, v]) => before[f] !== v))
+    if (Object.keys(changed).length) await update(db, 'contacts', id, changed)
+    before = values
     clean(form)
     $('contact-saved').textContent = t.saved
     requestSync()
@@ -674,13 +692,11 @@ function qrCode(text) {
   return svg
 }
 
-// validBirthday: MM-DD of a real day (29 February allowed).
-function validBirthday(s) {
-  const m = /^(\d{2})-(\d{2})$/.exec(s)
-  if (!m) return false
-  const month = Number(m[1])
-  const day = Number(m[2])
-  return month >= 1 && month <= 12 && day >= 1 && day <= [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
+// choice is a labelled select of [value, words] options.
+function choice(name, label, value, options) {
+  const select = h('select', { name }, options.map(([v, words]) => h('option', { value: v }, words)))
+  select.value = value
+  return h('label', {}, label, select)
 }
 
 // ---------------------------------------------------------------------------
@@ -712,6 +728,7 @@ async function start() {
   })
   app.sync = roundsSync({
     database: app.db, base: BASE, token: () => app.session.token, deviceId: deviceId(), schema: app.schema,
+    migrationsEnabledAtVersion: Math.min(MIGRATED_FROM, app.schema.version),
     onWait: (s) => setStatus({ wait: s }),
   })
   $('nav').hidden = false

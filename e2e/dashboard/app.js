@@ -32,6 +32,20 @@ const fs = require('fs')
 const { env, BASE, check, step, api, settled } = require('./app-common')
 const SHOTS = env('SHOTS')
 
+// lunar: a day three to five days from now (the browser's time zone is this
+// machine's) with its lunar MM-DD as the server computes it (LUNAR_DAYS,
+// from the Go test: date -> MM-DD, days of leap months left out).
+const lunar = (() => {
+  const days = JSON.parse(env('LUNAR_DAYS'))
+  const pad = (n) => String(n).padStart(2, '0')
+  for (const n of [3, 4, 5, 2]) {
+    const d = new Date(Date.now() + n * 86400000)
+    const day = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`
+    if (days[day]) return { day, mmdd: days[day] }
+  }
+  throw new Error(`no lunar day among ${Object.keys(days)}`)
+})()
+
 async function signIn(page, email) {
   await page.goto(BASE + '/app/')
   await page.fill('input[name=email]', email)
@@ -191,6 +205,7 @@ async function main() {
   await page.goto(BASE + `/app/#/customer/${target.id}`)
   await page.waitForSelector('#contact-form, a[href^="#/contact/"]')
   const contactHref = await page.getAttribute('main a[href^="#/contact/"]:not([href*="new"])', 'href').catch(() => null)
+  check(contactHref, 'the customer has no contact to edit (the seed changed?)')
   let contactId = null
   if (contactHref) {
     contactId = contactHref.split('/').pop()
@@ -201,7 +216,20 @@ async function main() {
     await page.fill('#contact-form input[name=birthday]', '02-29')
     await page.click('#save-contact')
     await page.waitForFunction(() => /Saved/.test(document.querySelector('#contact-saved').textContent))
+    // the customer keeps it by the lunar calendar, a few days from now, and reads Chinese
+    await page.selectOption('#contact-form select[name=birthday_calendar]', 'lunar')
+    await page.fill('#contact-form input[name=birthday]', '08-31')
+    await page.click('#save-contact')
+    check(/01–30/.test(await page.textContent('#contact-form .error')), 'a lunar day 31 is not explained')
+    await page.fill('#contact-form input[name=birthday]', lunar.mmdd)
+    await page.selectOption('#contact-form select[name=language]', 'zh-CN')
+    await page.click('#save-contact')
+    await page.waitForFunction(() => /Saved/.test(document.querySelector('#contact-saved').textContent) && document.querySelector('#contact-form .error').hidden)
     await shoot(page, 'contact')
+    await page.click('#nav a[href="#/today"]')
+    await page.waitForSelector(`[data-birthday="${contactId}"]`)
+    const line = await page.textContent(`[data-birthday="${contactId}"]`)
+    check(line.includes(`(lunar ${lunar.mmdd})`), `Today does not list the lunar birthday on ${lunar.day}: ${line}`)
   }
   await page.goto(BASE + `/app/#/customer/${target.id}`)
   await page.waitForSelector('[data-done]')
@@ -242,7 +270,8 @@ async function main() {
   check(deal.title === 'Spring tasting' && deal.amount === 1200 && deal.stage === stages[1] && deal.weighted_amount > 0, `the deal on the server: ${JSON.stringify(deal)}`)
   if (contactId) {
     const k = await api('GET', `/api/collections/contacts/records/${contactId}`, rep.token)
-    check(k.birthday === '02-29', `the contact's birthday on the server: ${k.birthday}`)
+    check(k.birthday === lunar.mmdd && k.birthday_calendar === 'lunar' && k.language === 'zh-CN',
+      `the contact on the server: birthday ${k.birthday} (${k.birthday_calendar}), language ${k.language}`)
   }
   const done = await api('GET', `/api/collections/follow_ups/records/${doneId}`, rep.token)
   check(done.status === 'done', `the follow-up marked done is ${done.status} on the server`)

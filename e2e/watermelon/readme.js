@@ -16,6 +16,8 @@
 const fs = require('fs')
 const path = require('path')
 const { Database, Model, appSchema, tableSchema, Q } = require('@nozbe/watermelondb')
+const { schemaMigrations, addColumns, createTable } = require('@nozbe/watermelondb/Schema/migrations')
+const { LokiMemoryAdapter } = require('lokijs')
 const LokiJSAdapter = require('@nozbe/watermelondb/adapters/lokijs').default
 const logger = require('@nozbe/watermelondb/utils/common/logger').default
 
@@ -42,6 +44,7 @@ const realFetch = globalThis.fetch
 const seen = { pushes: 0 }
 let busyOnce = false
 globalThis.fetch = async (url, init = {}) => {
+  if (String(url).includes('/api/sync/pull')) seen.lastPull = String(url)
   if (String(url).includes('/api/sync/push')) {
     seen.pushes++
     if (busyOnce) {
@@ -61,6 +64,19 @@ async function loadClient() {
   fs.writeFileSync(file, code)
   return import(file)
 }
+
+// The server's schema in WatermelonDB's forms (as the reps' app builds its
+// database, app/src/db.js): appSchema, and schemaMigrations from its steps.
+const column = (c) => ({ name: c.name, type: c.type, isOptional: c.isOptional, isIndexed: c.isIndexed })
+const watermelonSchema = (s) => appSchema({ version: s.version, tables: s.tables.map((t) => tableSchema({ name: t.name, columns: t.columns.map(column) })) })
+const watermelonMigrations = (s) => schemaMigrations({
+  migrations: s.migrations.map((m) => ({
+    toVersion: m.toVersion,
+    steps: m.steps.map((st) => (st.type === 'create_table'
+      ? createTable({ name: st.schema.name, columns: st.schema.columns.map(column) })
+      : addColumns({ table: st.table, columns: st.columns.map(column) }))),
+  })),
+})
 
 async function main() {
   const { roundsSync } = await loadClient()
@@ -145,6 +161,42 @@ async function main() {
   token = login.token
   check((await sync()).length === 0, 'the sync after signing in again refused something')
   check((await server(`/api/collections/visits/records/${late.id}`)).purpose === 'while signed out', 'the late visit is not on the server')
+
+  step('an upgrade: a database built at the previous version migrates in place, keeps its unsynced edit, and the next sync pulls the added columns')
+  const added = schema.migrations.find((m) => m.toVersion === schema.version)
+  check(added && added.steps.length > 0, `the schema has no migration to version ${schema.version}`)
+  const addedTo = (table) => added.steps.filter((st) => st.type === 'add_columns' && st.table === table).flatMap((st) => st.columns.map((c) => c.name))
+  const older = {
+    version: schema.version - 1,
+    tables: schema.tables.filter((t) => !added.steps.some((st) => st.type === 'create_table' && st.schema.name === t.name))
+      .map((t) => ({ ...t, columns: t.columns.filter((c) => !addedTo(t.name).includes(c.name)) })),
+    migrations: schema.migrations.filter((m) => m.toVersion < schema.version),
+  }
+  const store = new LokiMemoryAdapter() // the phone's storage, kept across the upgrade
+  const open = (s) => new Database({
+    adapter: new LokiJSAdapter({ dbName: 'upgrade', schema: watermelonSchema(s), migrations: watermelonMigrations(s), useWebWorker: false, useIncrementalIndexedDB: true, _testLokiAdapter: store, extraLokiOptions: { autosave: false } }),
+    modelClasses: s.tables.map((t) => { const cls = class extends Model {}; cls.table = t.name; return cls }),
+  })
+  // the office changes what the old version cannot hold
+  const patch = await realFetch(BASE + `/api/collections/contacts/records/${contact.id}`, { method: 'PATCH', headers: { Authorization: login.token, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ language: 'zh-CN', birthday_calendar: 'lunar', birthday: '08-15' }) })
+  check(patch.ok, `the contact's language and calendar: ${patch.status} ${await patch.text()}`)
+  const oldDb = open(older)
+  check((await roundsSync({ database: oldDb, base: BASE, token: () => token, deviceId: 'readme-upgrade', schema: older, migrationsEnabledAtVersion: older.version }).sync()).length === 0, 'the old version\'s sync refused something')
+  const oldContact = (await oldDb.get('contacts').find(contact.id))._raw
+  check(oldContact.birthday === '08-15' && !('language' in oldContact), `the old version's contact: ${JSON.stringify(oldContact)}`)
+  await oldDb.write(async () => { await (await oldDb.get('visits').find(visit.id)).update((r) => { r._setRaw('purpose', 'edited before the upgrade'); r._setRaw('updated', Date.now()) }) })
+  await oldDb.adapter.unsafeExecute({ loki: (l) => l.saveDatabase(() => {}) })
+  await new Promise((r) => setTimeout(r, 50))
+  const newDb = open(schema)
+  const edited = (await newDb.get('visits').find(visit.id))._raw
+  check(edited._status === 'updated' && edited.purpose === 'edited before the upgrade', `after the upgrade the unsynced visit is ${edited._status}: ${edited.purpose}`)
+  check((await newDb.get('contacts').find(contact.id))._raw.language === '', 'the migrated contact does not have the new column')
+  check((await roundsSync({ database: newDb, base: BASE, token: () => token, deviceId: 'readme-upgrade', schema, migrationsEnabledAtVersion: older.version }).sync()).length === 0, 'the sync after the upgrade refused something')
+  check(/[?&]migration=%7B/.test(seen.lastPull) || /[?&]migration=\{/.test(seen.lastPull), `the sync after the upgrade sent no migration: ${seen.lastPull}`)
+  const migrated = (await newDb.get('contacts').find(contact.id))._raw
+  check(migrated.language === 'zh-CN' && migrated.birthday_calendar === 'lunar', `after the migration sync the contact is ${JSON.stringify(migrated)}`)
+  check((await server(`/api/collections/visits/records/${visit.id}`)).purpose === 'edited before the upgrade', 'the edit made before the upgrade is not on the server')
 
   check(diagnostics.length === 0, `WatermelonDB diagnostics: ${diagnostics.join('; ')}`)
   step('README client: ok')
