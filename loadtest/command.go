@@ -63,5 +63,6 @@ failing, or the rate not reached) is named at the end.`,
 	f.IntVar(&o.Changes, "changes", o.Changes, "records a push carries")
 	f.DurationVar(&o.Timeout, "timeout", o.Timeout, "a request a phone gives up on")
 	f.Uint64Var(&o.Seed, "seed", o.Seed, "random seed of which rep syncs when")
+	f.IntVar(&o.ServerPID, "server-pid", 0, "the server's process id on this machine: report its CPU time per sync (Linux)")
 	return cmd
 }

@@ -19,9 +19,11 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,6 +41,9 @@ type Options struct {
 	Timeout  time.Duration // a phone gives up on a request after this
 	Seed     uint64
 	Progress io.Writer // a line per step as it finishes; nil: quiet
+	// ServerPID, when set, is the server's process on this machine: each
+	// step then reports the server's CPU time per sync (Linux /proc).
+	ServerPID int
 }
 
 // Latency summarises one kind of request.
@@ -62,6 +67,42 @@ type Step struct {
 	// were overtaken.
 	SlowOvertaken float64
 	FirstError    string
+	// ServerCPU is the CPU time the server process used during the step
+	// (with ServerPID), background work included; 0 when not measured.
+	ServerCPU time.Duration
+}
+
+// CPUPerSync is the server's CPU time per finished sync (pull, push,
+// pull), or 0 when not measured.
+func (s Step) CPUPerSync() time.Duration {
+	if s.ServerCPU <= 0 || s.Syncs == 0 {
+		return 0
+	}
+	return s.ServerCPU / time.Duration(s.Syncs)
+}
+
+// processCPU is the user and system CPU time a process has used, from
+// /proc/PID/stat (in clock ticks of 1/100 s, Linux's USER_HZ).
+func processCPU(pid int) (time.Duration, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, fmt.Errorf("the server's CPU time: %w", err)
+	}
+	// the fields after the command name, which is in parentheses and may hold spaces
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("the server's CPU time: /proc/%d/stat is not a process's", pid)
+	}
+	f := strings.Fields(string(data[i+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("the server's CPU time: /proc/%d/stat is too short", pid)
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("the server's CPU time: /proc/%d/stat: %q %q", pid, f[11], f[12])
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
 }
 
 // Knee reports whether the step is past what the node carries: pushes
@@ -211,6 +252,13 @@ func runStep(ctx context.Context, client *http.Client, o Options, reps []*rep, r
 		}
 	}
 	interval := time.Duration(float64(time.Second) / rate)
+	var cpu0 time.Duration
+	if o.ServerPID > 0 {
+		var err error
+		if cpu0, err = processCPU(o.ServerPID); err != nil {
+			fail(err)
+		}
+	}
 	begin := time.Now()
 	n := int(rate * o.Step.Seconds())
 	for k := 0; k < n && ctx.Err() == nil; k++ {
@@ -269,6 +317,11 @@ func runStep(ctx context.Context, client *http.Client, o Options, reps []*rep, r
 	}
 	wg.Wait()
 	s.Achieved = float64(s.Syncs) / time.Since(begin).Seconds()
+	if o.ServerPID > 0 && cpu0 > 0 {
+		if cpu1, err := processCPU(o.ServerPID); err == nil {
+			s.ServerCPU = cpu1 - cpu0
+		}
+	}
 	s.Pull, s.Push = summarise(pulls), summarise(pushes)
 	s.InFlight = int(most.Load())
 	s.Overtaken, s.SlowOvertaken = overtaken(times, s.Push.P95)
@@ -385,6 +438,9 @@ func (s Step) String() string {
 	line := fmt.Sprintf("%6.0f/s asked %6.1f/s done  push p50 %s p95 %s p99 %s (%.1fx) max %s ms  pull p50 %s p99 %s ms  in flight %d  429 %d  errors %d  overtaken %d (slow %.0f%%)%s",
 		s.Rate, s.Achieved, ms(s.Push.P50), ms(s.Push.P95), ms(s.Push.P99), s.TailRatio(), ms(s.Push.Max), ms(s.Pull.P50), ms(s.Pull.P99),
 		s.InFlight, s.Busy, s.Errors, s.Overtaken, 100*s.SlowOvertaken, knee)
+	if s.ServerCPU > 0 {
+		line += fmt.Sprintf("  server CPU %s ms a sync", ms(s.CPUPerSync()))
+	}
 	if s.FirstError != "" {
 		line += "\n        first error: " + s.FirstError
 	}

@@ -2,6 +2,8 @@ package reminders_test
 
 import (
 	"context"
+	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -10,6 +12,7 @@ import (
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tests"
+	"github.com/pocketbase/pocketbase/tools/types"
 
 	"rounds/crm"
 	"rounds/internal/testapp"
@@ -430,5 +433,29 @@ func TestDigestTellsOfAStuckPhone(t *testing.T) {
 	}
 	if told > 1 {
 		t.Fatal("the stuck phone was told more than once on the day")
+	}
+}
+
+// TestFollowUpKeyInSQLIsTheJobs: the dedup key the job's query computes for
+// a follow-up (to leave out the ones decided) is the key the job writes,
+// for due times drawn from a seed (any millisecond, any year 2000–2100).
+func TestFollowUpKeyInSQLIsTheJobs(t *testing.T) {
+	t.Parallel()
+	app := testapp.New(t)
+	rng := rand.New(rand.NewPCG(26, 1))
+	for i := range 500 {
+		due := time.UnixMilli(946684800000 + rng.Int64N(3155760000000)).UTC()
+		if i == 0 {
+			due = time.Date(2026, 12, 4, 8, 0, 0, 0, time.UTC) // a whole second
+		}
+		id := fmt.Sprintf("fu%013d", i)
+		var got string
+		if err := app.DB().NewQuery("SELECT "+reminders.FollowUpKeySQLForTest+" FROM (SELECT {:id} AS id, {:due} AS due_at) f").
+			Bind(dbx.Params{"id": id, "due": due.Format(types.DefaultDateLayout)}).Row(&got); err != nil {
+			t.Fatal(err)
+		}
+		if want := fmt.Sprintf("follow_up:%s:%d", id, due.UnixMilli()); got != want {
+			t.Fatalf("due %s: the query's key %q, the job's %q", due.Format(time.RFC3339Nano), got, want)
+		}
 	}
 }

@@ -18,6 +18,15 @@ import (
 // seq order is commit order under SQLite's single writer. Pull cursors are
 // seq values; the time of a change only orders conflicting edits.
 //
+// Each change carries its scope: `owner`, the rep who owned the record's
+// customer when it changed (the customer's owner for a customer; ” for the
+// catalogue and for customers nobody owns). An incremental pull reads its
+// rep's own feed through the (owner, seq) index, so that it costs what it
+// carries, not the rep's customers or the size of the log. A change logged
+// before the column existed was given its customer's owner at that time
+// (OwnerColumn): a rep's feed may then name a change from before the
+// customer reached them, which the pull's window already leaves out.
+//
 // The time of a change is `at` (epoch ms) when the writer knows it (pushes,
 // the seed) and otherwise `stamp`: the record's own `updated`, which
 // PocketBase and the push set on every save. The triggers call no SQL
@@ -68,7 +77,8 @@ var captureTables = []string{
 		owner_to   TEXT NOT NULL DEFAULT '',
 		device     TEXT NOT NULL DEFAULT '',
 		at         INTEGER NOT NULL,
-		stamp      TEXT NOT NULL DEFAULT ''
+		stamp      TEXT NOT NULL DEFAULT '',
+		owner      TEXT NOT NULL DEFAULT ''
 	)`,
 	`CREATE INDEX IF NOT EXISTS _rounds_changes_customer ON ` + ChangesTable + ` (customer, seq)`,
 	`CREATE INDEX IF NOT EXISTS _rounds_changes_record ON ` + ChangesTable + ` (tbl, record_id, seq)`,
@@ -80,6 +90,7 @@ var captureTables = []string{
 	// who is writing: set by a push inside its transaction, empty otherwise
 	`CREATE TABLE IF NOT EXISTS ` + writerTable + ` (id INTEGER PRIMARY KEY CHECK (id = 1), device TEXT NOT NULL, user TEXT NOT NULL)`,
 	`CREATE TABLE IF NOT EXISTS ` + metaTable + ` (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
+	// (the feed's index comes after the columns are there: ensureColumns)
 	// a first row, so that a cursor is never 0 (which some clients treat as "never synced")
 	`INSERT INTO ` + ChangesTable + ` (tbl, record_id, op, at)
 		SELECT '_init', '', 'c', ` + nowMs + ` WHERE NOT EXISTS (SELECT 1 FROM ` + ChangesTable + `)`,
@@ -128,9 +139,56 @@ func anyChanged(t Table) string {
 	return strings.Join(parts, " OR ")
 }
 
-func insertChange(t Table, op, customer, cols, ownerFrom, ownerTo, row string) string {
-	return fmt.Sprintf(`INSERT INTO %s (tbl, record_id, op, customer, cols, owner_from, owner_to, device, at, stamp) VALUES ('%s', %s.id, '%s', %s, %s, %s, %s, %s, 0, %s."updated");`,
-		ChangesTable, t.Name, row, op, customer, cols, ownerFrom, ownerTo, writerDevice, row)
+func insertChange(t Table, op, customer, owner, cols, ownerFrom, ownerTo, row string) string {
+	return fmt.Sprintf(`INSERT INTO %s (tbl, record_id, op, customer, owner, cols, owner_from, owner_to, device, at, stamp) VALUES ('%s', %s.id, '%s', %s, %s, %s, %s, %s, %s, 0, %s."updated");`,
+		ChangesTable, t.Name, row, op, customer, owner, cols, ownerFrom, ownerTo, writerDevice, row)
+}
+
+// ownerExpr is the SQL giving the rep who owns the customer of a row (the
+// feed a change goes to). A record changed or deleted after its customer
+// (a cascade) finds the customer gone: it takes the last owner its customer
+// was logged under (COALESCE reads the log only then).
+func ownerExpr(t Table, row string, deleting bool) string {
+	switch {
+	case t.Name == crm.Customers:
+		return row + ".owner"
+	case t.Parent == "":
+		return "''" // the catalogue: everyone's
+	}
+	customer := scopeExpr(t, row, deleting)
+	return `COALESCE((SELECT owner FROM customers WHERE id = ` + customer + `), (SELECT owner FROM ` + ChangesTable +
+		` INDEXED BY _rounds_changes_customer WHERE customer = ` + customer + ` AND owner != '' ORDER BY seq DESC LIMIT 1), '')`
+}
+
+// ensureColumns adds the columns a change log made by an older Rounds
+// lacks (stamp, owner), then the feed's index.
+func ensureColumns(db dbx.Builder) error {
+	if err := StampColumn(db); err != nil {
+		return err
+	}
+	if err := OwnerColumn(db); err != nil {
+		return err
+	}
+	_, err := db.NewQuery(`CREATE INDEX IF NOT EXISTS _rounds_changes_owner ON ` + ChangesTable + ` (owner, seq) WHERE owner != ''`).Execute()
+	return err
+}
+
+// OwnerColumn adds the owner column to a change log made before it
+// existed, giving each logged change its customer's owner now; a no-op
+// otherwise.
+func OwnerColumn(db dbx.Builder) error {
+	var n int
+	if err := db.NewQuery("SELECT COUNT(*) FROM pragma_table_info('" + ChangesTable + "') WHERE name = 'owner'").Row(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	if _, err := db.NewQuery("ALTER TABLE " + ChangesTable + " ADD COLUMN owner TEXT NOT NULL DEFAULT ''").Execute(); err != nil {
+		return err
+	}
+	_, err := db.NewQuery("UPDATE " + ChangesTable + " SET owner = COALESCE((SELECT c.owner FROM customers c WHERE c.id = " + ChangesTable + ".customer), '') WHERE customer != ''").Execute()
+	return err
 }
 
 // StampColumn adds the stamp column to a change log made before it
@@ -186,10 +244,10 @@ func triggers(t Table) []string {
 		ownerTo = "NEW.owner"
 	}
 	ddl = append(ddl, `CREATE TRIGGER `+name("ai")+` AFTER INSERT ON `+q(t.Name)+` BEGIN `+
-		insertChange(t, OpCreate, scopeExpr(t, "NEW", false), "'*'", "''", ownerTo, "NEW")+` END`)
+		insertChange(t, OpCreate, scopeExpr(t, "NEW", false), ownerExpr(t, "NEW", false), "'*'", "''", ownerTo, "NEW")+` END`)
 
 	ddl = append(ddl, `CREATE TRIGGER `+name("au")+` AFTER UPDATE ON `+q(t.Name)+` WHEN `+anyChanged(t)+` BEGIN `+
-		insertChange(t, OpUpdate, scopeExpr(t, "NEW", false), changedCols(t), "''", "''", "NEW")+` END`)
+		insertChange(t, OpUpdate, scopeExpr(t, "NEW", false), ownerExpr(t, "NEW", false), changedCols(t), "''", "''", "NEW")+` END`)
 
 	// a move: logged under the customer the record left as well (the
 	// update trigger logs it under the new one), and a customer that
@@ -198,14 +256,14 @@ func triggers(t Table) []string {
 	switch {
 	case t.Name == crm.Customers:
 		moved, when = "owner", `OLD.owner IS NOT NEW.owner`
-		body = fmt.Sprintf(`INSERT INTO %s (tbl, record_id, op, customer, owner_from, owner_to, device, at, stamp) VALUES ('customers', NEW.id, '%s', NEW.id, OLD.owner, NEW.owner, %s, 0, NEW."updated");`,
+		body = fmt.Sprintf(`INSERT INTO %s (tbl, record_id, op, customer, owner, owner_from, owner_to, device, at, stamp) VALUES ('customers', NEW.id, '%s', NEW.id, NEW.owner, OLD.owner, NEW.owner, %s, 0, NEW."updated");`,
 			ChangesTable, OpOwner, writerDevice)
 	case t.Parent != "":
 		oldScope, newScope := scopeExpr(t, "OLD", false), scopeExpr(t, "NEW", false)
 		moved, when = t.Parent, oldScope+` IS NOT `+newScope
-		body = insertChange(t, OpUpdate, oldScope, changedCols(t), "''", "''", "NEW")
+		body = insertChange(t, OpUpdate, oldScope, ownerExpr(t, "OLD", false), changedCols(t), "''", "''", "NEW")
 		if t.Name == crm.Orders { // the lines of an order that moved go with it
-			body += fmt.Sprintf(` INSERT INTO %s (tbl, record_id, op, customer, cols, device, at, stamp) SELECT 'order_lines', l.id, '%s', s.c, '*', %s, 0, NEW."updated" FROM order_lines l, (SELECT NEW.customer AS c UNION SELECT OLD.customer) s WHERE l."order" = NEW.id;`,
+			body += fmt.Sprintf(` INSERT INTO %s (tbl, record_id, op, customer, owner, cols, device, at, stamp) SELECT 'order_lines', l.id, '%s', s.c, COALESCE((SELECT owner FROM customers WHERE id = s.c), ''), '*', %s, 0, NEW."updated" FROM order_lines l, (SELECT NEW.customer AS c UNION SELECT OLD.customer) s WHERE l."order" = NEW.id;`,
 				ChangesTable, OpUpdate, writerDevice)
 		}
 	}
@@ -217,7 +275,7 @@ func triggers(t Table) []string {
 		ownerFrom = "OLD.owner"
 	}
 	ddl = append(ddl, `CREATE TRIGGER `+name("ad")+` AFTER DELETE ON `+q(t.Name)+` BEGIN `+
-		insertChange(t, OpDelete, scopeExpr(t, "OLD", true), "'*'", ownerFrom, "''", "OLD")+` END`)
+		insertChange(t, OpDelete, scopeExpr(t, "OLD", true), ownerExpr(t, "OLD", true), "'*'", ownerFrom, "''", "OLD")+` END`)
 	return ddl
 }
 
@@ -229,6 +287,9 @@ func InstallCapture(db dbx.Builder) error {
 		if _, err := db.NewQuery(stmt).Execute(); err != nil {
 			return fmt.Errorf("install change log: %w", err)
 		}
+	}
+	if err := ensureColumns(db); err != nil {
+		return fmt.Errorf("install change log: %w", err)
 	}
 	for _, t := range Tables {
 		if err := InstallTriggers(db, t.Name); err != nil {
@@ -290,18 +351,21 @@ func SuspendCapture(db dbx.Builder) error {
 // ResumeCapture writes a create row for every record of the synced tables
 // (as the triggers would have) and reinstalls the triggers.
 func ResumeCapture(db dbx.Builder) error {
+	if err := ensureColumns(db); err != nil {
+		return err
+	}
 	for _, t := range Tables {
-		customer, ownerTo, from := "t."+q(t.Parent), "''", q(t.Name)+" t"
+		customer, owner, ownerTo, from := "t."+q(t.Parent), "COALESCE(c.owner, '')", "''", q(t.Name)+" t LEFT JOIN customers c ON c.id = t."+q(t.Parent)
 		switch t.Name {
 		case crm.Customers:
-			customer, ownerTo = "t.id", "t.owner"
+			customer, owner, ownerTo, from = "t.id", "t.owner", "t.owner", "customers t"
 		case crm.OrderLines:
-			customer, from = "o.customer", `order_lines t JOIN orders o ON o.id = t."order"`
+			customer, from = "o.customer", `order_lines t JOIN orders o ON o.id = t."order" LEFT JOIN customers c ON c.id = o.customer`
 		case crm.Products, crm.Stages:
-			customer = "''"
+			customer, owner, from = "''", "''", q(t.Name)+" t"
 		}
-		stmt := fmt.Sprintf(`INSERT INTO %s (tbl, record_id, op, customer, cols, owner_to, at) SELECT '%s', t.id, '%s', %s, '*', %s, %s FROM %s ORDER BY t.rowid`,
-			ChangesTable, t.Name, OpCreate, customer, ownerTo, nowMs, from)
+		stmt := fmt.Sprintf(`INSERT INTO %s (tbl, record_id, op, customer, owner, cols, owner_to, at) SELECT '%s', t.id, '%s', %s, %s, '*', %s, %s FROM %s ORDER BY t.rowid`,
+			ChangesTable, t.Name, OpCreate, customer, owner, ownerTo, nowMs, from)
 		if _, err := db.NewQuery(stmt).Execute(); err != nil {
 			return fmt.Errorf("log existing %s: %w", t.Name, err)
 		}

@@ -51,16 +51,22 @@ func (p *pusher) resolveBase() error {
 }
 
 // unpulledQuery finds a change in the rep's scope, made by someone else
-// after the position the device pulled up to.
-var unpulledQuery = `SELECT EXISTS (SELECT 1 FROM ` + ChangesTable + ` WHERE seq > {:top} AND device != {:w} AND
-	(tbl IN ` + catalogueSQL + ` OR owner_from = {:rep} OR owner_to = {:rep} OR customer IN (SELECT id FROM customers WHERE owner = {:rep})))`
+// after the position the device pulled up to: in the rep's feed, a customer
+// that left or reached the rep, or the catalogue. Each part searches its
+// own index from that position, so a push's question costs what is new, not
+// every change since (all reps').
+var unpulledQuery = `SELECT
+	EXISTS (SELECT 1 FROM ` + ChangesTable + ` INDEXED BY _rounds_changes_owner WHERE owner = {:rep} AND owner != '' AND seq > {:top} AND device != {:w})
+	OR EXISTS (SELECT 1 FROM ` + ChangesTable + ` INDEXED BY _rounds_changes_owner_from WHERE owner_from = {:rep} AND owner_from != '' AND seq > {:top} AND device != {:w})
+	OR EXISTS (SELECT 1 FROM ` + ChangesTable + ` INDEXED BY _rounds_changes_owner_to WHERE owner_to = {:rep} AND owner_to != '' AND seq > {:top} AND device != {:w})
+	OR EXISTS (SELECT 1 FROM ` + ChangesTable + ` INDEXED BY _rounds_changes_customer WHERE customer = '' AND tbl IN ` + catalogueSQL + ` AND seq > {:top} AND device != {:w})`
 
 // removalsQuery finds a removal in the window of the device's last pull
-// (base, top]: a deletion under one of the rep's customers, or a customer
-// that left the rep. That pull sent them as tombstones; the next sends the
-// deletions.
-const removalsQuery = `SELECT EXISTS (SELECT 1 FROM ` + ChangesTable + ` WHERE seq > {:base} AND seq <= {:top} AND
-	(owner_from = {:rep} OR (op = 'd' AND customer IN (SELECT id FROM customers WHERE owner = {:rep}))))`
+// (base, top]: a deletion in the rep's feed, or a customer that left the
+// rep. That pull sent them as tombstones; the next sends the deletions.
+const removalsQuery = `SELECT
+	EXISTS (SELECT 1 FROM ` + ChangesTable + ` INDEXED BY _rounds_changes_owner_from WHERE owner_from = {:rep} AND owner_from != '' AND seq > {:base} AND seq <= {:top})
+	OR EXISTS (SELECT 1 FROM ` + ChangesTable + ` INDEXED BY _rounds_changes_owner WHERE owner = {:rep} AND owner != '' AND seq > {:base} AND seq <= {:top} AND op = 'd')`
 
 // unpulled reports whether the server holds changes in the rep's scope
 // that the device has not pulled (committed after its last pull), or

@@ -34,3 +34,36 @@ func InsertQueryForTest(app core.App, table string) string {
 
 // UpdateQueryForTest is the text of the UPDATE a push writes cols with.
 func UpdateQueryForTest(table string, cols ...string) string { return updateQuery(table, cols) }
+
+// FeedQueryForTest is the query an incremental pull reads a rep's feed with.
+func FeedQueryForTest() string { return feedQuery }
+
+// SetLegacyReadsForTest makes incremental pulls read as they did before
+// the feed (issue 26's starting point): their changes with feed, the
+// records and customers by ids with IN lists the planner may walk the rep's
+// customers for. It returns a function that puts the feed back.
+func SetLegacyReadsForTest(feed string) (restore func()) {
+	wasFeed, wasBy, wasOwned := feedQuery, byIDs, ownedAmongQuery
+	feedQuery = feed
+	byIDs = func(t Table, by string) string { return scopedFrom(t, by+".id IN (SELECT value FROM json_each({:ids}))") }
+	ownedAmongQuery = "SELECT id FROM customers WHERE owner = {:rep} AND id IN (SELECT value FROM json_each({:ids}))"
+	return func() { feedQuery, byIDs, ownedAmongQuery = wasFeed, wasBy, wasOwned }
+}
+
+// ByIDsQueryForTest is the query a pull reads the records of table with,
+// for a list of their ids (byCustomer: of their customers' ids).
+func ByIDsQueryForTest(table string, byCustomer bool) string {
+	t, _ := TableByName(table)
+	by := byRecord
+	if byCustomer {
+		by = "c"
+	}
+	return "SELECT " + wireColumns(t) + scopedByIDs(t, by)
+}
+
+// OwnedAmongQueryForTest lists which of a list of customers a rep owns.
+const OwnedAmongQueryForTest = ownedAmong
+
+// UnpulledQueriesForTest are the queries a push asks whether the device
+// lacks something with (sync_again).
+var UnpulledQueriesForTest = []string{unpulledQuery, removalsQuery}

@@ -244,12 +244,49 @@ func scopedFrom(t Table, extra string) string {
 
 // scopedSelect selects the wire columns of t within rep's scope.
 func scopedSelect(t Table, extra string) string {
+	return "SELECT " + wireColumns(t) + scopedFrom(t, extra)
+}
+
+func wireColumns(t Table) string {
 	cols := make([]string, 0, len(t.Columns)+1)
 	cols = append(cols, "t.id")
 	for _, c := range t.Columns {
 		cols = append(cols, "t."+q(c.Name))
 	}
-	return "SELECT " + strings.Join(cols, ", ") + scopedFrom(t, extra)
+	return strings.Join(cols, ", ")
+}
+
+// Whose ids a scopedByIDs list holds.
+const (
+	byRecord   = "t" // the records' own
+	byCustomer = "c" // the customers they are under
+)
+
+// scopedByIDs is the FROM and WHERE of a query over t within rep's scope
+// for the ids in {:ids} (JSON), of the records themselves (byRecord) or of
+// their customers (byCustomer). The list drives the join (CROSS JOIN keeps
+// SQLite's order), so that it costs what the list holds, not the rep's
+// customers: left to itself, the planner walked the rep's customers and
+// their records to find a handful of ids.
+func scopedByIDs(t Table, by string) string {
+	ids := "json_each({:ids}) j"
+	switch {
+	case t.ReadOnly:
+		where := "TRUE"
+		if t.Name == crm.Products {
+			where = "t.active = TRUE"
+		}
+		return " FROM " + ids + " CROSS JOIN " + q(t.Name) + " t ON t.id = j.value WHERE " + where
+	case t.Name == crm.Customers:
+		return " FROM " + ids + " CROSS JOIN customers t ON t.id = j.value CROSS JOIN customers c ON c.id = t.id WHERE c.owner = {:rep}"
+	case t.Name == crm.OrderLines && by == byCustomer:
+		return " FROM " + ids + ` CROSS JOIN customers c ON c.id = j.value CROSS JOIN orders o ON o.customer = c.id CROSS JOIN order_lines t ON t."order" = o.id WHERE c.owner = {:rep}`
+	case t.Name == crm.OrderLines:
+		return " FROM " + ids + ` CROSS JOIN order_lines t ON t.id = j.value CROSS JOIN orders o ON o.id = t."order" CROSS JOIN customers c ON c.id = o.customer WHERE c.owner = {:rep}`
+	case by == byCustomer:
+		return " FROM " + ids + " CROSS JOIN customers c ON c.id = j.value CROSS JOIN " + q(t.Name) + " t ON t." + q(t.Parent) + " = c.id WHERE c.owner = {:rep}"
+	}
+	return " FROM " + ids + " CROSS JOIN " + q(t.Name) + " t ON t.id = j.value CROSS JOIN customers c ON c.id = t." + q(t.Parent) + " WHERE c.owner = {:rep}"
 }
 
 // handOver tells owner, by push, of a follow-up the customer's previous

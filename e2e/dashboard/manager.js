@@ -208,10 +208,12 @@ async function main() {
   fs.mkdirSync(shots, { recursive: true })
   const browser = await launch()
   const errors = []
+  const listRequests = [] // every list the page asks for
   const open = async (viewport, locale) => {
     const context = await browser.newContext({ viewport, timezoneId: 'UTC', locale: locale || 'en-GB' })
     const page = await context.newPage()
     page.on('pageerror', (e) => errors.push(e.message))
+    page.on('request', (r) => { if (/\/api\/collections\/[^/]+\/records\?/.test(r.url())) listRequests.push(r.url()) })
     page.on('console', (m) => { if (m.type() === 'error' && !m.text().includes('Failed to load resource')) errors.push(m.text()) })
     return page
   }
@@ -489,6 +491,13 @@ async function main() {
     await ready(page)
     await inChinese(page, 'the overview switched back to Chinese')
     await page.context().close()
+
+    // a list is counted only where the page shows its total: a count (one id)
+    // or a page of a list with its pager; everything else asks skipTotal
+    const counted = listRequests.map((u) => new URL(u).searchParams).filter((q) => q.get('skipTotal') !== '1')
+    const needless = counted.filter((q) => !(q.get('perPage') === '1' && q.get('fields') === 'id') && q.get('perPage') !== '25')
+    check(listRequests.length > 50 && needless.length === 0, `${needless.length} of ${listRequests.length} lists are counted without showing a total: ${needless.slice(0, 3).join(' | ')}`)
+    console.log(`${listRequests.length} list requests, ${counted.length} counted (totals shown)`)
 
     check(errors.length === 0, `the page logged errors:\n  ${errors.join('\n  ')}`)
   } finally {
