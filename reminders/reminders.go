@@ -211,7 +211,7 @@ func (r *run) followUps() error {
 		FROM follow_ups f INDEXED BY idx_follow_ups_due
 		JOIN users u ON u.id = f.assignee JOIN customers c ON c.id = f.customer
 		WHERE f.status = 'open' AND f.due_at >= {:from} AND f.due_at <= {:to}
-		AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.dedup_key = `+followUpKeySQL+`)`).
+		AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.dedup_key = ` + followUpKeySQL + `)`).
 		Bind(dbx.Params{"from": r.now.Add(-2 * care.FollowUpGrace).Format(dateLayout), "to": r.now.Format(dateLayout)}).All(&rows)
 	if err != nil {
 		return fmt.Errorf("due follow-ups: %w", err)

@@ -450,7 +450,7 @@ func TestFollowUpKeyInSQLIsTheJobs(t *testing.T) {
 		}
 		id := fmt.Sprintf("fu%013d", i)
 		var got string
-		if err := app.DB().NewQuery("SELECT "+reminders.FollowUpKeySQLForTest+" FROM (SELECT {:id} AS id, {:due} AS due_at) f").
+		if err := app.DB().NewQuery("SELECT " + reminders.FollowUpKeySQLForTest + " FROM (SELECT {:id} AS id, {:due} AS due_at) f").
 			Bind(dbx.Params{"id": id, "due": due.Format(types.DefaultDateLayout)}).Row(&got); err != nil {
 			t.Fatal(err)
 		}

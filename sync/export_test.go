@@ -45,7 +45,9 @@ func FeedQueryForTest() string { return feedQuery }
 func SetLegacyReadsForTest(feed string) (restore func()) {
 	wasFeed, wasBy, wasOwned := feedQuery, byIDs, ownedAmongQuery
 	feedQuery = feed
-	byIDs = func(t Table, by string) string { return scopedFrom(t, by+".id IN (SELECT value FROM json_each({:ids}))") }
+	byIDs = func(t Table, by string) string {
+		return scopedFrom(t, by+".id IN (SELECT value FROM json_each({:ids}))")
+	}
 	ownedAmongQuery = "SELECT id FROM customers WHERE owner = {:rep} AND id IN (SELECT value FROM json_each({:ids}))"
 	return func() { feedQuery, byIDs, ownedAmongQuery = wasFeed, wasBy, wasOwned }
 }
