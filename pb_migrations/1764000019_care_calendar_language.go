@@ -7,6 +7,7 @@ import (
 	m "github.com/pocketbase/pocketbase/migrations"
 
 	"rounds/crm"
+	rsync "rounds/sync"
 )
 
 // Care in the customer's calendar and language (issue 25, first step):
@@ -69,6 +70,10 @@ func init() {
 				return err
 			}
 		}
+		// contacts' capture triggers name the synced columns (schema version 5)
+		if err := rsync.DropTriggers(app.DB(), crm.Contacts); err != nil {
+			return err
+		}
 		for name, fields := range map[string][]string{crm.Contacts: {"language", "birthday_calendar"}, crm.CareCampaigns: {"calendar"}} {
 			c, err := app.FindCollectionByNameOrId(name)
 			if err != nil {
@@ -81,6 +86,6 @@ func init() {
 				return err
 			}
 		}
-		return nil
+		return rsync.InstallTriggers(app.DB(), crm.Contacts)
 	})
 }
