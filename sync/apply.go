@@ -679,7 +679,7 @@ func (p *pusher) touch(t Table, id, parent string) error {
 		}
 	}
 	_, err := p.tx.NonconcurrentDB().NewQuery("INSERT INTO " + ChangesTable +
-		" (tbl, record_id, op, customer, owner, cols, device, at) VALUES ({:t}, {:id}, 'u', {:c}, COALESCE((SELECT owner FROM customers WHERE id = {:c}), ''), '', {:d}, {:at})").
+		" (tbl, record_id, op, customer, owner, cols, device, at) VALUES ({:t}, {:id}, 'u', {:c}, " + ownerOf("{:c}") + ", '', {:d}, {:at})").
 		Bind(dbx.Params{"t": t.Name, "id": id, "c": customer, "d": p.writer, "at": p.req.Now.UnixMilli()}).Execute()
 	return err
 }

@@ -160,6 +160,12 @@ func ownerExpr(t Table, row string, deleting bool) string {
 		` INDEXED BY _rounds_changes_customer WHERE customer = ` + customer + ` AND owner != '' ORDER BY seq DESC LIMIT 1), '')`
 }
 
+// ownerOf is the SQL giving the owner of the customer whose id customer
+// (SQL) gives, or ” when there is none.
+func ownerOf(customer string) string {
+	return `COALESCE((SELECT owner FROM customers WHERE id = ` + customer + `), '')`
+}
+
 // ensureColumns adds the columns a change log made by an older Rounds
 // lacks (stamp, owner), then the feed's index.
 func ensureColumns(db dbx.Builder) error {
@@ -177,31 +183,30 @@ func ensureColumns(db dbx.Builder) error {
 // existed, giving each logged change its customer's owner now; a no-op
 // otherwise.
 func OwnerColumn(db dbx.Builder) error {
-	var n int
-	if err := db.NewQuery("SELECT COUNT(*) FROM pragma_table_info('" + ChangesTable + "') WHERE name = 'owner'").Row(&n); err != nil {
-		return err
-	}
-	if n > 0 {
-		return nil
-	}
-	if _, err := db.NewQuery("ALTER TABLE " + ChangesTable + " ADD COLUMN owner TEXT NOT NULL DEFAULT ''").Execute(); err != nil {
-		return err
-	}
-	_, err := db.NewQuery("UPDATE " + ChangesTable + " SET owner = COALESCE((SELECT c.owner FROM customers c WHERE c.id = " + ChangesTable + ".customer), '') WHERE customer != ''").Execute()
-	return err
+	return addColumn(db, "owner", "UPDATE "+ChangesTable+" SET owner = "+ownerOf(ChangesTable+".customer")+" WHERE customer != ''")
 }
 
 // StampColumn adds the stamp column to a change log made before it
 // existed; a no-op otherwise.
-func StampColumn(db dbx.Builder) error {
+func StampColumn(db dbx.Builder) error { return addColumn(db, "stamp", "") }
+
+// addColumn adds a text column to a change log that lacks it, then runs
+// fill (when not ""); a no-op when the column is there.
+func addColumn(db dbx.Builder, name, fill string) error {
 	var n int
-	if err := db.NewQuery("SELECT COUNT(*) FROM pragma_table_info('" + ChangesTable + "') WHERE name = 'stamp'").Row(&n); err != nil {
+	if err := db.NewQuery("SELECT COUNT(*) FROM pragma_table_info('" + ChangesTable + "') WHERE name = {:n}").Bind(dbx.Params{"n": name}).Row(&n); err != nil {
 		return err
 	}
 	if n > 0 {
 		return nil
 	}
-	_, err := db.NewQuery("ALTER TABLE " + ChangesTable + " ADD COLUMN stamp TEXT NOT NULL DEFAULT ''").Execute()
+	if _, err := db.NewQuery("ALTER TABLE " + ChangesTable + " ADD COLUMN " + name + " TEXT NOT NULL DEFAULT ''").Execute(); err != nil {
+		return err
+	}
+	if fill == "" {
+		return nil
+	}
+	_, err := db.NewQuery(fill).Execute()
 	return err
 }
 
@@ -263,8 +268,8 @@ func triggers(t Table) []string {
 		moved, when = t.Parent, oldScope+` IS NOT `+newScope
 		body = insertChange(t, OpUpdate, oldScope, ownerExpr(t, "OLD", false), changedCols(t), "''", "''", "NEW")
 		if t.Name == crm.Orders { // the lines of an order that moved go with it
-			body += fmt.Sprintf(` INSERT INTO %s (tbl, record_id, op, customer, owner, cols, device, at, stamp) SELECT 'order_lines', l.id, '%s', s.c, COALESCE((SELECT owner FROM customers WHERE id = s.c), ''), '*', %s, 0, NEW."updated" FROM order_lines l, (SELECT NEW.customer AS c UNION SELECT OLD.customer) s WHERE l."order" = NEW.id;`,
-				ChangesTable, OpUpdate, writerDevice)
+			body += fmt.Sprintf(` INSERT INTO %s (tbl, record_id, op, customer, owner, cols, device, at, stamp) SELECT 'order_lines', l.id, '%s', s.c, %s, '*', %s, 0, NEW."updated" FROM order_lines l, (SELECT NEW.customer AS c UNION SELECT OLD.customer) s WHERE l."order" = NEW.id;`,
+				ChangesTable, OpUpdate, ownerOf("s.c"), writerDevice)
 		}
 	}
 	if moved != "" {

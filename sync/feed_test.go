@@ -137,9 +137,6 @@ func TestEveryChangeNamesItsOwner(t *testing.T) {
 		t.Fatalf("an edit after the hand-over is logged for %q", got)
 	}
 	// a customer deleted with its records: each deletion for the owner it had
-	if _, err := s.app.NonconcurrentDB().NewQuery("PRAGMA foreign_keys = ON").Execute(); err != nil {
-		t.Fatal(err)
-	}
 	c, err := s.app.FindRecordById("customers", testapp.CustomerA)
 	if err != nil {
 		t.Fatal(err)

@@ -278,7 +278,7 @@ func scopedByIDs(t Table, by string) string {
 		}
 		return " FROM " + ids + " CROSS JOIN " + q(t.Name) + " t ON t.id = j.value WHERE " + where
 	case t.Name == crm.Customers:
-		return " FROM " + ids + " CROSS JOIN customers t ON t.id = j.value CROSS JOIN customers c ON c.id = t.id WHERE c.owner = {:rep}"
+		return " FROM " + ids + " CROSS JOIN customers t ON t.id = j.value WHERE t.owner = {:rep}"
 	case t.Name == crm.OrderLines && by == byCustomer:
 		return " FROM " + ids + ` CROSS JOIN customers c ON c.id = j.value CROSS JOIN orders o ON o.customer = c.id CROSS JOIN order_lines t ON t."order" = o.id WHERE c.owner = {:rep}`
 	case t.Name == crm.OrderLines:
