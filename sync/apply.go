@@ -114,7 +114,7 @@ func (p *pusher) stampScope(t Table, r *core.Record) error {
 	}
 	team, ok := p.teams[owner]
 	if !ok {
-		if err := p.tx.DB().NewQuery("SELECT " + policy.TeamSQL("{:u}")).Bind(dbx.Params{"u": owner}).Row(&team); err != nil {
+		if err := p.st.row(teamQuery, dbx.Params{"u": owner}, &team); err != nil {
 			return fmt.Errorf("team of %s: %w", owner, err)
 		}
 		if p.teams == nil {
@@ -150,8 +150,7 @@ func (p *pusher) updateVisitCycles() error {
 			continue
 		}
 		var last string
-		if err := p.tx.NonconcurrentDB().NewQuery(crm.LastVisitQuery).
-			Bind(dbx.Params{"c": id}).Row(&last); err != nil {
+		if err := p.st.row(crm.LastVisitQuery, dbx.Params{"c": id}, &last); err != nil {
 			return fmt.Errorf("push: last visit of %s: %w", id, err)
 		}
 		if customer.GetString("last_visit_at") == last {
@@ -678,10 +677,8 @@ func (p *pusher) touch(t Table, id, parent string) error {
 			customer = c.Id
 		}
 	}
-	_, err := p.tx.NonconcurrentDB().NewQuery("INSERT INTO " + ChangesTable +
-		" (tbl, record_id, op, customer, owner, cols, device, at) VALUES ({:t}, {:id}, 'u', {:c}, " + ownerOf("{:c}") + ", '', {:d}, {:at})").
-		Bind(dbx.Params{"t": t.Name, "id": id, "c": customer, "d": p.writer, "at": p.req.Now.UnixMilli()}).Execute()
-	return err
+	return p.st.execNamed(touchQuery,
+		dbx.Params{"t": t.Name, "id": id, "c": customer, "d": p.writer, "at": p.req.Now.UnixMilli()})
 }
 
 func (p *pusher) delete(ctx context.Context, t Table, id string) error {

@@ -40,8 +40,8 @@ func (p *pusher) resolveBase() error {
 	_, p.base = DecodeCursor(p.req.LastPulledAt)
 	var at sql.NullInt64
 	var stamp sql.NullString
-	if err := p.tx.NonconcurrentDB().NewQuery("SELECT at, stamp FROM "+ChangesTable+" WHERE seq <= {:s} ORDER BY seq DESC LIMIT 1").
-		Bind(dbx.Params{"s": p.base}).Row(&at, &stamp); err != nil && !errors.Is(err, sql.ErrNoRows) {
+	if err := p.st.row(baseTimeQuery,
+		dbx.Params{"s": p.base}, &at, &stamp); err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("push: time of base cursor: %w", err)
 	}
 	if ms := changeMillis(at.Int64, stamp.String); ms > 0 {
@@ -74,10 +74,9 @@ const removalsQuery = `SELECT
 func (p *pusher) unpulled() (bool, error) {
 	top, base := DecodeCursor(p.req.LastPulledAt)
 	var found bool
-	db := p.tx.NonconcurrentDB()
-	err := db.NewQuery(unpulledQuery).Bind(dbx.Params{"top": top, "w": p.writer, "rep": p.req.Rep}).Row(&found)
+	err := p.st.row(unpulledQuery, dbx.Params{"top": top, "w": p.writer, "rep": p.req.Rep}, &found)
 	if err == nil && !found && base < top {
-		err = db.NewQuery(removalsQuery).Bind(dbx.Params{"top": top, "base": base, "rep": p.req.Rep}).Row(&found)
+		err = p.st.row(removalsQuery, dbx.Params{"top": top, "base": base, "rep": p.req.Rep}, &found)
 	}
 	if err != nil {
 		return false, fmt.Errorf("push: changes not pulled: %w", err)

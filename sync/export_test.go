@@ -69,3 +69,13 @@ const OwnedAmongQueryForTest = ownedAmong
 // UnpulledQueriesForTest are the queries a push asks whether the device
 // lacks something with (sync_again).
 var UnpulledQueriesForTest = []string{unpulledQuery, removalsQuery}
+
+// SetReadCacheForTest turns the cache of the pull's statements, and of the
+// push's statements with placeholders, off (false) or on: off, each query
+// is prepared where it runs, as before issue 26's second round. It returns
+// a function that puts the setting back.
+func SetReadCacheForTest(on bool) (restore func()) {
+	was := cacheReads
+	cacheReads = on
+	return func() { cacheReads = was }
+}

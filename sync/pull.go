@@ -117,12 +117,59 @@ func clip(s string) string {
 // snapshot is a read transaction: every query of one pull sees the same
 // committed state, so the cursor and the changes agree.
 type snapshot struct {
-	ctx context.Context
-	tx  *dbx.Tx
+	ctx   context.Context
+	tx    *sql.Tx
+	cache *stmtCache
 }
 
-func (s *snapshot) query(sql string, params dbx.Params) *dbx.Query {
-	return s.tx.NewQuery(sql).Bind(params).WithContext(s.ctx)
+// rows runs text (with dbx's {:name} placeholders) in the snapshot.
+func (s *snapshot) rows(text string, params dbx.Params) (*sql.Rows, error) {
+	return queryIn(s.ctx, s.tx, s.cache, text, params)
+}
+
+// each runs text and calls scan for each row.
+func (s *snapshot) each(text string, params dbx.Params, scan func(*sql.Rows) error) error {
+	rows, err := s.rows(text, params)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// column returns the first column of text's rows.
+func (s *snapshot) column(text string, params dbx.Params) ([]string, error) {
+	var ids []string
+	err := s.each(text, params, func(rows *sql.Rows) error {
+		var id string
+		ids = append(ids, id)
+		return rows.Scan(&ids[len(ids)-1])
+	})
+	return ids, err
+}
+
+// row scans text's first row into dest (sql.ErrNoRows when there is none).
+func (s *snapshot) row(text string, params dbx.Params, dest ...any) error {
+	rows, err := s.rows(text, params)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return sql.ErrNoRows
+	}
+	if err := rows.Scan(dest...); err != nil {
+		return err
+	}
+	return rows.Close()
 }
 
 // Pull writes the changes of rep's scope since req.LastPulledAt to w, in
@@ -133,19 +180,19 @@ func Pull(ctx context.Context, app core.App, req PullRequest, w io.Writer) error
 	if !ok {
 		return errors.New("pull: expected the concurrent database pool")
 	}
-	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := db.DB().BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return fmt.Errorf("pull: begin snapshot: %w", err)
 	}
 	defer tx.Rollback()
-	s := &snapshot{ctx: ctx, tx: tx}
+	s := &snapshot{ctx: ctx, tx: tx, cache: readStatements(app)}
 
 	var top int64
-	if err := s.query("SELECT COALESCE(MAX(seq), 0) FROM "+ChangesTable, nil).Row(&top); err != nil {
+	if err := s.row("SELECT COALESCE(MAX(seq), 0) FROM "+ChangesTable, nil, &top); err != nil {
 		return fmt.Errorf("pull: read cursor: %w", err)
 	}
 	var floor int64
-	_ = s.query("SELECT CAST(value AS INTEGER) FROM "+metaTable+" WHERE key = 'pruned_through'", nil).Row(&floor)
+	_ = s.row("SELECT CAST(value AS INTEGER) FROM "+metaTable+" WHERE key = 'pruned_through'", nil, &floor)
 
 	full := req.LastPulledAt == nil
 	var since, prev int64 // what the device pulled up to, and before that
@@ -204,7 +251,7 @@ type removals struct {
 // streamRows writes the rows of query as updated records of t, and returns
 // the ids it wrote.
 func (s *snapshot) streamRows(out *pullWriter, t Table, query string, params dbx.Params, seen map[string]bool) error {
-	rows, err := s.query(query, params).Rows()
+	rows, err := s.rows(query, params)
 	if err != nil {
 		return fmt.Errorf("pull %s: %w", t.Name, err)
 	}
@@ -253,13 +300,18 @@ func (s *snapshot) incrementalPull(out *pullWriter, req PullRequest, rm removals
 	// customers that entered the rep's scope since the cursor, or left it
 	// since from
 	var events []ownerEvent
-	err := s.query(`
+	err := s.each(`
 		SELECT record_id, owner_from, owner_to, seq FROM `+ChangesTable+` INDEXED BY _rounds_changes_owner_from
 		WHERE owner_from = {:rep} AND owner_from != '' AND seq > {:from} AND seq <= {:top}
 		UNION ALL
 		SELECT record_id, owner_from, owner_to, seq FROM `+ChangesTable+` INDEXED BY _rounds_changes_owner_to
 		WHERE owner_to = {:rep} AND owner_to != '' AND op = 'o' AND seq > {:since} AND seq <= {:top}
-		ORDER BY seq`, rng).All(&events)
+		ORDER BY seq`, rng, func(rows *sql.Rows) error {
+		var ev ownerEvent
+		err := rows.Scan(&ev.Customer, &ev.OwnerFrom, &ev.OwnerTo, &ev.Seq)
+		events = append(events, ev)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("pull: owner changes: %w", err)
 	}
@@ -276,9 +328,8 @@ func (s *snapshot) incrementalPull(out *pullWriter, req PullRequest, rm removals
 	// keep only those still (or no longer) in scope now
 	owned := map[string]bool{}
 	if len(entered)+len(leftAt) > 0 {
-		var ids []string
-		if err := s.query(ownedAmongQuery,
-			dbx.Params{"rep": rep, "ids": jsonIDs(keys(entered), keys(leftAt))}).Column(&ids); err != nil {
+		ids, err := s.column(ownedAmongQuery, dbx.Params{"rep": rep, "ids": jsonIDs(keys(entered), keys(leftAt))})
+		if err != nil {
 			return fmt.Errorf("pull: current owners: %w", err)
 		}
 		for _, id := range ids {
@@ -296,7 +347,12 @@ func (s *snapshot) incrementalPull(out *pullWriter, req PullRequest, rm removals
 	// whole, below)
 	last := map[string]map[string]int64{}
 	var rows []feedRow
-	err = s.query(feedQuery, rng).All(&rows)
+	err = s.each(feedQuery, rng, func(r *sql.Rows) error {
+		var row feedRow
+		err := r.Scan(&row.Tbl, &row.RecordID, &row.Customer, &row.Last)
+		rows = append(rows, row)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("pull: changes: %w", err)
 	}
@@ -304,9 +360,8 @@ func (s *snapshot) incrementalPull(out *pullWriter, req PullRequest, rm removals
 	// of a customer that has left since, the tombstones below tell
 	underOwned := map[string]bool{}
 	if customers := feedCustomers(rows); len(customers) > 0 {
-		var ids []string
-		if err := s.query(ownedAmongQuery,
-			dbx.Params{"rep": rep, "ids": jsonIDs(customers)}).Column(&ids); err != nil {
+		ids, err := s.column(ownedAmongQuery, dbx.Params{"rep": rep, "ids": jsonIDs(customers)})
+		if err != nil {
 			return fmt.Errorf("pull: owners of the feed's customers: %w", err)
 		}
 		for _, id := range ids {
@@ -395,9 +450,8 @@ func (s *snapshot) incrementalPull(out *pullWriter, req PullRequest, rm removals
 		}
 		var gone []string
 		if len(older) > 0 {
-			var present []string
-			if err := s.query("SELECT t.id"+byIDs(t, byRecord),
-				dbx.Params{"rep": rep, "ids": jsonIDs(older)}).Column(&present); err != nil {
+			present, err := s.column("SELECT t.id"+byIDs(t, byRecord), dbx.Params{"rep": rep, "ids": jsonIDs(older)})
+			if err != nil {
 				return fmt.Errorf("pull %s: %w", t.Name, err)
 			}
 			back := map[string]bool{}

@@ -183,15 +183,14 @@ func Push(ctx context.Context, app core.App, req PushRequest) (PushResult, error
 		if err := p.preload(); err != nil {
 			return err
 		}
-		db := tx.NonconcurrentDB()
-		if _, err := db.NewQuery("INSERT OR REPLACE INTO " + writerTable + " (id, device, user) VALUES (1, {:d}, {:u})").
-			Bind(dbx.Params{"d": p.writer, "u": req.Rep}).Execute(); err != nil {
+		if err := st.execNamed(setWriterQuery,
+			dbx.Params{"d": p.writer, "u": req.Rep}); err != nil {
 			return err
 		}
 		if err := p.resolveBase(); err != nil {
 			return err
 		}
-		if err := db.NewQuery("SELECT role FROM users WHERE id = {:u}").Bind(dbx.Params{"u": req.Rep}).Row(&p.role); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		if err := st.row(roleQuery, dbx.Params{"u": req.Rep}, &p.role); err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("push: role of %s: %w", req.Rep, err)
 		}
 		held, err := p.holdStatuses()
@@ -233,8 +232,7 @@ func Push(ctx context.Context, app core.App, req PushRequest) (PushResult, error
 				return err
 			}
 		}
-		_, err = db.NewQuery("DELETE FROM " + writerTable).Execute()
-		return err
+		return st.execNamed(clearWriterQuery, nil)
 	})
 	if p.st != nil && len(p.st.missed) > 0 && cache != nil {
 		cache.learn(p.st.missed) // for the next push, off this push's path

@@ -92,9 +92,8 @@ func (p *pusher) formerly(customer string) (int64, error) {
 	}
 	var seq, at sql.NullInt64
 	var stamp sql.NullString
-	err := p.tx.NonconcurrentDB().NewQuery(`SELECT seq, at, stamp FROM `+ChangesTable+` INDEXED BY _rounds_changes_owner_from
-		WHERE owner_from = {:rep} AND owner_from != '' AND tbl = 'customers' AND record_id = {:c} AND op = 'o' ORDER BY seq DESC LIMIT 1`).
-		Bind(dbx.Params{"rep": p.req.Rep, "c": customer}).Row(&seq, &at, &stamp)
+	err := p.st.row(leftQuery,
+		dbx.Params{"rep": p.req.Rep, "c": customer}, &seq, &at, &stamp)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return 0, fmt.Errorf("push: territory change of %s: %w", customer, err)
 	}
@@ -116,9 +115,8 @@ func (p *pusher) formerly(customer string) (int64, error) {
 func (p *pusher) knewOf(table, id string, left int64) error {
 	var seq sql.NullInt64
 	var writer sql.NullString
-	err := p.tx.NonconcurrentDB().NewQuery(`SELECT seq, device FROM `+ChangesTable+` INDEXED BY _rounds_changes_record
-		WHERE tbl = {:t} AND record_id = {:id} ORDER BY seq LIMIT 1`).
-		Bind(dbx.Params{"t": table, "id": id}).Row(&seq, &writer)
+	err := p.st.row(firstChangeQuery,
+		dbx.Params{"t": table, "id": id}, &seq, &writer)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil
@@ -181,23 +179,26 @@ func (s *snapshot) knownUnder(customer string, leftAt, settled int64, writer str
 		if t.Name == crm.OrderLines {
 			query = `SELECT l.id FROM order_lines l JOIN orders o ON o.id = l."order" WHERE o.customer = {:c}`
 		}
-		var ids []string
-		if err := s.query(query, dbx.Params{"c": customer}).Column(&ids); err != nil {
+		ids, err := s.column(query, dbx.Params{"c": customer})
+		if err != nil {
 			return fmt.Errorf("pull: children of %s: %w", customer, err)
 		}
 		for _, id := range ids {
 			current[t.Name+"/"+id] = true
 		}
 	}
-	var hist []struct {
-		Tbl      string `db:"tbl"`
-		RecordID string `db:"record_id"`
-		First    int64  `db:"first"`
-		Last     int64  `db:"last"`
-		Mine     bool   `db:"mine"`
+	type histRow struct {
+		Tbl, RecordID string
+		First, Last   int64
+		Mine          bool
 	}
-	if err := s.query("SELECT tbl, record_id, MIN(seq) AS first, MAX(seq) AS last, MAX(device = {:w}) AS mine FROM "+ChangesTable+" INDEXED BY _rounds_changes_customer WHERE customer = {:c} GROUP BY tbl, record_id",
-		dbx.Params{"c": customer, "w": writer}).All(&hist); err != nil {
+	var hist []histRow
+	if err := s.each("SELECT tbl, record_id, MIN(seq) AS first, MAX(seq) AS last, MAX(device = {:w}) AS mine FROM "+ChangesTable+" INDEXED BY _rounds_changes_customer WHERE customer = {:c} GROUP BY tbl, record_id",
+		dbx.Params{"c": customer, "w": writer}, func(rows *sql.Rows) error {
+			hist = append(hist, histRow{})
+			h := &hist[len(hist)-1]
+			return rows.Scan(&h.Tbl, &h.RecordID, &h.First, &h.Last, &h.Mine)
+		}); err != nil {
 		return fmt.Errorf("pull: history of %s: %w", customer, err)
 	}
 	for _, h := range hist {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	gosync "sync"
@@ -13,6 +14,7 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 
 	"rounds/crm"
+	"rounds/policy"
 )
 
 // Statements prepared once per database.
@@ -43,10 +45,26 @@ const maxCachedStmts = 256
 
 const stmtCacheKey = "rounds.sync.statements"
 
-// statements returns app's cache, nil when app has no plain database
-// handle (a transaction's app: its pushes prepare their own).
+// statements returns app's cache of the push's statements, nil when app
+// has no plain database handle (a transaction's app: its pushes prepare
+// their own).
 func statements(app core.App) *stmtCache {
-	dbxDB, ok := app.NonconcurrentDB().(*dbx.DB)
+	return cacheOf(app, app.NonconcurrentDB(), stmtCacheKey)
+}
+
+const readStmtCacheKey = "rounds.sync.readStatements"
+
+// readStatements returns app's cache of the pull's statements, prepared on
+// the read pool: each connection of the pool prepares a text once, the
+// first time a pull on it asks for it, and keeps it while it stays open.
+// Preparing the pull's few queries was a quarter of an idle pull's cost
+// (BENCHMARKS.md).
+func readStatements(app core.App) *stmtCache {
+	return cacheOf(app, app.ConcurrentDB(), readStmtCacheKey)
+}
+
+func cacheOf(app core.App, builder dbx.Builder, key string) *stmtCache {
+	dbxDB, ok := builder.(*dbx.DB)
 	if !ok {
 		return nil
 	}
@@ -54,7 +72,7 @@ func statements(app core.App) *stmtCache {
 	// the database handle changes when PocketBase reopens it (a restored
 	// backup): the cache belongs to one handle
 	var cache *stmtCache
-	app.Store().SetFunc(stmtCacheKey, func(old any) any {
+	app.Store().SetFunc(key, func(old any) any {
 		if c, ok := old.(*stmtCache); ok && c.db == db {
 			cache = c
 		} else {
@@ -63,6 +81,90 @@ func statements(app core.App) *stmtCache {
 		return cache
 	})
 	return cache
+}
+
+// cacheReads is whether pulls take their statements from the read cache
+// (SetReadCacheForTest turns it off, for a benchmark's comparison).
+var cacheReads = true
+
+// readStmt returns the cached statement of text, preparing and caching it
+// on the database first when the cache lacks it; nil when there is no cache
+// or it is full (the caller prepares its own). Only for the read pool: a
+// push holds the one write connection, which preparing would wait for.
+func (c *stmtCache) readStmt(ctx context.Context, text string) (*sql.Stmt, error) {
+	if c == nil || !cacheReads {
+		return nil, nil
+	}
+	if st := c.get(text); st != nil {
+		return st, nil
+	}
+	if err := c.prepare(ctx, []string{text}); err != nil {
+		return nil, err
+	}
+	return c.get(text), nil
+}
+
+// named is a statement with dbx's {:name} placeholders made ? and the
+// names in their order, so that it runs on database/sql directly: dbx
+// rewrites a text with regular expressions on every query.
+type named struct {
+	text  string
+	names []string
+}
+
+var (
+	namedMu     gosync.Mutex
+	namedTexts  = map[string]named{} // the pull's and push's texts: a few dozen
+	placeholder = regexp.MustCompile(`\{:(\w+)\}`)
+)
+
+// compile returns text's named statement (made once per text).
+func compile(text string) named {
+	namedMu.Lock()
+	defer namedMu.Unlock()
+	if n, ok := namedTexts[text]; ok {
+		return n
+	}
+	var n named
+	n.text = placeholder.ReplaceAllStringFunc(text, func(m string) string {
+		n.names = append(n.names, m[2:len(m)-1])
+		return "?"
+	})
+	if len(namedTexts) < 4*maxCachedStmts {
+		namedTexts[text] = n
+	}
+	return n
+}
+
+// args are params in the order of n's placeholders.
+func (n named) args(params dbx.Params) ([]any, error) {
+	args := make([]any, len(n.names))
+	for i, name := range n.names {
+		v, ok := params[name]
+		if !ok {
+			return nil, fmt.Errorf("no value for {:%s} in %.60s", name, n.text)
+		}
+		args[i] = v
+	}
+	return args, nil
+}
+
+// queryIn runs text with params in tx, through c's statement of it when c
+// has one.
+func queryIn(ctx context.Context, tx *sql.Tx, c *stmtCache, text string, params dbx.Params) (*sql.Rows, error) {
+	n := compile(text)
+	args, err := n.args(params)
+	if err != nil {
+		return nil, err
+	}
+	st, err := c.readStmt(ctx, n.text)
+	if err != nil {
+		return nil, err
+	}
+	if st == nil {
+		return tx.QueryContext(ctx, n.text, args...)
+	}
+	return tx.StmtContext(ctx, st).QueryContext(ctx, args...)
 }
 
 func (c *stmtCache) get(text string) *sql.Stmt {
@@ -137,7 +239,7 @@ func Warm(ctx context.Context, app core.App) error {
 	if cache == nil {
 		return nil
 	}
-	texts := []string{historyQuery, lineTotalsQuery}
+	texts := append([]string{historyQuery, lineTotalsQuery}, namedQueries()...)
 	seen := map[string]bool{}
 	add := func(c *core.Collection, write bool) {
 		if seen[c.Name] && !write {
@@ -190,6 +292,32 @@ func Warm(ctx context.Context, app core.App) error {
 		}
 	}
 	return cache.prepare(ctx, texts)
+}
+
+// The texts of the push's other statements, which it runs with dbx's
+// placeholders through store.row and store.execNamed.
+var (
+	setWriterQuery   = "INSERT OR REPLACE INTO " + writerTable + " (id, device, user) VALUES (1, {:d}, {:u})"
+	clearWriterQuery = "DELETE FROM " + writerTable
+	roleQuery        = "SELECT role FROM users WHERE id = {:u}"
+	teamQuery        = "SELECT " + policy.TeamSQL("{:u}")
+	touchQuery       = "INSERT INTO " + ChangesTable + " (tbl, record_id, op, customer, owner, cols, device, at) VALUES ({:t}, {:id}, 'u', {:c}, " +
+		ownerOf("{:c}") + ", '', {:d}, {:at})"
+	leftQuery = `SELECT seq, at, stamp FROM ` + ChangesTable + ` INDEXED BY _rounds_changes_owner_from
+		WHERE owner_from = {:rep} AND owner_from != '' AND tbl = 'customers' AND record_id = {:c} AND op = 'o' ORDER BY seq DESC LIMIT 1`
+	firstChangeQuery = `SELECT seq, device FROM ` + ChangesTable + ` INDEXED BY _rounds_changes_record
+		WHERE tbl = {:t} AND record_id = {:id} ORDER BY seq LIMIT 1`
+	baseTimeQuery = "SELECT at, stamp FROM " + ChangesTable + " WHERE seq <= {:s} ORDER BY seq DESC LIMIT 1"
+)
+
+// namedQueries are the push's statements with placeholders, for Warm.
+func namedQueries() []string {
+	var texts []string
+	for _, text := range []string{setWriterQuery, clearWriterQuery, roleQuery, teamQuery, touchQuery, leftQuery,
+		firstChangeQuery, baseTimeQuery, unpulledQuery, removalsQuery, crm.LastVisitQuery} {
+		texts = append(texts, compile(text).text)
+	}
+	return texts
 }
 
 // unlinkColumns are the columns the push writes when it empties the link

@@ -99,6 +99,46 @@ func (s *store) exec(key string, query func() string, args ...any) error {
 	return err
 }
 
+// named returns the statement of text (dbx's {:name} placeholders) and
+// params in its order: the cached statement when the cache has it; nil
+// when statements are not cached (SetReadCacheForTest).
+func (s *store) named(text string, params dbx.Params) (*sql.Stmt, string, []any, error) {
+	n := compile(text)
+	args, err := n.args(params)
+	if err != nil || !cacheReads {
+		return nil, n.text, args, err
+	}
+	st, err := s.stmt(n.text, func() string { return n.text })
+	return st, n.text, args, err
+}
+
+// row runs text with params and scans its first row into dest
+// (sql.ErrNoRows when there is none).
+func (s *store) row(text string, params dbx.Params, dest ...any) error {
+	st, text, args, err := s.named(text, params)
+	switch {
+	case err != nil:
+		return err
+	case st == nil:
+		return s.db.QueryRowContext(s.ctx, text, args...).Scan(dest...)
+	}
+	return st.QueryRowContext(s.ctx, args...).Scan(dest...)
+}
+
+// execNamed runs the statement text with params.
+func (s *store) execNamed(text string, params dbx.Params) error {
+	st, text, args, err := s.named(text, params)
+	switch {
+	case err != nil:
+		return err
+	case st == nil:
+		_, err = s.db.ExecContext(s.ctx, text, args...)
+	default:
+		_, err = st.ExecContext(s.ctx, args...)
+	}
+	return err
+}
+
 // preload loads the records of table with the given ids in batches.
 func (s *store) preload(table string, ids []string) error {
 	if s.records[table] == nil {
