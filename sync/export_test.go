@@ -79,3 +79,14 @@ func SetReadCacheForTest(on bool) (restore func()) {
 	cacheReads = on
 	return func() { cacheReads = was }
 }
+
+// ReadStatementsForTest reports how many statements app's cache of the
+// pull's statements holds, and whether it holds the one of text (dbx's
+// placeholders).
+func ReadStatementsForTest(app core.App, text string) (size int, has bool) {
+	c := readStatements(app)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, has = c.stmts[compile(text).text]
+	return len(c.stmts), has
+}

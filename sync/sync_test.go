@@ -877,6 +877,53 @@ func TestPushStatementsArePreparedOnce(t *testing.T) {
 	waitForStatement(t, s.app, insert)
 }
 
+// TestPullStatementsArePreparedOnce: a pull's queries are prepared once on
+// the read pool and reused by the pulls after it, and a pull after a
+// schema change still reads what changed.
+func TestPullStatementsArePreparedOnce(t *testing.T) {
+	t.Parallel()
+	s := newSync(t)
+	at := s.pull(testapp.RepA, "null").Timestamp
+	edit := func(n int) {
+		changes := M{"visits": M{"created": []M{}, "updated": []M{{"id": testapp.VisitA, "outcome": fmt.Sprintf("outcome %d", n), "_changed": "outcome"}}, "deleted": []string{}}}
+		if res := s.push(testapp.RepA, at, changes); len(res.Rejected) > 0 {
+			t.Fatalf("push: %+v", res.Rejected)
+		}
+	}
+	edit(1)
+	first := s.pull(testapp.RepA, at)
+	size, has := rsync.ReadStatementsForTest(s.app, rsync.FeedQueryForTest())
+	if !has || size < 3 {
+		t.Fatalf("after an incremental pull the read cache holds %d statements (the feed's: %v), want 3 or more with it", size, has)
+	}
+	at = first.Timestamp
+	edit(2)
+	s.pull(testapp.RepA, at)
+	if again, _ := rsync.ReadStatementsForTest(s.app, ""); again != size {
+		t.Errorf("a second pull of the same shape cached %d statements more, want none", again-size)
+	}
+
+	visits, err := s.app.FindCollectionByNameOrId(crm.Visits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	visits.Fields.Add(&core.TextField{Name: "weather"})
+	if err := s.app.Save(visits); err != nil {
+		t.Fatal(err)
+	}
+	edit(3)
+	got := s.pull(testapp.RepA, at)
+	var outcome string
+	for _, v := range got.Changes["visits"].Updated {
+		if v["id"] == testapp.VisitA {
+			outcome, _ = v["outcome"].(string)
+		}
+	}
+	if outcome != "outcome 3" {
+		t.Errorf("the pull after the schema change carried the visit's outcome %q, want outcome 3", outcome)
+	}
+}
+
 func waitForStatement(t *testing.T, app core.App, text string) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
