@@ -89,6 +89,7 @@ func (d Deps) withDefaults() Deps {
 func Register(app core.App, deps Deps) {
 	deps = deps.withDefaults()
 	redactLinkTokens(app)
+	registerTokenCache(app)
 	registerInvariants(app, deps)
 	registerAccess(app)
 	registerReadPool(app)

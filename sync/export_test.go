@@ -75,9 +75,8 @@ var UnpulledQueriesForTest = []string{unpulledQuery, removalsQuery}
 // is prepared where it runs, as before issue 26's second round. It returns
 // a function that puts the setting back.
 func SetReadCacheForTest(on bool) (restore func()) {
-	was := cacheReads
-	cacheReads = on
-	return func() { cacheReads = was }
+	was := uncachedReads.Swap(!on)
+	return func() { uncachedReads.Store(was) }
 }
 
 // ReadStatementsForTest reports how many statements app's cache of the

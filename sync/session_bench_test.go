@@ -11,6 +11,7 @@ import (
 	"github.com/pocketbase/dbx"
 
 	"rounds/crm"
+	"rounds/hooks"
 	rsync "rounds/sync"
 )
 
@@ -120,7 +121,12 @@ var sessionVariants = []struct {
 	set  func() (restore func())
 }{
 	{"now", func() func() { return func() {} }},
+	{"tokens-checked-in-the-database", func() func() { return hooks.SetTokenCacheForBenchmark(false) }},
 	{"statements-prepared-per-query", func() func() { return rsync.SetReadCacheForTest(false) }},
+	{"both-as-before", func() func() {
+		a, b := hooks.SetTokenCacheForBenchmark(false), rsync.SetReadCacheForTest(false)
+		return func() { a(); b() }
+	}},
 }
 
 // processCPU is the CPU time this process has used (user and system).

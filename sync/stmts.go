@@ -83,16 +83,17 @@ func cacheOf(app core.App, builder dbx.Builder, key string) *stmtCache {
 	return cache
 }
 
-// cacheReads is whether pulls take their statements from the read cache
-// (SetReadCacheForTest turns it off, for a benchmark's comparison).
-var cacheReads = true
+// uncachedReads turns off the cache of the pull's statements and of the
+// push's statements with placeholders (SetReadCacheForTest, for a
+// benchmark's comparison).
+var uncachedReads atomic.Bool
 
 // readStmt returns the cached statement of text, preparing and caching it
 // on the database first when the cache lacks it; nil when there is no cache
 // or it is full (the caller prepares its own). Only for the read pool: a
 // push holds the one write connection, which preparing would wait for.
 func (c *stmtCache) readStmt(ctx context.Context, text string) (*sql.Stmt, error) {
-	if c == nil || !cacheReads {
+	if c == nil || uncachedReads.Load() {
 		return nil, nil
 	}
 	if st := c.get(text); st != nil {

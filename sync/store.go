@@ -105,7 +105,7 @@ func (s *store) exec(key string, query func() string, args ...any) error {
 func (s *store) named(text string, params dbx.Params) (*sql.Stmt, string, []any, error) {
 	n := compile(text)
 	args, err := n.args(params)
-	if err != nil || !cacheReads {
+	if err != nil || uncachedReads.Load() {
 		return nil, n.text, args, err
 	}
 	st, err := s.stmt(n.text, func() string { return n.text })

@@ -1,0 +1,179 @@
+package hooks
+
+import (
+	"strings"
+	gosync "sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pocketbase/pocketbase/apis"
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/hook"
+	"github.com/pocketbase/pocketbase/tools/security"
+
+	"rounds/crm"
+)
+
+// The users' auth tokens, remembered for a short while.
+//
+// PocketBase checks a request's token by reading its user from the
+// database (the token is signed with a key the user's record holds): a
+// read transaction on a connection that, on a syncing server, nearly always
+// has to drop its page cache first because a push has committed since. A
+// sync is three requests in a few milliseconds, and that read was 9 % of the
+// server's CPU at 80 syncs a second. The check is made by PocketBase as
+// before; what it found is kept for the same token, for at most
+// tokenCacheTTL and never past the token's expiry, and forgotten the
+// moment any user or the users collection changes (a new password or
+// token key, a new role, manager or team, a deletion). A lookup that began
+// before such a change is not kept (generation).
+//
+// Only tokens of the users collection are kept: superusers' are checked
+// every time, as PocketBase does.
+type tokenCache struct {
+	mu         gosync.Mutex
+	generation uint64
+	entries    map[string]tokenEntry
+	now        func() time.Time
+}
+
+type tokenEntry struct {
+	record *core.Record
+	until  time.Time
+}
+
+// tokenCacheTTL bounds how long a token's user is remembered.
+const tokenCacheTTL = 2 * time.Minute
+
+// maxCachedTokens bounds the cache; past it, it starts again empty.
+const maxCachedTokens = 50_000
+
+// tokensOff turns the cache off (SetTokenCacheForBenchmark).
+var tokensOff atomic.Bool
+
+// SetTokenCacheForBenchmark turns remembering tokens off (false) or on,
+// for a benchmark that compares the two in one run, and returns a function
+// that puts the setting back.
+func SetTokenCacheForBenchmark(on bool) (restore func()) {
+	was := tokensOff.Swap(!on)
+	return func() { tokensOff.Store(was) }
+}
+
+func newTokenCache(now func() time.Time) *tokenCache {
+	return &tokenCache{entries: map[string]tokenEntry{}, now: now}
+}
+
+// get returns a copy of the user token was found for, nil when it is not
+// remembered (or no longer valid).
+func (c *tokenCache) get(token string) *core.Record {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[token]
+	if !ok {
+		return nil
+	}
+	if !c.now().Before(e.until) {
+		delete(c.entries, token)
+		return nil
+	}
+	return e.record.Clone()
+}
+
+func (c *tokenCache) gen() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.generation
+}
+
+// put remembers record for token until the token expires (exp, unix
+// seconds) or tokenCacheTTL, unless a user changed since gen.
+func (c *tokenCache) put(token string, record *core.Record, exp int64, gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gen != c.generation {
+		return
+	}
+	until := c.now().Add(tokenCacheTTL)
+	if expiry := time.Unix(exp, 0); expiry.Before(until) {
+		until = expiry
+	}
+	if !c.now().Before(until) {
+		return
+	}
+	if len(c.entries) >= maxCachedTokens {
+		c.entries = map[string]tokenEntry{}
+	}
+	c.entries[token] = tokenEntry{record: record.Clone(), until: until}
+}
+
+// forget drops every remembered token: a user or the users collection
+// changed.
+func (c *tokenCache) forget() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.generation++
+	clear(c.entries)
+}
+
+// registerTokenCache puts the cache in front of PocketBase's token check.
+// Tokens expire by the wall clock, whatever clock Deps gives the rest.
+func registerTokenCache(app core.App) {
+	cache := newTokenCache(time.Now)
+	forget := func(e *core.RecordEvent) error {
+		cache.forget()
+		return e.Next()
+	}
+	app.OnRecordAfterUpdateSuccess(crm.Users).BindFunc(forget)
+	app.OnRecordAfterDeleteSuccess(crm.Users).BindFunc(forget)
+	app.OnCollectionAfterUpdateSuccess(crm.Users).BindFunc(func(e *core.CollectionEvent) error {
+		cache.forget()
+		return e.Next()
+	})
+	app.OnCollectionAfterDeleteSuccess(crm.Users).BindFunc(func(e *core.CollectionEvent) error {
+		cache.forget()
+		return e.Next()
+	})
+	app.OnServe().BindFunc(func(se *core.ServeEvent) error {
+		se.Router.Bind(&hook.Handler[*core.RequestEvent]{
+			Id:       "roundsTokenCache",
+			Priority: apis.DefaultLoadAuthTokenMiddlewarePriority - 1, // just before PocketBase's check
+			Func: func(e *core.RequestEvent) error {
+				if e.Auth != nil || tokensOff.Load() {
+					return e.Next()
+				}
+				token := requestToken(e)
+				if token == "" {
+					return e.Next()
+				}
+				if record := cache.get(token); record != nil {
+					e.Auth = record
+					return e.Next()
+				}
+				gen := cache.gen()
+				record, err := e.App.FindAuthRecordByToken(token, core.TokenTypeAuth)
+				if err != nil || record == nil {
+					return e.Next() // PocketBase's check logs it and leaves the request anonymous
+				}
+				e.Auth = record
+				if record.Collection().Name == crm.Users {
+					if claims, err := security.ParseUnverifiedJWT(token); err == nil {
+						if exp, ok := claims["exp"].(float64); ok {
+							cache.put(token, record, int64(exp), gen)
+						}
+					}
+				}
+				return e.Next()
+			},
+		})
+		return se.Next()
+	})
+}
+
+// requestToken is the request's auth token, as PocketBase reads it.
+func requestToken(e *core.RequestEvent) string {
+	token := e.Request.Header.Get("Authorization")
+	if len(token) > 7 && strings.EqualFold(token[:7], "Bearer ") {
+		return token[7:]
+	}
+	return token
+}

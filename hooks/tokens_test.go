@@ -1,0 +1,86 @@
+package hooks_test
+
+import (
+	"math/rand/v2"
+	"net/http"
+	"testing"
+
+	"github.com/pocketbase/pocketbase/core"
+
+	"rounds/crm"
+	"rounds/internal/testapp"
+)
+
+// TestRememberedTokensFollowTheirUser: a token the server has seen, and
+// remembers, stops working the moment its user's password or token key
+// changes, and carries the user's new role at once; a user changed after
+// their token was remembered is read afresh. The changes come in an order
+// drawn from a seed, each after the token's user was remembered.
+func TestRememberedTokensFollowTheirUser(t *testing.T) {
+	t.Parallel()
+	app := testapp.New(t)
+	client := testapp.NewClient(t, app)
+	pull := func(token string) int {
+		t.Helper()
+		return client.DoWithHeaders(testapp.Anon, http.MethodGet, "/api/sync/pull?last_pulled_at=null&schema_version=5", nil,
+			map[string]string{"Authorization": token}).Status
+	}
+	rep := func() *core.Record {
+		r, err := app.FindRecordById(crm.Users, testapp.UserRepA)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	fresh := func() string {
+		token, err := rep().NewAuthToken()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code := pull(token); code != 200 {
+			t.Fatalf("a rep's fresh token: %d", code)
+		}
+		if code := pull(token); code != 200 { // remembered now
+			t.Fatalf("a rep's remembered token: %d", code)
+		}
+		return token
+	}
+	changes := []struct {
+		name   string
+		change func(*core.Record)
+		want   int // the old token's pull after the change
+	}{
+		{"new password", func(r *core.Record) { r.SetPassword("a-new-password-123") }, http.StatusUnauthorized},
+		{"new token key", func(r *core.Record) { r.RefreshTokenKey() }, http.StatusUnauthorized},
+		{"role made manager", func(r *core.Record) { r.Set("role", "manager") }, http.StatusForbidden},
+		{"role back to rep", func(r *core.Record) { r.Set("role", "rep") }, http.StatusOK},
+	}
+	rng := rand.New(rand.NewPCG(26, 2))
+	for round := range 3 {
+		for _, i := range rng.Perm(len(changes)) {
+			c := changes[i]
+			if c.name == "role back to rep" {
+				r := rep()
+				r.Set("role", "manager")
+				if err := app.Save(r); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if r := rep(); r.GetString("role") != "rep" {
+				r.Set("role", "rep")
+				if err := app.Save(r); err != nil {
+					t.Fatal(err)
+				}
+			}
+			token := fresh()
+			r := rep()
+			c.change(r)
+			if err := app.Save(r); err != nil {
+				t.Fatal(err)
+			}
+			if got := pull(token); got != c.want {
+				t.Errorf("round %d, %s: the remembered token's pull answered %d, want %d", round, c.name, got, c.want)
+			}
+		}
+	}
+}
