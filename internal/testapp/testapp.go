@@ -9,13 +9,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -167,11 +170,35 @@ func build() (Fixtures, error) {
 	}
 
 	// the clone becomes the template: copy it before Cleanup removes it
-	f.Dir, err = tests.TempDirClone(app.DataDir())
+	clone, err := tests.TempDirClone(app.DataDir())
 	if err != nil {
 		return Fixtures{}, err
 	}
+	// it outlives every test of the process, which has no hook at its end:
+	// named by the process, it is removed by the first test process after
+	// it (each CI run left one per test package in the temporary directory)
+	sweepTemplates()
+	f.Dir = filepath.Join(os.TempDir(), fmt.Sprintf("%s%d-%d", templatePrefix, os.Getpid(), time.Now().UnixNano()))
+	if err := os.Rename(clone, f.Dir); err != nil {
+		return Fixtures{}, err
+	}
 	return f, nil
+}
+
+const templatePrefix = "rounds-fixtures-"
+
+// sweepTemplates removes the templates of test processes that have ended.
+func sweepTemplates() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), templatePrefix+"*"))
+	for _, dir := range dirs {
+		var pid, stamp int64
+		if _, err := fmt.Sscanf(strings.TrimPrefix(filepath.Base(dir), templatePrefix), "%d-%d", &pid, &stamp); err != nil || pid <= 0 {
+			continue
+		}
+		if err := syscall.Kill(int(pid), 0); errors.Is(err, syscall.ESRCH) {
+			_ = os.RemoveAll(dir)
+		}
+	}
 }
 
 func company(app core.App, tokens map[string]string) error {
