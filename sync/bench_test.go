@@ -304,7 +304,9 @@ func newBurst(tb testing.TB, app *tests.TestApp, reps, perRep, round int) *burst
 	b := &burst{}
 	for i := 1; i <= reps; i++ {
 		rep, token := repOf(tb, app, i)
-		changes, _ := mutations(tb, app, rep.Id, perRep*2, round*reps+i)
+		// enough mutations for perRep/2 creates and as many updates, from the
+		// fewest visits a rep must hold (mutations asks for half its n)
+		changes, _ := mutations(tb, app, rep.Id, perRep*5/4+1, round*reps+i)
 		visits := changes[crm.Visits]
 		visits.Deleted = nil
 		visits.Created = visits.Created[:min(len(visits.Created), perRep/2)]

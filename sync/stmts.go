@@ -55,8 +55,9 @@ func statements(app core.App) *stmtCache {
 const readStmtCacheKey = "rounds.sync.readStatements"
 
 // readStatements returns app's cache of the pull's statements, prepared on
-// the read pool: each connection of the pool prepares a text once, the
-// first time a pull on it asks for it, and keeps it while it stays open.
+// the read pool: the cache learns a text after the first pull that asked
+// for it, then each connection of the pool prepares it once, the first time
+// a pull on it asks for it, and keeps it while it stays open.
 // Preparing the pull's few queries was a quarter of an idle pull's cost
 // (BENCHMARKS.md).
 func readStatements(app core.App) *stmtCache {
@@ -88,21 +89,19 @@ func cacheOf(app core.App, builder dbx.Builder, key string) *stmtCache {
 // benchmark's comparison).
 var uncachedReads atomic.Bool
 
-// readStmt returns the cached statement of text, preparing and caching it
-// on the database first when the cache lacks it; nil when there is no cache
-// or it is full (the caller prepares its own). Only for the read pool: a
-// push holds the one write connection, which preparing would wait for.
-func (c *stmtCache) readStmt(ctx context.Context, text string) (*sql.Stmt, error) {
+// readStmt returns the cached statement of text; nil when the cache lacks
+// it (the caller prepares its own, and the cache learns it in the
+// background: preparing it here would hold a second connection of the pool
+// while the pull holds one, and a burst of first pulls would open many).
+func (c *stmtCache) readStmt(text string) *sql.Stmt {
 	if c == nil || uncachedReads.Load() {
-		return nil, nil
+		return nil
 	}
-	if st := c.get(text); st != nil {
-		return st, nil
+	st := c.get(text)
+	if st == nil {
+		c.learn([]string{text})
 	}
-	if err := c.prepare(ctx, []string{text}); err != nil {
-		return nil, err
-	}
-	return c.get(text), nil
+	return st
 }
 
 // named is a statement with dbx's {:name} placeholders made ? and the
@@ -158,10 +157,7 @@ func queryIn(ctx context.Context, tx *sql.Tx, c *stmtCache, text string, params 
 	if err != nil {
 		return nil, err
 	}
-	st, err := c.readStmt(ctx, n.text)
-	if err != nil {
-		return nil, err
-	}
+	st := c.readStmt(n.text)
 	if st == nil {
 		return tx.QueryContext(ctx, n.text, args...)
 	}

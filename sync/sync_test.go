@@ -892,14 +892,14 @@ func TestPullStatementsArePreparedOnce(t *testing.T) {
 	}
 	edit(1)
 	first := s.pull(testapp.RepA, at)
-	size, has := rsync.ReadStatementsForTest(s.app, rsync.FeedQueryForTest())
+	size, has := settled(s.app)
 	if !has || size < 3 {
 		t.Fatalf("after an incremental pull the read cache holds %d statements (the feed's: %v), want 3 or more with it", size, has)
 	}
 	at = first.Timestamp
 	edit(2)
 	s.pull(testapp.RepA, at)
-	if again, _ := rsync.ReadStatementsForTest(s.app, ""); again != size {
+	if again, _ := settled(s.app); again != size {
 		t.Errorf("a second pull of the same shape cached %d statements more, want none", again-size)
 	}
 
@@ -922,6 +922,23 @@ func TestPullStatementsArePreparedOnce(t *testing.T) {
 	if outcome != "outcome 3" {
 		t.Errorf("the pull after the schema change carried the visit's outcome %q, want outcome 3", outcome)
 	}
+}
+
+// settled waits until the read cache, which learns a pull's texts in the
+// background, has stopped growing, and returns its size and whether it
+// holds the feed's query.
+func settled(app core.App) (size int, feed bool) {
+	stable := 0
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && stable < 20; time.Sleep(10 * time.Millisecond) {
+		n, has := rsync.ReadStatementsForTest(app, rsync.FeedQueryForTest())
+		if n == size && has == feed {
+			stable++
+		} else {
+			stable = 0
+		}
+		size, feed = n, has
+	}
+	return size, feed
 }
 
 func waitForStatement(t *testing.T, app core.App, text string) {
