@@ -14,7 +14,8 @@ import (
 	"rounds/crm"
 )
 
-// The users' auth tokens, remembered for a short while.
+// The users' auth tokens, remembered for a short while (the middleware
+// takes the place of PocketBase's loadAuthToken and does what it does).
 //
 // PocketBase checks a request's token by reading its user from the
 // database (the token is signed with a key the user's record holds): a
@@ -123,39 +124,49 @@ func registerTokenCache(app core.App) {
 		cache.forget()
 		return e.Next()
 	}
+	forgetCollection := func(e *core.CollectionEvent) error {
+		cache.forget()
+		return e.Next()
+	}
 	app.OnRecordAfterUpdateSuccess(crm.Users).BindFunc(forget)
 	app.OnRecordAfterDeleteSuccess(crm.Users).BindFunc(forget)
-	app.OnCollectionAfterUpdateSuccess(crm.Users).BindFunc(func(e *core.CollectionEvent) error {
-		cache.forget()
-		return e.Next()
-	})
-	app.OnCollectionAfterDeleteSuccess(crm.Users).BindFunc(func(e *core.CollectionEvent) error {
-		cache.forget()
-		return e.Next()
-	})
+	app.OnCollectionAfterUpdateSuccess(crm.Users).BindFunc(forgetCollection)
+	app.OnCollectionAfterDeleteSuccess(crm.Users).BindFunc(forgetCollection)
 	app.OnServe().BindFunc(func(se *core.ServeEvent) error {
+		// in place of PocketBase's loadAuthToken (at its priority), so that a
+		// token the cache lacks, or a bad one, is checked once. Its own id:
+		// Unbind excludes PocketBase's id from every route already added,
+		// and a later Bind of that id would not undo it there.
+		se.Router.Unbind(apis.DefaultLoadAuthTokenMiddlewareId)
 		se.Router.Bind(&hook.Handler[*core.RequestEvent]{
-			Id:       "roundsTokenCache",
-			Priority: apis.DefaultLoadAuthTokenMiddlewarePriority - 1, // just before PocketBase's check
+			Id:       "roundsLoadAuthToken",
+			Priority: apis.DefaultLoadAuthTokenMiddlewarePriority,
 			Func: func(e *core.RequestEvent) error {
-				if e.Auth != nil || tokensOff.Load() {
+				if e.Auth != nil {
 					return e.Next()
 				}
 				token := requestToken(e)
 				if token == "" {
 					return e.Next()
 				}
-				if record := cache.get(token); record != nil {
-					e.Auth = record
-					return e.Next()
+				remember := !tokensOff.Load()
+				if remember {
+					if record := cache.get(token); record != nil {
+						e.Auth = record
+						return e.Next()
+					}
 				}
 				gen := cache.gen()
 				record, err := e.App.FindAuthRecordByToken(token, core.TokenTypeAuth)
-				if err != nil || record == nil {
-					return e.Next() // PocketBase's check logs it and leaves the request anonymous
+				if err != nil {
+					e.App.Logger().Debug("loadAuthToken failure", "error", err) // as PocketBase's check
+					return e.Next()
+				}
+				if record == nil {
+					return e.Next()
 				}
 				e.Auth = record
-				if record.Collection().Name == crm.Users {
+				if remember && record.Collection().Name == crm.Users {
 					if claims, err := security.ParseUnverifiedJWT(token); err == nil {
 						if exp, ok := claims["exp"].(float64); ok {
 							cache.put(token, record, int64(exp), gen)

@@ -40,6 +40,16 @@ func sizes(reps, customers int) seed.Options {
 	return o
 }
 
+// countRecords is how many records app's company holds.
+func countRecords(app core.App) int {
+	var total int
+	for _, t := range crm.Collections {
+		n, _ := app.CountRecords(t)
+		total += int(n)
+	}
+	return total
+}
+
 // repOf returns the first rep and an auth token for it.
 func repOf(tb testing.TB, app core.App, n int) (*core.Record, string) {
 	tb.Helper()
@@ -246,11 +256,7 @@ func BenchmarkFirstPullLargeRep(b *testing.B) {
 // of about a million records.
 func BenchmarkIncrementalPull100(b *testing.B) {
 	app := seeded(b, sizes(100, 28000))
-	var total int
-	for _, t := range crm.Collections {
-		n, _ := app.CountRecords(t)
-		total += int(n)
-	}
+	total := countRecords(app)
 	rep, _ := repOf(b, app, 1)
 	var top int64
 	if err := app.DB().NewQuery("SELECT MAX(seq) FROM " + rsync.ChangesTable).Row(&top); err != nil {

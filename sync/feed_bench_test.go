@@ -8,7 +8,6 @@ import (
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 
-	"rounds/crm"
 	rsync "rounds/sync"
 )
 
@@ -44,11 +43,7 @@ func BenchmarkIncrementalPullFeed(b *testing.B) {
 func pullFeed(b *testing.B, name string, repCount, customers int, holds []int) {
 	{
 		app := seeded(b, sizes(repCount, customers))
-		var records int
-		for _, t := range crm.Collections {
-			n, _ := app.CountRecords(t)
-			records += int(n)
-		}
+		records := countRecords(app)
 		b.Logf("%s: %d records", name, records)
 		// reps 1..4 hold 5, 50, 300 and 1,000 customers, taken from the others
 		reps := make([]*core.Record, len(holds))

@@ -147,8 +147,9 @@ func (s *snapshot) column(text string, params dbx.Params) ([]string, error) {
 	var ids []string
 	err := s.each(text, params, func(rows *sql.Rows) error {
 		var id string
+		err := rows.Scan(&id)
 		ids = append(ids, id)
-		return rows.Scan(&ids[len(ids)-1])
+		return err
 	})
 	return ids, err
 }
@@ -515,10 +516,8 @@ var (
 
 // feedRow is a record of a feed with its last change in the window.
 type feedRow struct {
-	Tbl      string `db:"tbl"`
-	RecordID string `db:"record_id"`
-	Customer string `db:"customer"`
-	Last     int64  `db:"last"`
+	Tbl, RecordID, Customer string
+	Last                    int64
 }
 
 // feedCustomers lists the customers a feed's rows are under.

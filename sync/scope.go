@@ -148,10 +148,8 @@ func orNoRole(r policy.Role) string {
 }
 
 type ownerEvent struct {
-	Customer  string `db:"record_id"`
-	OwnerFrom string `db:"owner_from"`
-	OwnerTo   string `db:"owner_to"`
-	Seq       int64  `db:"seq"`
+	Customer, OwnerFrom, OwnerTo string
+	Seq                          int64
 }
 
 // knownUnder adds to deleted every record the rep may have known under

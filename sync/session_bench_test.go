@@ -60,11 +60,7 @@ func BenchmarkSyncSession(b *testing.B) {
 	if len(reps) < 10 {
 		b.Fatalf("only %d reps with customers and visits", len(reps))
 	}
-	var records int
-	for _, t := range crm.Collections {
-		n, _ := app.CountRecords(t)
-		records += int(n)
-	}
+	records := countRecords(app)
 	seq := 0
 	sync := func(b testing.TB, r *sessionRep) {
 		pull := func() {

@@ -849,14 +849,7 @@ func TestPushStatementsArePreparedOnce(t *testing.T) {
 
 	// a new column: the cached INSERT does not name it, so the push
 	// prepares the new one itself and the cache learns it by its text
-	visits, err := s.app.FindCollectionByNameOrId(crm.Visits)
-	if err != nil {
-		t.Fatal(err)
-	}
-	visits.Fields.Add(&core.TextField{Name: "weather"})
-	if err := s.app.Save(visits); err != nil {
-		t.Fatal(err)
-	}
+	addColumn(t, s.app, crm.Visits, "weather")
 	at = s.pull(testapp.RepA, at).Timestamp
 	if res := s.push(testapp.RepA, at, outcome(3)); len(res.Rejected) > 0 {
 		t.Fatalf("push after the schema change: %+v", res.Rejected)
@@ -903,14 +896,7 @@ func TestPullStatementsArePreparedOnce(t *testing.T) {
 		t.Errorf("a second pull of the same shape cached %d statements more, want none", again-size)
 	}
 
-	visits, err := s.app.FindCollectionByNameOrId(crm.Visits)
-	if err != nil {
-		t.Fatal(err)
-	}
-	visits.Fields.Add(&core.TextField{Name: "weather"})
-	if err := s.app.Save(visits); err != nil {
-		t.Fatal(err)
-	}
+	addColumn(t, s.app, crm.Visits, "weather")
 	edit(3)
 	got := s.pull(testapp.RepA, at)
 	var outcome string
@@ -921,6 +907,20 @@ func TestPullStatementsArePreparedOnce(t *testing.T) {
 	}
 	if outcome != "outcome 3" {
 		t.Errorf("the pull after the schema change carried the visit's outcome %q, want outcome 3", outcome)
+	}
+}
+
+// addColumn adds a text field to a collection: its table changes under the
+// cached statements.
+func addColumn(t *testing.T, app core.App, collection, name string) {
+	t.Helper()
+	c, err := app.FindCollectionByNameOrId(collection)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Fields.Add(&core.TextField{Name: name})
+	if err := app.Save(c); err != nil {
+		t.Fatal(err)
 	}
 }
 
