@@ -42,7 +42,7 @@ func (p *pusher) deletedOnServer(table, id string) (bool, error) {
 
 // history reads, in one query per table on first use, what the change log
 // knows of the records of table the push names: the changes others made
-// since the base, and whether each was ever deleted.
+// since the base, and whether each it no longer holds was ever deleted.
 func (p *pusher) history(table string) error {
 	if p.edits == nil {
 		p.edits, p.deleted = map[string]map[string][]edit{}, map[string]map[string]bool{}
@@ -51,12 +51,24 @@ func (p *pusher) history(table string) error {
 		return nil
 	}
 	ids := p.req.Changes[table].ids()
+	// only a record the table does not hold may have been deleted (the
+	// push asks deletedOnServer only before it creates one)
+	var gone []string
+	for _, id := range ids {
+		r, err := p.st.find(table, id)
+		if err != nil {
+			return err
+		}
+		if r == nil {
+			gone = append(gone, id)
+		}
+	}
 	edits, deleted := map[string][]edit{}, map[string]bool{}
 	st, err := p.st.stmt("history", func() string { return historyQuery })
 	if err != nil {
 		return err
 	}
-	rows, err := st.QueryContext(p.st.ctx, p.base, p.writer, table, jsonIDs(ids), p.base, p.writer)
+	rows, err := st.QueryContext(p.st.ctx, table, jsonIDs(ids), p.base, p.writer, table, jsonIDs(gone))
 	if err != nil {
 		return fmt.Errorf("push: history of %s: %w", table, err)
 	}

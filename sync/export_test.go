@@ -89,3 +89,7 @@ func ReadStatementsForTest(app core.App, text string) (size int, has bool) {
 	_, has = c.stmts[compile(text).text]
 	return len(c.stmts), has
 }
+
+// HistoryQueryForTest is the query a push reads the change log's word on
+// the records it names with.
+const HistoryQueryForTest = historyQuery

@@ -7,6 +7,7 @@ import (
 
 	"github.com/pocketbase/dbx"
 
+	"rounds/crm"
 	"rounds/internal/testapp"
 	rsync "rounds/sync"
 )
@@ -91,6 +92,53 @@ func TestPullReadsTheRepsFeed(t *testing.T) {
 		for _, d := range steps[1:] {
 			if strings.HasPrefix(d, "SCAN") || strings.Contains(d, "(owner=") {
 				t.Errorf("%s reads more than its ids: %q\n  %s", what, d, strings.Join(steps, "\n  "))
+			}
+		}
+	}
+}
+
+// TestPushReadsWhatItNeedsOfTheLog: what a push reads besides the records
+// it names costs what it is after, not what came before. Its question to
+// the change log searches the record index from the device's base for the
+// edits of others (the shape before, (op = 'd' OR seq > base), read every
+// named record's whole history, fails it); a customer's last visit is one
+// search of a covering index (the index on customer alone read each of the
+// customer's visits).
+func TestPushReadsWhatItNeedsOfTheLog(t *testing.T) {
+	t.Parallel()
+	s := newSync(t)
+	for _, c := range []struct {
+		what, query string
+		args        []any
+		want        []string
+	}{
+		{"the history of the records a push names", rsync.HistoryQueryForTest, []any{"visits", `["a"]`, 1, "w", "visits", `["b"]`}, []string{
+			"USING INDEX _rounds_changes_record (tbl=? AND record_id=? AND seq>?)",
+			"USING INDEX _rounds_changes_record (tbl=? AND record_id=?)"}},
+		{"a customer's last visit", strings.Replace(crm.LastVisitQuery, "{:c}", "?", 1), []any{"x"}, []string{
+			"SEARCH visits USING COVERING INDEX idx_visits_customer (customer=?"}},
+	} {
+		rows, err := s.app.ConcurrentDB().(*dbx.DB).DB().Query("EXPLAIN QUERY PLAN "+c.query, c.args...)
+		if err != nil {
+			t.Fatalf("%s: %v", c.what, err)
+		}
+		var steps []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			steps = append(steps, detail)
+			if strings.HasPrefix(detail, "SCAN") && !strings.Contains(detail, "VIRTUAL TABLE") {
+				t.Errorf("%s scans: %q", c.what, detail)
+			}
+		}
+		rows.Close()
+		all := strings.Join(steps, "\n  ")
+		for _, w := range c.want {
+			if !strings.Contains(all, w) {
+				t.Errorf("%s: the plan lacks %q:\n  %s", c.what, w, all)
 			}
 		}
 	}

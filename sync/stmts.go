@@ -358,7 +358,13 @@ func refsQuery(table, field string) string {
 const lineTotalsQuery = `SELECT line_total FROM order_lines WHERE "order" = ?`
 
 // historyQuery reads what the change log knows of the records a push
-// names (see pusher.history): arguments base, writer, table, ids as JSON,
-// base, writer.
-const historyQuery = "SELECT record_id, op, cols, at, stamp, seq > ? AND device != ? FROM " + ChangesTable +
-	" INDEXED BY _rounds_changes_record WHERE tbl = ? AND record_id IN (SELECT value FROM json_each(?)) AND (op = 'd' OR (seq > ? AND device != ?))"
+// names (see pusher.history), in two parts that each read only what they
+// report: the changes since the base by another writer, a range of the
+// record index (arguments: table, all ids as JSON, base, writer); and the
+// deletions of the records the table no longer holds (table, their ids).
+// One query asking both at once, (op = 'd' OR seq > base), read every
+// record's whole history, which grows with each edit.
+const historyQuery = "SELECT record_id, op, cols, at, stamp, 1 FROM " + ChangesTable +
+	" INDEXED BY _rounds_changes_record WHERE tbl = ? AND record_id IN (SELECT value FROM json_each(?)) AND seq > ? AND device != ?" +
+	" UNION ALL SELECT record_id, op, '', 0, '', 0 FROM " + ChangesTable +
+	" INDEXED BY _rounds_changes_record WHERE tbl = ? AND record_id IN (SELECT value FROM json_each(?)) AND op = 'd'"
