@@ -160,10 +160,11 @@ func Run(ctx context.Context, app core.App, opts Options, w io.Writer) (Stats, e
 		lastShow: start,
 	}
 	// A large page cache keeps index pages of big seeds in memory (the
-	// default of PocketBase's connection is about 8 MB).
+	// default of PocketBase's connection is about 32 MB).
 	if _, err := app.NonconcurrentDB().NewQuery("PRAGMA cache_size = -262144").Execute(); err != nil {
 		return Stats{}, fmt.Errorf("seed: enlarge page cache: %w", err)
 	}
+	defer freshWriter(app)
 	// Bulk loading bypasses the change-capture triggers (three times
 	// faster); the change log is then written in one pass per table.
 	if err := rsync.SuspendCapture(app.NonconcurrentDB()); err != nil {
@@ -220,6 +221,22 @@ func Run(ctx context.Context, app core.App, opts Options, w io.Writer) (Stats, e
 	g.stats.Duration = time.Since(g.start)
 	fmt.Fprintf(w, "seeded %d rows in %s (%.0f rows/s)\n", g.stats.Total, g.stats.Duration.Round(time.Millisecond), g.stats.RowsPerSecond())
 	return g.stats, nil
+}
+
+// freshWriter closes the write connection the seed enlarged, so that the
+// next write opens one as the server does. A process that seeds and then
+// serves (the tests and benchmarks) kept a 256 MB page cache, whose hash
+// table SQLite never shrinks and walks whole at each commit that split a
+// page (balance_nonroot renumbers pages through the lock-byte page, far
+// past the end of the file, and the commit then truncates the cache).
+func freshWriter(app core.App) {
+	db, ok := app.NonconcurrentDB().(*dbx.DB)
+	if !ok {
+		return
+	}
+	pool := db.DB()
+	pool.SetMaxIdleConns(0) // closes the idle connection
+	pool.SetMaxIdleConns(1) // PocketBase's setting for its write pool
 }
 
 type generator struct {

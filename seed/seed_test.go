@@ -228,6 +228,29 @@ func TestSeededUsersCanSignIn(t *testing.T) {
 	}
 }
 
+// TestSeedHandsBackTheWriterAsItFoundIt: the seed enlarges the write
+// connection's page cache for its bulk load; a process that serves after
+// seeding (the tests, the benchmarks) then writes through a connection as
+// the server opens it, not one with the seed's 256 MB cache, whose hash
+// table SQLite walks whole at many commits.
+func TestSeedHandsBackTheWriterAsItFoundIt(t *testing.T) {
+	t.Parallel()
+	app := testapp.Empty(t)
+	var before, after int
+	if err := app.NonconcurrentDB().NewQuery("PRAGMA cache_size").Row(&before); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := seed.Run(context.Background(), app, small(2), io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if err := app.NonconcurrentDB().NewQuery("PRAGMA cache_size").Row(&after); err != nil {
+		t.Fatal(err)
+	}
+	if after != before {
+		t.Fatalf("after the seed the writer's cache_size is %d, before it %d", after, before)
+	}
+}
+
 func TestSeedRejectsBadSizes(t *testing.T) {
 	t.Parallel()
 	app := testapp.Empty(t)
