@@ -1,6 +1,9 @@
 package hooks
 
 import (
+	"database/sql"
+	"errors"
+	"net/http"
 	"strings"
 	gosync "sync"
 	"sync/atomic"
@@ -159,6 +162,18 @@ func registerTokenCache(app core.App) {
 				gen := cache.gen()
 				record, err := e.App.FindAuthRecordByToken(token, core.TokenTypeAuth)
 				if err != nil {
+					// a failed read of the user is not a bad token (and a 401
+					// signs a phone out): read the user again to tell them apart
+					found, failed := readUser(e.App, token)
+					if failed != nil {
+						e.App.Logger().Warn("auth token check could not read the user", "error", failed)
+						return e.Error(http.StatusServiceUnavailable, "The server could not check your sign-in just now; try again in a moment.", nil)
+					}
+					if found { // the first read may have failed a moment ago
+						record, err = e.App.FindAuthRecordByToken(token, core.TokenTypeAuth)
+					}
+				}
+				if err != nil {
 					e.App.Logger().Debug("loadAuthToken failure", "error", err) // as PocketBase's check
 					return e.Next()
 				}
@@ -178,6 +193,29 @@ func registerTokenCache(app core.App) {
 		})
 		return se.Next()
 	})
+}
+
+// readUser reads the user a token names: found when it is there, err
+// when the database failed (not for a token without those claims, or one
+// naming no user: PocketBase answers those as if no token had been sent,
+// which a client takes as signed out).
+func readUser(app core.App, token string) (found bool, err error) {
+	claims, err := security.ParseUnverifiedJWT(token)
+	if err != nil {
+		return false, nil
+	}
+	id, _ := claims[core.TokenClaimId].(string)
+	collection, _ := claims[core.TokenClaimCollectionId].(string)
+	if id == "" || collection == "" {
+		return false, nil
+	}
+	switch _, err := app.FindRecordById(collection, id); {
+	case errors.Is(err, sql.ErrNoRows):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return true, nil
 }
 
 // requestToken is the request's auth token, as PocketBase reads it.

@@ -3,6 +3,7 @@ package hooks_test
 import (
 	"math/rand/v2"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/pocketbase/pocketbase/core"
@@ -82,5 +83,52 @@ func TestRememberedTokensFollowTheirUser(t *testing.T) {
 				t.Errorf("round %d, %s: the remembered token's pull answered %d, want %d", round, c.name, got, c.want)
 			}
 		}
+	}
+}
+
+// TestATokenCheckThatCannotReadItsUserIsNotASignOut: when the server cannot
+// read the user a token names (here its table is away), it answers 503, to
+// be tried again, not 401, which tells a phone its rep is signed out; a bad
+// token is still a 401, and the same good token works once the user can be
+// read again.
+func TestATokenCheckThatCannotReadItsUserIsNotASignOut(t *testing.T) {
+	t.Parallel()
+	app := testapp.New(t)
+	client := testapp.NewClient(t, app)
+	pull := func(token string) testapp.Response {
+		t.Helper()
+		return client.DoWithHeaders(testapp.Anon, http.MethodGet, "/api/sync/pull?last_pulled_at=null&schema_version=5", nil,
+			map[string]string{"Authorization": token})
+	}
+	rep, err := app.FindRecordById(crm.Users, testapp.UserRepA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, err := rep.NewAuthToken() // never used: not remembered
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := token[:len(token)-2] + map[bool]string{true: "AA", false: "BB"}[token[len(token)-2:] != "AA"]
+	if res := pull(forged); res.Status != http.StatusUnauthorized {
+		t.Fatalf("a forged token: %d %s, want 401", res.Status, res.Body)
+	}
+	move := func(from, to string) {
+		t.Helper()
+		if _, err := app.NonconcurrentDB().NewQuery("ALTER TABLE " + from + " RENAME TO " + to).Execute(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	move("users", "users_away")
+	for _, tok := range []string{token, forged} {
+		if res := pull(tok); res.Status != http.StatusServiceUnavailable || !strings.Contains(res.Body, "try again") {
+			t.Errorf("users unreadable: %d %s, want 503 asking to try again", res.Status, res.Body)
+		}
+	}
+	move("users_away", "users")
+	if res := pull(token); res.Status != http.StatusOK {
+		t.Fatalf("users readable again: %d %s", res.Status, res.Body)
+	}
+	if res := pull(forged); res.Status != http.StatusUnauthorized {
+		t.Fatalf("a forged token, users readable again: %d, want 401", res.Status)
 	}
 }
