@@ -18,6 +18,7 @@ import (
 	"rounds/crm"
 	"rounds/internal/testapp"
 	rsync "rounds/sync"
+	"rounds/sync/conflict"
 )
 
 type M = map[string]any
@@ -1053,5 +1054,62 @@ func TestRefusedAgainIsCountedNotRepeated(t *testing.T) {
 	}
 	if n, _ := s.app.CountRecords("sync_conflicts", dbx.HashExp{"record_id": "RefusedLine0001"}); n != 2 {
 		t.Fatalf("%d rows after a second device", n)
+	}
+}
+
+// TestAnEditBringsBackWhatTheServerDeleted: a device that edits a record
+// the server deleted brings it back, with its edit, and the push reports
+// and logs it (an edit beats a delete): whether the delete came after the
+// device's last pull, or before it (a client that kept its edited record
+// when the pull said it was deleted); a record the device creates under a
+// new id is no such case.
+func TestAnEditBringsBackWhatTheServerDeleted(t *testing.T) {
+	t.Parallel()
+	s := newSync(t)
+	const after, before, created = "visitgone000001", "visitgone000002", "visitnew0000001"
+	for _, id := range []string{after, before} {
+		if res := s.client.Do(testapp.Admin, "POST", "/api/collections/visits/records", M{
+			"id": id, "customer": testapp.CustomerA, "rep": testapp.UserRepA, "purpose": "before the delete"}); res.Status != 200 {
+			t.Fatal(res.Body)
+		}
+	}
+	s.pull(testapp.RepA, "null")
+	del := func(id string) {
+		t.Helper()
+		if res := s.client.Do(testapp.Admin, "DELETE", "/api/collections/visits/records/"+id, nil); res.Status != 204 {
+			t.Fatal(res.Body)
+		}
+	}
+	del(before)
+	ts := s.pull(testapp.RepA, "null").Timestamp // the device's last pull: after one delete, before the other
+	del(after)
+	res := s.push(testapp.RepA, ts, M{"visits": M{"created": []M{
+		{"id": created, "customer": testapp.CustomerA, "purpose": "new", "_status": "created", "_changed": ""},
+	}, "deleted": []string{}, "updated": []M{
+		{"id": after, "customer": testapp.CustomerA, "purpose": "edited offline", "_status": "updated", "_changed": "purpose"},
+		{"id": before, "customer": testapp.CustomerA, "purpose": "edited offline", "_status": "updated", "_changed": "purpose"},
+	}}})
+	restored := map[string]bool{}
+	for _, c := range res.Conflicts {
+		if c.Resolution == conflict.Restored {
+			restored[c.ID] = true
+		}
+	}
+	if restored[created] || len(restored) != 2 {
+		t.Errorf("restored in the push's answer: %v, want %s and %s", restored, after, before)
+	}
+	for _, id := range []string{after, before} {
+		v, err := s.app.FindRecordById(crm.Visits, id)
+		if err != nil || v.GetString("purpose") != "edited offline" {
+			t.Errorf("%s, deleted and edited offline, is not back with its edit: %v", id, err)
+		}
+		if !restored[id] {
+			t.Errorf("%s: the push does not report it restored", id)
+		}
+		logged, err := s.app.FindRecordsByFilter(crm.SyncConflicts, "record_id = {:id} && resolution = {:r} && rule = {:rule}", "", 0, 0,
+			map[string]any{"id": id, "r": conflict.Restored, "rule": conflict.RuleEditBeatsDel})
+		if err != nil || len(logged) != 1 {
+			t.Errorf("%s: sync_conflicts holds %d rows of the restore, want 1 (%v)", id, len(logged), err)
+		}
 	}
 }
