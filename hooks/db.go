@@ -166,7 +166,7 @@ func checkpoint(app core.App, pushes *pushQueue, restart bool) {
 	if !ok {
 		return
 	}
-	release, err := pushes.enter(context.Background(), "")
+	release, err := pushes.enter(context.Background(), serverTurn)
 	if err != nil {
 		return // pushes are being turned away: the next round
 	}

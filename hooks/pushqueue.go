@@ -64,16 +64,20 @@ func (q *pushQueue) enter(ctx context.Context, rep string) (release func(), err 
 	if q.max <= 0 {
 		return func() { q.give(rep) }, nil
 	}
-	if n := q.waiting.Add(1); n > q.max {
-		q.waiting.Add(-1)
+	var place int64 = 1 // the server's own turn waits without taking a place
+	if rep == serverTurn {
+		place = 0
+	}
+	if n := q.waiting.Add(place); n > q.max {
+		q.waiting.Add(-place)
 		q.give(rep)
 		return nil, busyError{retryAfter: q.retryAfter(n)}
 	}
 	select {
 	case <-q.slot:
-		q.waiting.Add(-1)
+		q.waiting.Add(-place)
 	case <-ctx.Done():
-		q.waiting.Add(-1)
+		q.waiting.Add(-place)
 		q.give(rep)
 		return nil, ctx.Err()
 	}
@@ -90,9 +94,16 @@ func (q *pushQueue) enter(ctx context.Context, rep string) (release func(), err 
 	}, nil
 }
 
+// serverTurn is who the server's own work (the checkpointer's second
+// step) enters the queue as: it waits its turn like a push, but holds no
+// share and takes no waiting place, so that it never makes a rep's push
+// find the queue full (with a small queue, a rep's one free place went to
+// it while another rep held their share).
+const serverTurn = "\x00server"
+
 // take counts a place for rep, unless they hold their share already.
 func (q *pushQueue) take(rep string) bool {
-	if rep == "" || q.perRep <= 0 {
+	if rep == "" || rep == serverTurn || q.perRep <= 0 {
 		return true
 	}
 	q.mu.Lock()
@@ -106,7 +117,7 @@ func (q *pushQueue) take(rep string) bool {
 
 // give returns a place of rep.
 func (q *pushQueue) give(rep string) {
-	if rep == "" || q.perRep <= 0 {
+	if rep == "" || rep == serverTurn || q.perRep <= 0 {
 		return
 	}
 	q.mu.Lock()

@@ -3,6 +3,7 @@ package hooks
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -138,4 +139,43 @@ func TestPushQueueIsBounded(t *testing.T) {
 		t.Fatalf("the queue after the waiters left: %v", err)
 	}
 	release()
+}
+
+// TestServerTurnTakesNoPlace: the server's own work waits its turn in the
+// queue but takes no waiting place, so with the checkpointer waiting
+// another rep's push still gets the queue's last place instead of a 429.
+func TestServerTurnTakesNoPlace(t *testing.T) {
+	t.Parallel()
+	q := newPushQueue(2, 1)
+	hold, err := q.enter(context.Background(), "a") // applying
+	if err != nil {
+		t.Fatal(err)
+	}
+	results := make(chan error, 3)
+	start := func(who string) {
+		go func() {
+			release, err := q.enter(context.Background(), who)
+			if err == nil {
+				release()
+			}
+			results <- fmt.Errorf("%q: %w", who, err)
+		}()
+	}
+	waitFor := func(n int64) {
+		for q.waiting.Load() < n {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	start("b")
+	waitFor(1)
+	start(serverTurn)
+	time.Sleep(20 * time.Millisecond) // waiting now, without a place
+	start("c")                        // the queue's second place
+	time.Sleep(20 * time.Millisecond)
+	hold()
+	for range 3 {
+		if err := <-results; errors.Unwrap(err) != nil {
+			t.Error(err)
+		}
+	}
 }
