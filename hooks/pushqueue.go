@@ -101,9 +101,14 @@ func (q *pushQueue) enter(ctx context.Context, rep string) (release func(), err 
 // it while another rep held their share).
 const serverTurn = "\x00server"
 
+// shared reports whether rep's places are counted against a share.
+func (q *pushQueue) shared(rep string) bool {
+	return rep != "" && rep != serverTurn && q.perRep > 0
+}
+
 // take counts a place for rep, unless they hold their share already.
 func (q *pushQueue) take(rep string) bool {
-	if rep == "" || rep == serverTurn || q.perRep <= 0 {
+	if !q.shared(rep) {
 		return true
 	}
 	q.mu.Lock()
@@ -117,7 +122,7 @@ func (q *pushQueue) take(rep string) bool {
 
 // give returns a place of rep.
 func (q *pushQueue) give(rep string) {
-	if rep == "" || rep == serverTurn || q.perRep <= 0 {
+	if !q.shared(rep) {
 		return
 	}
 	q.mu.Lock()

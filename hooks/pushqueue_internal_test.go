@@ -155,10 +155,12 @@ func TestServerTurnTakesNoPlace(t *testing.T) {
 	start := func(who string) {
 		go func() {
 			release, err := q.enter(context.Background(), who)
-			if err == nil {
-				release()
+			if err != nil {
+				results <- fmt.Errorf("%q: %w", who, err)
+				return
 			}
-			results <- fmt.Errorf("%q: %w", who, err)
+			release()
+			results <- nil
 		}()
 	}
 	waitFor := func(n int64) {
@@ -174,7 +176,7 @@ func TestServerTurnTakesNoPlace(t *testing.T) {
 	time.Sleep(20 * time.Millisecond)
 	hold()
 	for range 3 {
-		if err := <-results; errors.Unwrap(err) != nil {
+		if err := <-results; err != nil {
 			t.Error(err)
 		}
 	}
