@@ -205,10 +205,13 @@ func (o Options) check() error {
 // start signs rep i in and pulls everything once.
 func start(ctx context.Context, client *http.Client, o Options, i int) (*rep, error) {
 	var auth struct{ Token string }
-	status, err := call(ctx, client, "POST", o.URL+"/api/collections/users/auth-with-password", "",
+	status, refusal, err := call(ctx, client, "POST", o.URL+"/api/collections/users/auth-with-password", "",
 		map[string]string{"identity": o.Email(i), "password": o.Password}, &auth)
-	if err != nil || status != 200 {
-		return nil, fmt.Errorf("sign in %s: %d %v (seed the server with at least --reps reps and their password)", o.Email(i), status, err)
+	if err != nil {
+		return nil, fmt.Errorf("sign in %s: %w", o.Email(i), err)
+	}
+	if status != 200 {
+		return nil, fmt.Errorf("%w (seed the server with at least --reps reps and their password)", statusError("sign in "+o.Email(i), status, refusal))
 	}
 	r := &rep{token: auth.Token}
 	var first struct {
@@ -218,8 +221,12 @@ func start(ctx context.Context, client *http.Client, o Options, i int) (*rep, er
 		} `json:"changes"`
 		Timestamp int64 `json:"timestamp"`
 	}
-	if status, err := call(ctx, client, "GET", o.URL+"/api/sync/pull?schema_version=4&last_pulled_at=null", r.token, nil, &first); err != nil || status != 200 {
-		return nil, fmt.Errorf("first pull of %s: %d %v", o.Email(i), status, err)
+	status, refusal, err = call(ctx, client, "GET", o.URL+"/api/sync/pull?schema_version=4&last_pulled_at=null", r.token, nil, &first)
+	if err != nil {
+		return nil, fmt.Errorf("first pull of %s: %w", o.Email(i), err)
+	}
+	if status != 200 {
+		return nil, statusError("first pull of "+o.Email(i), status, refusal)
 	}
 	for _, c := range first.Changes.Customers.Updated {
 		r.customer = append(r.customer, c.ID)
@@ -287,7 +294,7 @@ func runStep(ctx context.Context, client *http.Client, o Options, reps []*rep, r
 				return
 			}
 			t1 := time.Now()
-			status, err := call(ctx, client, "POST", fmt.Sprintf("%s/api/sync/push?last_pulled_at=%d", o.URL, r.cursor), r.token, body, nil)
+			status, refusal, err := call(ctx, client, "POST", fmt.Sprintf("%s/api/sync/push?last_pulled_at=%d", o.URL, r.cursor), r.token, body, nil)
 			t2 := time.Now()
 			switch {
 			case err != nil:
@@ -299,7 +306,7 @@ func runStep(ctx context.Context, client *http.Client, o Options, reps []*rep, r
 				mu.Unlock()
 				return
 			case status != 200:
-				fail(fmt.Errorf("push: status %d", status))
+				fail(statusError("push", status, refusal))
 				return
 			}
 			if err := pull(ctx, client, o, r); err != nil {
@@ -360,12 +367,12 @@ func pull(ctx context.Context, client *http.Client, o Options, r *rep) error {
 	var res struct {
 		Timestamp int64 `json:"timestamp"`
 	}
-	status, err := call(ctx, client, "GET", fmt.Sprintf("%s/api/sync/pull?schema_version=4&last_pulled_at=%d", o.URL, r.cursor), r.token, nil, &res)
+	status, refusal, err := call(ctx, client, "GET", fmt.Sprintf("%s/api/sync/pull?schema_version=4&last_pulled_at=%d", o.URL, r.cursor), r.token, nil, &res)
 	if err != nil {
 		return fmt.Errorf("pull: %w", err)
 	}
 	if status != 200 {
-		return fmt.Errorf("pull: status %d", status)
+		return statusError("pull", status, refusal)
 	}
 	r.cursor = res.Timestamp
 	return nil
@@ -389,18 +396,18 @@ func pushBody(r *rep, n, seq int, rate float64, rng *rand.Rand) map[string]any {
 	return map[string]any{"visits": map[string]any{"created": created, "updated": updated, "deleted": []string{}}}
 }
 
-func call(ctx context.Context, client *http.Client, method, u, token string, body, out any) (int, error) {
+func call(ctx context.Context, client *http.Client, method, u, token string, body, out any) (status int, refusal string, err error) {
 	var rd io.Reader
 	if body != nil {
 		data, err := json.Marshal(body)
 		if err != nil {
-			return 0, err
+			return 0, "", err
 		}
 		rd = bytes.NewReader(data)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u, rd)
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Device-Id", "loadtest")
@@ -409,14 +416,38 @@ func call(ctx context.Context, client *http.Client, method, u, token string, bod
 	}
 	res, err := client.Do(req)
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	defer res.Body.Close()
-	if out == nil || res.StatusCode != 200 {
-		_, err = io.Copy(io.Discard, res.Body)
-		return res.StatusCode, err
+	if res.StatusCode != 200 {
+		return res.StatusCode, refusalOf(res.Body), nil
 	}
-	return res.StatusCode, json.NewDecoder(res.Body).Decode(out)
+	if out == nil {
+		_, err = io.Copy(io.Discard, res.Body)
+		return res.StatusCode, "", err
+	}
+	return res.StatusCode, "", json.NewDecoder(res.Body).Decode(out)
+}
+
+// refusalOf is what a refused request's body says: PocketBase's message
+// when it is one of its errors, else the start of the body, so that a
+// load test that stops names the server's reason.
+func refusalOf(body io.Reader) string {
+	data, _ := io.ReadAll(io.LimitReader(body, 4096))
+	io.Copy(io.Discard, body)
+	var e struct{ Message string }
+	if json.Unmarshal(data, &e) == nil && e.Message != "" {
+		return e.Message
+	}
+	return strings.TrimSpace(string(data[:min(len(data), 200)]))
+}
+
+// statusError words a refused request for a report.
+func statusError(what string, status int, refusal string) error {
+	if refusal == "" {
+		return fmt.Errorf("%s: status %d", what, status)
+	}
+	return fmt.Errorf("%s: status %d: %s", what, status, refusal)
 }
 
 func summarise(ds []time.Duration) Latency {

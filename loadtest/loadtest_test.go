@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
 
 	"rounds/crm"
 	"rounds/internal/testapp"
@@ -86,5 +87,42 @@ func TestKnee(t *testing.T) {
 		if got := c.s.Knee(); got != c.want {
 			t.Errorf("%s: Knee() = %v, want %v", c.name, got, c.want)
 		}
+	}
+}
+
+// TestAStopNamesTheServersReason: when the server refuses the load test's
+// set-up, the error carries what the server said, not only its status (a
+// 401 on a first pull once stopped a run with nothing to go on).
+func TestAStopNamesTheServersReason(t *testing.T) {
+	t.Parallel()
+	app := testapp.New(t)
+	srv := httptest.NewServer(testapp.NewClient(t, app).Handler())
+	t.Cleanup(srv.Close)
+	run := func(password string) error {
+		_, err := loadtest.Run(context.Background(), loadtest.Options{
+			URL: srv.URL, Reps: 1, Email: func(int) string { return "rep.a@rounds.test" }, Password: password,
+			Rates: []float64{1}, Step: time.Second, Changes: 3, Timeout: 10 * time.Second, Seed: 1,
+		})
+		return err
+	}
+	err := run(testapp.Password + "-wrong")
+	if err == nil || !strings.Contains(err.Error(), "status 400: Failed to authenticate.") {
+		t.Fatalf("a wrong password: %v, want the status and PocketBase's message", err)
+	}
+	// deactivated after signing in: the first pull is refused, and says why
+	rep, err := app.FindAuthRecordByEmail(crm.Users, "rep.a@rounds.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	app.OnRecordAuthRequest(crm.Users).BindFunc(func(e *core.RecordAuthRequestEvent) error {
+		if err := e.Next(); err != nil {
+			return err
+		}
+		rep.Set("active", false)
+		return e.App.Save(rep)
+	})
+	err = run(testapp.Password)
+	if err == nil || !strings.Contains(err.Error(), "first pull of rep.a@rounds.test: status 401: This account is deactivated") {
+		t.Fatalf("deactivated before the first pull: %v, want the status and the server's message", err)
 	}
 }
