@@ -136,20 +136,32 @@ func registerCheckpoints(app core.App, pushes *pushQueue, restart bool) {
 // behind it waited: that set the push p99 (BENCHMARKS.md).
 //
 // The second step (restartWAL) takes its turn among the pushes and runs
-// on the write connection, so no commit comes between: it copies only the
-// frames written during the first step, then waits at most
-// restartWaitMs for the readers still using the old frames, so that the
-// next write starts the WAL from the beginning. If a reader takes longer
-// (a large export), the next round tries again; the 10,000-page commit
-// checkpoint stays the backstop.
+// on the write connection, so no commit comes between: it copies the
+// frames the first step left, then waits at most restartWaitMs for the
+// readers still using the old frames, so that the next write starts the
+// WAL from the beginning. If a reader takes longer (a large export), the
+// next round tries again; the 10,000-page commit checkpoint stays the
+// backstop.
+//
+// Every push waits while the second step holds the writer, so the first
+// step leaves it as little as it can: it copies and syncs again while a
+// pass still had much to copy (catchUp). At 100 syncs a second a pass of
+// the first step took 130-150 ms with its sync, the pushes meanwhile wrote
+// about a thousand frames, and the second step held the writer 28-67 ms
+// every second copying and syncing them: the push p99 (BENCHMARKS.md).
 func checkpoint(app core.App, pushes *pushQueue, restart bool) {
-	for name, db := range map[string]dbx.Builder{"data": app.ConcurrentDB(), "auxiliary": app.AuxConcurrentDB()} {
-		var busy, frames, copied int
-		if err := db.NewQuery("PRAGMA wal_checkpoint(PASSIVE)").Row(&busy, &frames, &copied); err != nil {
-			app.Logger().Warn("WAL checkpoint failed", "db", name, "error", err)
-		}
+	passive := func(db dbx.Builder) (frames, copied int, err error) {
+		var busy int
+		err = db.NewQuery("PRAGMA wal_checkpoint(PASSIVE)").Row(&busy, &frames, &copied)
+		return frames, copied, err
+	}
+	if _, _, err := passive(app.AuxConcurrentDB()); err != nil {
+		app.Logger().Warn("WAL checkpoint failed", "db", "auxiliary", "error", err)
 	}
 	if !restart {
+		if _, _, err := passive(app.ConcurrentDB()); err != nil {
+			app.Logger().Warn("WAL checkpoint failed", "db", "data", "error", err)
+		}
 		return
 	}
 	// A PASSIVE checkpoint that did not copy every frame leaves the pages it
@@ -158,9 +170,18 @@ func checkpoint(app core.App, pushes *pushQueue, restart bool) {
 	// pages it writes itself. Every read connection maps the file, so the
 	// kernel's writeback visits each mapping of each page: 28 MB took
 	// 40 ms of CPU.
-	if f, err := os.Open(filepath.Join(app.DataDir(), "data.db")); err == nil {
-		_ = f.Sync()
-		f.Close()
+	err := catchUp(func() (int, error) {
+		_, copied, err := passive(app.ConcurrentDB())
+		if err == nil {
+			if f, err := os.Open(filepath.Join(app.DataDir(), "data.db")); err == nil {
+				_ = f.Sync()
+				f.Close()
+			}
+		}
+		return copied, err
+	})
+	if err != nil {
+		app.Logger().Warn("WAL checkpoint failed", "db", "data", "error", err)
 	}
 	db, ok := app.NonconcurrentDB().(*dbx.DB)
 	if !ok {
@@ -176,8 +197,44 @@ func checkpoint(app core.App, pushes *pushQueue, restart bool) {
 	}
 }
 
+// The first checkpoint step passes again while its last pass copied at
+// least catchUpFrames frames (4 MB of pages: the writes of a few pushes),
+// at most catchUpPasses times in all.
+const (
+	catchUpFrames = 1024
+	catchUpPasses = 4
+)
+
+// catchUp runs pass (a PASSIVE checkpoint of the WAL, and the file's sync)
+// until a pass copies fewer than catchUpFrames frames, or catchUpPasses
+// have run. pass answers how many frames of the WAL are in the file, as
+// PRAGMA wal_checkpoint does (its count of the WAL's frames is the one it
+// began with, so it cannot tell what was written meanwhile). Each pass
+// copies what the pushes wrote during the one before, which takes less
+// time, so the frames left to the second step shrink with every pass.
+func catchUp(pass func() (copied int, err error)) error {
+	before := 0
+	for range catchUpPasses {
+		copied, err := pass()
+		if err != nil {
+			return err
+		}
+		if copied-before < catchUpFrames {
+			return nil
+		}
+		before = copied
+	}
+	return nil
+}
+
 // restartWaitMs is how long the second checkpoint step waits for readers.
 const restartWaitMs = 20
+
+// restartPoll is how often the second step looks again whether the readers
+// that held it back are done. SQLite's own busy handler sleeps 1, 2, 5 and
+// then 10 ms between looks, so a reader that finished after 3.1 ms held
+// the writer, and every push behind it, until 8 ms.
+const restartPoll = 200 * time.Microsecond
 
 // restartWAL copies the rest of the WAL on one of db's connections (the
 // writer's) and waits up to restartWaitMs for older readers to finish.
@@ -188,11 +245,21 @@ func restartWAL(db *sql.DB) error {
 		return err
 	}
 	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA busy_timeout = %d", restartWaitMs)); err != nil {
+	// the wait is the loop's, in short steps: SQLite's busy handler would
+	// sleep in long ones
+	if _, err := conn.ExecContext(ctx, "PRAGMA busy_timeout = 0"); err != nil {
 		return err
 	}
-	var busy, frames, copied int
-	err = conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(RESTART)").Scan(&busy, &frames, &copied)
+	deadline := time.Now().Add(restartWaitMs * time.Millisecond)
+	for {
+		var busy, frames, copied int
+		// blocked by a reader, RESTART copies what it can and answers busy
+		err = conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(RESTART)").Scan(&busy, &frames, &copied)
+		if err != nil || busy == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(restartPoll)
+	}
 	if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA busy_timeout = %d", busyTimeoutMs)); err != nil {
 		// never hand the writer back with the short wait
 		_ = conn.Raw(func(any) error { return driver.ErrBadConn })
