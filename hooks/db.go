@@ -15,22 +15,13 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 )
 
-// MmapBytes is how much of the database file each connection reads through
-// memory mapping (SQLite's mmap_size) instead of read calls.
-//
-// In WAL mode a connection drops its page cache whenever another one has
-// committed since its last read, which on a syncing server is nearly
-// always: without mapping, every pull allocated and filled a fresh buffer
-// for every page it touched. Mapped pages come straight from the operating
-// system's cache, shared by all connections. Pages still in the WAL are
-// read as before. The size bounds address space, not memory.
-const MmapBytes = 1 << 30
-
-// pragmas are PocketBase's (core.DefaultDBConnect, v0.40) plus mmap_size
-// and wal_autocheckpoint (see registerCheckpoints), and transactions that
+// pragmas are PocketBase's (core.DefaultDBConnect, v0.40) plus
+// wal_autocheckpoint (see registerCheckpoints), and transactions that
 // take the write lock when they begin (_txlock=immediate; read-only ones,
 // such as the pull's snapshot, begin as before);
 // TestDBConnectKeepsPocketBasePragmas checks that they stay in step.
+// Connections do not map the file (mmap_size 0, as PocketBase's), except
+// during a first pull (sync.FirstPullMmapBytes says why).
 //
 // PocketBase's one write connection is not the only writer when Litestream
 // replicates: it writes from its own connection. A transaction that began
@@ -41,15 +32,14 @@ const MmapBytes = 1 << 30
 // waits its turn instead.
 var pragmas = "?_pragma=busy_timeout(" + strconv.Itoa(busyTimeoutMs) + ")&_pragma=journal_mode(WAL)&_pragma=journal_size_limit(200000000)" +
 	"&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)&_pragma=temp_store(MEMORY)&_pragma=cache_size(-32000)" +
-	"&_pragma=mmap_size(" + strconv.Itoa(MmapBytes) + ")&_pragma=wal_autocheckpoint(10000)&_defensive=1&_txlock=immediate"
+	"&_pragma=wal_autocheckpoint(10000)&_defensive=1&_txlock=immediate"
 
 // busyTimeoutMs is how long a connection waits for a lock before it gives
 // up (PocketBase's setting).
 const busyTimeoutMs = 10000
 
 // DBConnect opens Rounds' SQLite databases: PocketBase's settings, with
-// memory-mapped reads (MmapBytes) and checkpoints left to the server's
-// checkpointer. It is core.BaseAppConfig's DBConnect.
+// checkpoints left to the server's checkpointer. It is core.BaseAppConfig's DBConnect.
 func DBConnect(dbPath string) (*dbx.DB, error) {
 	return dbx.Open("sqlite", dbPath+pragmas)
 }
@@ -167,9 +157,9 @@ func checkpoint(app core.App, pushes *pushQueue, restart bool) {
 	// A PASSIVE checkpoint that did not copy every frame leaves the pages it
 	// wrote to the operating system; the step that completes syncs them.
 	// Syncing them here, beside the writer, leaves the second step only the
-	// pages it writes itself. Every read connection maps the file, so the
-	// kernel's writeback visits each mapping of each page: 28 MB took
-	// 40 ms of CPU.
+	// pages it writes itself. (When every read connection mapped the file,
+	// the kernel's writeback visited each mapping of each page: 28 MB took
+	// 40 ms of CPU.)
 	err := catchUp(func() (int, error) {
 		_, copied, err := passive(app.ConcurrentDB())
 		if err == nil {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -181,7 +182,19 @@ func Pull(ctx context.Context, app core.App, req PullRequest, w io.Writer) error
 	if !ok {
 		return errors.New("pull: expected the concurrent database pool")
 	}
-	tx, err := db.DB().BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	conn, err := db.DB().Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("pull: begin snapshot: %w", err)
+	}
+	defer conn.Close()
+	if req.LastPulledAt == nil {
+		unmap, err := mapFile(ctx, conn)
+		if err != nil {
+			return fmt.Errorf("pull: begin snapshot: %w", err)
+		}
+		defer unmap()
+	}
+	tx, err := conn.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return fmt.Errorf("pull: begin snapshot: %w", err)
 	}
@@ -236,6 +249,35 @@ func Pull(ctx context.Context, app core.App, req PullRequest, w io.Writer) error
 		return err
 	}
 	return out.finish(EncodeCursor(top, base), replacement)
+}
+
+// FirstPullMmapBytes is how much of the database file a first pull reads
+// through memory mapping (SQLite's mmap_size) instead of read calls.
+//
+// Connections do not map the file otherwise. In WAL mode a connection that
+// starts a read after another has committed unmaps the whole file and
+// faults each page in again, and on a syncing server nearly every read
+// starts after a commit: under rounds loadtest at 100 syncs a second the
+// mapping cost 12.5-13.8 ms of server CPU per sync against 9.3-10.2 ms
+// without, and the node carried 82-92 syncs a second at 150 asked against
+// 144-150 (BENCHMARKS.md). A first pull reads a whole territory, which
+// mapped pages give it without copying each into a buffer: the burst of 200
+// first syncs (BenchmarkConcurrent200Reps) had a p99 of 2.1-2.2 s with every
+// connection mapped, 2.7-3.4 s with none.
+const FirstPullMmapBytes = 1 << 30
+
+// mapFile has conn read the database file through memory mapping until
+// the returned unmap; a connection that cannot be set back is discarded,
+// never returned to the pool mapped.
+func mapFile(ctx context.Context, conn *sql.Conn) (unmap func(), err error) {
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA mmap_size = %d", FirstPullMmapBytes)); err != nil {
+		return nil, err
+	}
+	return func() {
+		if _, err := conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA mmap_size = 0"); err != nil {
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+	}, nil
 }
 
 // removals is how an incremental pull treats records that left the rep's
