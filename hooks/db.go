@@ -39,7 +39,8 @@ var pragmas = "?_pragma=busy_timeout(" + strconv.Itoa(busyTimeoutMs) + ")&_pragm
 const busyTimeoutMs = 10000
 
 // DBConnect opens Rounds' SQLite databases: PocketBase's settings, with
-// checkpoints left to the server's checkpointer. It is core.BaseAppConfig's DBConnect.
+// checkpoints left to the server's checkpointer. It is
+// core.BaseAppConfig's DBConnect.
 func DBConnect(dbPath string) (*dbx.DB, error) {
 	return dbx.Open("sqlite", dbPath+pragmas)
 }
@@ -140,16 +141,17 @@ func registerCheckpoints(app core.App, pushes *pushQueue, restart bool) {
 // about a thousand frames, and the second step held the writer 28-67 ms
 // every second copying and syncing them: the push p99 (BENCHMARKS.md).
 func checkpoint(app core.App, pushes *pushQueue, restart bool) {
-	passive := func(db dbx.Builder) (frames, copied int, err error) {
-		var busy int
+	// passive answers how many of the WAL's frames are in the file
+	passive := func(db dbx.Builder) (copied int, err error) {
+		var busy, frames int
 		err = db.NewQuery("PRAGMA wal_checkpoint(PASSIVE)").Row(&busy, &frames, &copied)
-		return frames, copied, err
+		return copied, err
 	}
-	if _, _, err := passive(app.AuxConcurrentDB()); err != nil {
+	if _, err := passive(app.AuxConcurrentDB()); err != nil {
 		app.Logger().Warn("WAL checkpoint failed", "db", "auxiliary", "error", err)
 	}
 	if !restart {
-		if _, _, err := passive(app.ConcurrentDB()); err != nil {
+		if _, err := passive(app.ConcurrentDB()); err != nil {
 			app.Logger().Warn("WAL checkpoint failed", "db", "data", "error", err)
 		}
 		return
@@ -161,7 +163,7 @@ func checkpoint(app core.App, pushes *pushQueue, restart bool) {
 	// the kernel's writeback visited each mapping of each page: 28 MB took
 	// 40 ms of CPU.)
 	err := catchUp(func() (int, error) {
-		_, copied, err := passive(app.ConcurrentDB())
+		copied, err := passive(app.ConcurrentDB())
 		if err == nil {
 			if f, err := os.Open(filepath.Join(app.DataDir(), "data.db")); err == nil {
 				_ = f.Sync()

@@ -258,12 +258,13 @@ func Pull(ctx context.Context, app core.App, req PullRequest, w io.Writer) error
 // starts a read after another has committed unmaps the whole file and
 // faults each page in again, and on a syncing server nearly every read
 // starts after a commit: under rounds loadtest at 100 syncs a second the
-// mapping cost 12.5-13.8 ms of server CPU per sync against 9.3-10.2 ms
-// without, and the node carried 82-92 syncs a second at 150 asked against
-// 144-150 (BENCHMARKS.md). A first pull reads a whole territory, which
-// mapped pages give it without copying each into a buffer: the burst of 200
-// first syncs (BenchmarkConcurrent200Reps) had a p99 of 2.1-2.2 s with every
-// connection mapped, 2.7-3.4 s with none.
+// mapping cost 11.9-13.8 ms of server CPU per sync against 8.8-11.0 ms
+// with first pulls alone mapped, and the node carried 84-99 syncs a second
+// at 150 asked against 144-150 (BENCHMARKS.md). A first pull reads a whole
+// territory, which mapped pages give it without copying each into a
+// buffer: the burst of 200 first syncs (BenchmarkConcurrent200Reps) had a
+// p99 of 2.1-2.6 s with every connection mapped, 2.5-2.6 s with first
+// pulls mapped, 2.7-3.4 s with none.
 const FirstPullMmapBytes = 1 << 30
 
 // mapFile has conn read the database file through memory mapping until
