@@ -139,8 +139,16 @@ func anyChanged(t Table) string {
 	return strings.Join(parts, " OR ")
 }
 
+// insertChange is the statement of a capture trigger that logs a change.
+// It says OR FAIL: a trigger takes the conflict clause of the statement
+// that fired it when that has one (a push's writes say OR FAIL too, see
+// store), and a DELETE has none, so with SQLite's default ABORT every
+// delete kept a statement journal, a copy of each page it touched, for a
+// row that cannot fail (every column is given, COALESCEd where it could be
+// NULL). A write that fails for another reason rolls back the whole
+// transaction, as before.
 func insertChange(t Table, op, customer, owner, cols, ownerFrom, ownerTo, row string) string {
-	return fmt.Sprintf(`INSERT INTO %s (tbl, record_id, op, customer, owner, cols, owner_from, owner_to, device, at, stamp) VALUES ('%s', %s.id, '%s', %s, %s, %s, %s, %s, %s, 0, %s."updated");`,
+	return fmt.Sprintf(`INSERT OR FAIL INTO %s (tbl, record_id, op, customer, owner, cols, owner_from, owner_to, device, at, stamp) VALUES ('%s', %s.id, '%s', %s, %s, %s, %s, %s, %s, 0, %s."updated");`,
 		ChangesTable, t.Name, row, op, customer, owner, cols, ownerFrom, ownerTo, writerDevice, row)
 }
 
@@ -261,14 +269,14 @@ func triggers(t Table) []string {
 	switch {
 	case t.Name == crm.Customers:
 		moved, when = "owner", `OLD.owner IS NOT NEW.owner`
-		body = fmt.Sprintf(`INSERT INTO %s (tbl, record_id, op, customer, owner, owner_from, owner_to, device, at, stamp) VALUES ('customers', NEW.id, '%s', NEW.id, NEW.owner, OLD.owner, NEW.owner, %s, 0, NEW."updated");`,
+		body = fmt.Sprintf(`INSERT OR FAIL INTO %s (tbl, record_id, op, customer, owner, owner_from, owner_to, device, at, stamp) VALUES ('customers', NEW.id, '%s', NEW.id, NEW.owner, OLD.owner, NEW.owner, %s, 0, NEW."updated");`,
 			ChangesTable, OpOwner, writerDevice)
 	case t.Parent != "":
 		oldScope, newScope := scopeExpr(t, "OLD", false), scopeExpr(t, "NEW", false)
 		moved, when = t.Parent, oldScope+` IS NOT `+newScope
 		body = insertChange(t, OpUpdate, oldScope, ownerExpr(t, "OLD", false), changedCols(t), "''", "''", "NEW")
 		if t.Name == crm.Orders { // the lines of an order that moved go with it
-			body += fmt.Sprintf(` INSERT INTO %s (tbl, record_id, op, customer, owner, cols, device, at, stamp) SELECT 'order_lines', l.id, '%s', s.c, %s, '*', %s, 0, NEW."updated" FROM order_lines l, (SELECT NEW.customer AS c UNION SELECT OLD.customer) s WHERE l."order" = NEW.id;`,
+			body += fmt.Sprintf(` INSERT OR FAIL INTO %s (tbl, record_id, op, customer, owner, cols, device, at, stamp) SELECT 'order_lines', l.id, '%s', s.c, %s, '*', %s, 0, NEW."updated" FROM order_lines l, (SELECT NEW.customer AS c UNION SELECT OLD.customer) s WHERE l."order" = NEW.id;`,
 				ChangesTable, OpUpdate, ownerOf("s.c"), writerDevice)
 		}
 	}

@@ -93,3 +93,7 @@ func ReadStatementsForTest(app core.App, text string) (size int, has bool) {
 // HistoryQueryForTest is the query a push reads the change log's word on
 // the records it names with.
 const HistoryQueryForTest = historyQuery
+
+// DeleteQueryForTest is the text of the DELETE a push removes a record of
+// table with.
+func DeleteQueryForTest(table string) string { return deleteQuery(table) }
