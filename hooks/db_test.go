@@ -190,3 +190,29 @@ func TestWALStartsOverUnderLoad(t *testing.T) {
 		t.Fatalf("the WAL started over %d times during %d commits in %s; want at least 3", n, commits.Load(), 30*hooks.CheckpointEvery)
 	}
 }
+
+// SQLite takes its cached pages from the pool DBConnect sets up before
+// the process's first connection (hooks.PagePoolBytes says why), not
+// from malloc: with the pool left out, or cut too small for a page, this
+// fails.
+func TestSQLiteCachesPagesInThePool(t *testing.T) {
+	t.Parallel()
+	app := testapp.New(t)
+	slots, err := hooks.PagePoolForTest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slots*(hooks.PageSize+64) < hooks.PagePoolBytes*9/10 || slots*hooks.PageSize > hooks.PagePoolBytes {
+		t.Fatalf("the pool holds %d pages; %d MB of %d-byte pages and their headers is about %d",
+			slots, hooks.PagePoolBytes>>20, hooks.PageSize, hooks.PagePoolBytes/(hooks.PageSize+256))
+	}
+	var n int
+	for _, db := range []dbx.Builder{app.NonconcurrentDB(), app.ConcurrentDB()} {
+		if err := db.NewQuery("SELECT count(*) FROM sqlite_master, _collections").Row(&n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, usedMax, _, _ := hooks.PagePoolStatus(); usedMax == 0 {
+		t.Fatal("SQLite read pages, and none came from the pool")
+	}
+}

@@ -22,3 +22,7 @@ func (d DeviceLog) Flush() { d.l.flush() }
 var PageWords = pageWords
 
 func Words(lang string) map[string]string { return words(lang) }
+
+// PagePoolForTest is the page-cache pool DBConnect set up: its pages, or
+// why SQLite has none. It does not set one up itself.
+func PagePoolForTest() (slots int, err error) { return pagePool.slots, pagePool.err }

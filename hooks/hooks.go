@@ -93,6 +93,7 @@ func Register(app core.App, deps Deps) {
 	registerInvariants(app, deps)
 	registerAccess(app)
 	registerReadPool(app)
+	registerPagePool(app)
 	pushes := newPushQueue(deps.PushQueue, deps.PushShare)
 	registerCheckpoints(app, pushes, deps.Replica == nil)
 	registerSync(app, deps, pushes)
