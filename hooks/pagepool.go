@@ -48,13 +48,13 @@ func setUpPagePool() (slots int, err error) {
 		tls := libc.NewTLS()
 		defer tls.Close()
 		args := libc.Xmalloc(tls, types.Size_t(3*unsafe.Sizeof(uintptr(0))))
+		defer libc.Xfree(tls, args)
 		hdr := libc.Xmalloc(tls, 8)
+		defer libc.Xfree(tls, hdr)
 		if args == 0 || hdr == 0 {
 			pagePool.err = fmt.Errorf("page-cache pool: out of memory")
 			return
 		}
-		defer libc.Xfree(tls, args)
-		defer libc.Xfree(tls, hdr)
 		// each slot holds a page and SQLite's headers for it
 		if rc := sqlite3.Xsqlite3_config(tls, sqlite3.SQLITE_CONFIG_PCACHE_HDRSZ, libc.VaList(args, hdr)); rc != sqlite3.SQLITE_OK {
 			pagePool.err = fmt.Errorf("page-cache pool: SQLite answered %d (a connection opened before it)", rc)
