@@ -42,7 +42,6 @@ const busyTimeoutMs = 10000
 // checkpoints left to the server's checkpointer. It is
 // core.BaseAppConfig's DBConnect.
 func DBConnect(dbPath string) (*dbx.DB, error) {
-	_, _ = setUpPagePool() // the process's first open sets it up; serve warns of a failure
 	return dbx.Open("sqlite", dbPath+pragmas)
 }
 

@@ -191,10 +191,11 @@ func TestWALStartsOverUnderLoad(t *testing.T) {
 	}
 }
 
-// SQLite takes its cached pages from the pool DBConnect sets up before
-// the process's first connection (hooks.PagePoolBytes says why), not
-// from malloc: with the pool left out, or cut too small for a page, this
-// fails.
+// SQLite takes its cached pages from the pool the hooks package sets up
+// before the process's first connection (hooks.PagePoolBytes says why),
+// not from malloc: with the pool left out, or cut too small for a page,
+// this fails. The package's other tests open SQLite their own ways in
+// parallel with it (PocketBase's DBConnect among them), as a tool might.
 func TestSQLiteCachesPagesInThePool(t *testing.T) {
 	t.Parallel()
 	app := testapp.New(t)

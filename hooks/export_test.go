@@ -23,6 +23,6 @@ var PageWords = pageWords
 
 func Words(lang string) map[string]string { return words(lang) }
 
-// PagePoolForTest is the page-cache pool DBConnect set up: its pages, or
-// why SQLite has none. It does not set one up itself.
+// PagePoolForTest is the page-cache pool the package set up when it
+// loaded: its pages, or why SQLite has none. It does not set one up itself.
 func PagePoolForTest() (slots int, err error) { return pagePool.slots, pagePool.err }

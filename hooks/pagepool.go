@@ -39,10 +39,15 @@ var pagePool struct {
 	err   error
 }
 
-// setUpPagePool gives SQLite its page-cache pool. SQLite takes it only
-// before its first connection in the process opens; DBConnect calls it
-// first. It answers the number of pages the pool holds, or why SQLite has
-// none (the server works without it, as before).
+// SQLite takes a pool only before the first connection in the process
+// opens, whoever opens it (PocketBase's own DBConnect, a test, a tool), so
+// the pool is set up when the package loads. Until SQLite opens a
+// connection the pool is address space only.
+func init() { _, _ = setUpPagePool() }
+
+// setUpPagePool gives SQLite its page-cache pool, once. It answers the
+// number of pages the pool holds, or why SQLite has none (the server works
+// without it, as before).
 func setUpPagePool() (slots int, err error) {
 	pagePool.once.Do(func() {
 		tls := libc.NewTLS()
@@ -95,7 +100,7 @@ func PagePoolStatus() (used, usedMax, overflow, overflowMax int64) {
 }
 
 // registerPagePool warns at start when SQLite caches pages without the
-// pool (something opened SQLite before DBConnect did).
+// pool (SQLite opened a connection before this package loaded).
 func registerPagePool(app core.App) {
 	app.OnServe().BindFunc(func(se *core.ServeEvent) error {
 		if _, err := setUpPagePool(); err != nil {
