@@ -141,7 +141,8 @@ func registerCheckpoints(app core.App, pushes *pushQueue, restart bool) {
 // about a thousand frames, and the second step held the writer 28-67 ms
 // every second copying and syncing them: the push p99 (BENCHMARKS.md).
 func checkpoint(app core.App, pushes *pushQueue, restart bool) {
-	// passive answers how many of the WAL's frames are in the file
+	// passive answers how many of the WAL's frames it copied back into
+	// the database file (in all, not only in this pass)
 	passive := func(db dbx.Builder) (copied int, err error) {
 		var busy, frames int
 		err = db.NewQuery("PRAGMA wal_checkpoint(PASSIVE)").Row(&busy, &frames, &copied)

@@ -82,23 +82,6 @@ func setUpPagePool() (slots int, err error) {
 	return pagePool.slots, pagePool.err
 }
 
-// PagePoolStatus reports how many of the pool's pages are in use and how
-// many bytes of page cache SQLite took from malloc because the pool had
-// none left (or was not set up), now and at most since the process began.
-func PagePoolStatus() (used, usedMax, overflow, overflowMax int64) {
-	tls := libc.NewTLS()
-	defer tls.Close()
-	v := libc.Xmalloc(tls, 16)
-	defer libc.Xfree(tls, v)
-	read := func(op int32) (int64, int64) {
-		sqlite3.Xsqlite3_status64(tls, op, v, v+8, 0)
-		return libc.AtomicLoadPInt64(v), libc.AtomicLoadPInt64(v + 8)
-	}
-	used, usedMax = read(sqlite3.SQLITE_STATUS_PAGECACHE_USED)
-	overflow, overflowMax = read(sqlite3.SQLITE_STATUS_PAGECACHE_OVERFLOW)
-	return used, usedMax, overflow, overflowMax
-}
-
 // registerPagePool warns at start when SQLite caches pages without the
 // pool (SQLite opened a connection before this package loaded).
 func registerPagePool(app core.App) {
