@@ -97,6 +97,18 @@ func ClampDeviceTime(device, lastPull, now time.Time) time.Time {
 // Equal compares two wire values (string, float64, bool, nil; ints and
 // floats of the same value are equal; "" equals nil for optional text).
 func Equal(a, b any) bool {
+	// the common cases first, without formatting: a push compares every
+	// column it is sent, and fmt.Sprint was most of its allocations
+	switch x := a.(type) {
+	case string:
+		if y, ok := b.(string); ok {
+			return x == y
+		}
+	case bool:
+		if y, ok := b.(bool); ok {
+			return x == y
+		}
+	}
 	if isEmpty(a) && isEmpty(b) {
 		return true
 	}

@@ -1,6 +1,8 @@
 package conflict_test
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -76,6 +78,67 @@ func TestMergeNotes(t *testing.T) {
 	for _, c := range cases {
 		if got := conflict.MergeNotes(c.server, c.client); got != c.want {
 			t.Errorf("MergeNotes(%q, %q) = %q, want %q", c.server, c.client, got, c.want)
+		}
+	}
+}
+
+// TestEqualAsDefined draws pairs of wire values from a seed and holds
+// Equal to its definition: empty text and null are equal, numbers compare
+// by value whatever their type, anything else by type and printed value.
+func TestEqualAsDefined(t *testing.T) {
+	t.Parallel()
+	defined := func(a, b any) bool {
+		empty := func(v any) bool { return v == nil || v == "" }
+		num := func(v any) (float64, bool) {
+			switch x := v.(type) {
+			case float64:
+				return x, true
+			case int64:
+				return float64(x), true
+			case int:
+				return float64(x), true
+			}
+			return 0, false
+		}
+		if empty(a) && empty(b) {
+			return true
+		}
+		fa, an := num(a)
+		fb, bn := num(b)
+		if an && bn {
+			return fa == fb
+		}
+		return fmt.Sprint(a) == fmt.Sprint(b) && fmt.Sprintf("%T", a) == fmt.Sprintf("%T", b)
+	}
+	rng := rand.New(rand.NewPCG(26, 1))
+	draw := func() any {
+		switch rng.IntN(9) {
+		case 0:
+			return nil
+		case 1:
+			return ""
+		case 2:
+			return []string{"a", "b", "1", "true", "false", "<nil>", "3"}[rng.IntN(7)]
+		case 3:
+			return float64(rng.IntN(4))
+		case 4:
+			return int64(rng.IntN(4))
+		case 5:
+			return rng.IntN(4)
+		case 6:
+			return rng.IntN(2) == 0
+		case 7:
+			return []any{"a"}
+		}
+		return map[string]any{"a": 1.0}
+	}
+	for range 20000 {
+		a, b := draw(), draw()
+		if got, want := conflict.Equal(a, b), defined(a, b); got != want {
+			t.Fatalf("Equal(%#v, %#v) = %v, want %v", a, b, got, want)
+		}
+		if conflict.Equal(a, b) != conflict.Equal(b, a) {
+			t.Fatalf("Equal is not symmetric for %#v, %#v", a, b)
 		}
 	}
 }
