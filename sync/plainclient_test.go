@@ -15,7 +15,6 @@ import (
 	"rounds/crm"
 	"rounds/internal/testapp"
 	rsync "rounds/sync"
-	"rounds/sync/conflict"
 )
 
 // plainClient is a second client, written from docs/sync-protocol.md and
@@ -311,7 +310,7 @@ func (c *plainClient) checkStored(s sentRecord, res pushResult) {
 		}
 		server := wireOf(cl, r)
 		switch {
-		case conflict.Equal(server, sent):
+		case sameWire(server, sent):
 		case rsync.NoteColumns[s.table+"."+col] && strings.Contains(fmt.Sprint(server), fmt.Sprint(sent)):
 			merged = true
 		case w.conflictLogged(s.table, s.id, col, sent):
